@@ -1,0 +1,1 @@
+"""Helpers shared by several stages (rotations, npz I/O, file hashing)."""

@@ -1,0 +1,62 @@
+"""Foot contact detection from foot trajectories (human keypoints or robot links)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def foot_contacts(foot_pos: np.ndarray, fps: float, floor_height: float = 0.0,
+                  height_threshold: float = 0.08, speed_threshold: float = 0.3,
+                  min_span_frames: int = 2) -> np.ndarray:
+    """Per-frame contact of each foot.
+
+    Args:
+        foot_pos: (T, F, 3) world positions (m, Z-up) of F foot points (e.g.
+            ankle and toe of each foot, or one point per foot).
+        fps: frame rate (Hz).
+        floor_height: floor z (m).
+        height_threshold: a point within this height above the floor (m) can be
+            in contact.
+        speed_threshold: and moving slower than this (m/s, central difference).
+        min_span_frames: contact or no-contact runs shorter than this are
+            absorbed into their neighbours (debounce).
+
+    Returns:
+        (T, F) bool.
+    """
+    pos = np.asarray(foot_pos, dtype=np.float64)
+    if pos.ndim == 2:
+        pos = pos[:, None, :]
+    vel = np.gradient(pos, 1.0 / fps, axis=0) if len(pos) > 1 else np.zeros_like(pos)
+    speed = np.linalg.norm(vel, axis=-1)
+    height = pos[..., 2] - floor_height
+    contact = (height < height_threshold) & (speed < speed_threshold)
+    if min_span_frames > 1:
+        for f in range(contact.shape[1]):
+            contact[:, f] = _debounce(contact[:, f], min_span_frames)
+    return contact
+
+
+def _debounce(mask: np.ndarray, min_len: int) -> np.ndarray:
+    """Flip runs shorter than ``min_len`` frames that sit between two runs of the other value."""
+    mask = mask.copy()
+    n = len(mask)
+    start = 0
+    while start < n:
+        stop = start
+        while stop < n and mask[stop] == mask[start]:
+            stop += 1
+        if stop - start < min_len and start > 0 and stop < n:
+            mask[start:stop] = not mask[start]
+        start = stop
+    return mask
+
+
+def spans_of(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open ``[start, stop)`` spans where ``mask`` is True."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.size == 0:
+        return []
+    padded = np.concatenate(([False], mask, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]

@@ -1,0 +1,148 @@
+"""Quaternion and rotation helpers on numpy arrays.
+
+Convention everywhere in this project: quaternions are **(x, y, z, w)**
+(scalar last, as scipy and the G1/GMT motion files use), unit norm, acting on
+column vectors (``v_world = q * v_local``). Arrays broadcast over leading axes.
+In torch code use ``roma``, which shares the xyzw order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
+
+IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
+
+
+def normalize(q: np.ndarray) -> np.ndarray:
+    """Unit quaternions (xyzw); raises on zero norm."""
+    q = np.asarray(q, dtype=np.float64)
+    n = np.linalg.norm(q, axis=-1, keepdims=True)
+    if np.any(n < 1e-12):
+        raise ValueError("zero-norm quaternion")
+    return q / n
+
+
+def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product ``a * b`` (apply ``b`` first, then ``a``), xyzw."""
+    ax, ay, az, aw = np.moveaxis(np.asarray(a, dtype=np.float64), -1, 0)
+    bx, by, bz, bw = np.moveaxis(np.asarray(b, dtype=np.float64), -1, 0)
+    return np.stack(
+        (
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ),
+        axis=-1,
+    )
+
+
+def conjugate(q: np.ndarray) -> np.ndarray:
+    """Inverse of a unit quaternion (xyzw)."""
+    q = np.asarray(q, dtype=np.float64)
+    return np.concatenate((-q[..., :3], q[..., 3:]), axis=-1)
+
+
+def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors ``v`` (..., 3) by unit quaternions ``q`` (..., 4, xyzw)."""
+    q = np.asarray(q, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    u = q[..., :3]
+    w = q[..., 3:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) from quaternions (..., 4, xyzw)."""
+    q = np.asarray(q, dtype=np.float64)
+    shape = q.shape[:-1]
+    return Rotation.from_quat(q.reshape(-1, 4)).as_matrix().reshape(*shape, 3, 3)
+
+
+def from_matrix(m: np.ndarray) -> np.ndarray:
+    """Quaternions (..., 4, xyzw) from rotation matrices (..., 3, 3)."""
+    m = np.asarray(m, dtype=np.float64)
+    shape = m.shape[:-2]
+    return Rotation.from_matrix(m.reshape(-1, 3, 3)).as_quat().reshape(*shape, 4)
+
+
+def from_rotvec(r: np.ndarray) -> np.ndarray:
+    """Quaternions (xyzw) from axis-angle vectors (..., 3) in radians."""
+    r = np.asarray(r, dtype=np.float64)
+    shape = r.shape[:-1]
+    return Rotation.from_rotvec(r.reshape(-1, 3)).as_quat().reshape(*shape, 4)
+
+
+def to_rotvec(q: np.ndarray) -> np.ndarray:
+    """Axis-angle vectors (..., 3, radians) from quaternions (xyzw)."""
+    q = np.asarray(q, dtype=np.float64)
+    shape = q.shape[:-1]
+    return Rotation.from_quat(q.reshape(-1, 4)).as_rotvec().reshape(*shape, 3)
+
+
+def from_euler(order: str, angles: np.ndarray, degrees: bool = True) -> np.ndarray:
+    """Quaternions (xyzw) from Euler angles.
+
+    ``order`` uses scipy's convention: upper case = intrinsic (e.g. BVH's
+    ``"ZYX"`` channel order, applied left to right), lower case = extrinsic.
+    """
+    angles = np.asarray(angles, dtype=np.float64)
+    shape = angles.shape[:-1]
+    rot = Rotation.from_euler(order, angles.reshape(-1, len(order)), degrees=degrees)
+    return rot.as_quat().reshape(*shape, 4)
+
+
+def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Flip signs along ``axis`` (time) so consecutive quaternions have dot >= 0."""
+    q = np.array(q, dtype=np.float64, copy=True)
+    q = np.moveaxis(q, axis, 0)
+    for t in range(1, q.shape[0]):
+        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0.0
+        q[t][flip] *= -1.0
+    return np.moveaxis(q, 0, axis)
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotation angle (radians, in [0, pi]) between unit quaternions."""
+    dot = np.abs(np.sum(np.asarray(a) * np.asarray(b), axis=-1))
+    return 2.0 * np.arccos(np.clip(dot, -1.0, 1.0))
+
+
+def resample_times(n_frames: int, fps_in: float, fps_out: float) -> np.ndarray:
+    """Sample times (s) at ``fps_out`` covering the clip's duration ``(n-1)/fps_in``.
+
+    The last sample never exceeds the source duration; duration is preserved
+    to within one output frame.
+    """
+    duration = (n_frames - 1) / fps_in
+    count = int(np.floor(duration * fps_out + 1e-6)) + 1
+    return np.arange(count) / fps_out
+
+
+def slerp_resample(q: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> np.ndarray:
+    """Slerp quaternions (T, ..., 4, xyzw) from times ``t_in`` to ``t_out``."""
+    q = np.asarray(q, dtype=np.float64)
+    tail = q.shape[1:-1]
+    flat = q.reshape(q.shape[0], -1, 4)
+    out = np.empty((len(t_out), flat.shape[1], 4))
+    for j in range(flat.shape[1]):
+        out[:, j] = Slerp(t_in, Rotation.from_quat(flat[:, j])).__call__(t_out).as_quat()
+    return make_continuous(out.reshape(len(t_out), *tail, 4))
+
+
+def linear_resample(x: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> np.ndarray:
+    """Linearly interpolate an array (T, ...) from times ``t_in`` to ``t_out``."""
+    x = np.asarray(x, dtype=np.float64)
+    flat = x.reshape(x.shape[0], -1)
+    idx = np.clip(np.searchsorted(t_in, t_out, side="right") - 1, 0, len(t_in) - 2)
+    w = ((t_out - t_in[idx]) / (t_in[idx + 1] - t_in[idx]))[:, None]
+    out = flat[idx] * (1.0 - w) + flat[idx + 1] * w
+    return out.reshape(len(t_out), *x.shape[1:])
+
+
+def yaw_of(q: np.ndarray) -> np.ndarray:
+    """Heading angle (rad) about world +Z of the body x axis, for xyzw quats."""
+    fwd = rotate(q, np.array([1.0, 0.0, 0.0]))
+    return np.arctan2(fwd[..., 1], fwd[..., 0])

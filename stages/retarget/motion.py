@@ -1,0 +1,108 @@
+"""The retargeted robot motion (output of the retarget stage).
+
+World frame: **Z-up, metres**, floor at z = 0. Quaternions **x y z w**.
+``root_rot`` is the orientation of the floating base (the robot's root body,
+``pelvis`` for G1) in the world; ``root_pos`` its origin. ``dof_pos`` follows
+``dof_names`` (URDF joint order for the built-in robots).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import InputError
+from stages.common.npzio import load_npz, save_npz
+
+SCHEMA = "robot_motion/1"
+
+
+@dataclass
+class RobotMotion:
+    """A robot reference motion.
+
+    Attributes:
+        robot: robot name (e.g. "g1").
+        fps: frame rate (Hz).
+        root_pos: (T, 3) root position, m, world Z-up.
+        root_rot: (T, 4) root orientation, quaternion xyzw.
+        dof_pos: (T, D) joint positions, rad.
+        dof_vel: (T, D) joint velocities, rad/s (central differences).
+        dof_names: (D,) joint names.
+        link_names: (L,) names of the key links stored below.
+        link_pos: (T, L, 3) world positions of the key links, m.
+        link_rot: (T, L, 4) world orientations of the key links, xyzw.
+        contacts: (T, 2) bool foot contact [left, right].
+        metrics: per-clip quality metrics (floats, units in the name).
+        provenance: strings copied from the human motion plus robot info.
+    """
+
+    robot: str
+    fps: float
+    root_pos: np.ndarray
+    root_rot: np.ndarray
+    dof_pos: np.ndarray
+    dof_vel: np.ndarray
+    dof_names: tuple[str, ...]
+    link_names: tuple[str, ...]
+    link_pos: np.ndarray
+    link_rot: np.ndarray
+    contacts: np.ndarray
+    metrics: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.root_pos.shape[0])
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {
+            "fps": np.asarray(self.fps, dtype=np.float64),
+            "root_pos": np.asarray(self.root_pos, dtype=np.float64),
+            "root_rot": np.asarray(self.root_rot, dtype=np.float64),
+            "dof_pos": np.asarray(self.dof_pos, dtype=np.float64),
+            "dof_vel": np.asarray(self.dof_vel, dtype=np.float64),
+            "dof_names": np.asarray(self.dof_names, dtype=np.str_),
+            "link_names": np.asarray(self.link_names, dtype=np.str_),
+            "link_pos": np.asarray(self.link_pos, dtype=np.float64),
+            "link_rot": np.asarray(self.link_rot, dtype=np.float64),
+            "contacts": np.asarray(self.contacts, dtype=bool),
+        }
+        meta = {"schema": SCHEMA, "robot": self.robot, "metrics": dict(self.metrics),
+                "provenance": dict(self.provenance)}
+        return arrays, meta
+
+    def save(self, path: str | Path) -> None:
+        arrays, meta = self.to_arrays()
+        save_npz(path, arrays, meta)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], path: str | Path | None = None) -> "RobotMotion":
+        if meta.get("schema") != SCHEMA:
+            raise InputError(path, "wrong_schema", f"not a retargeted robot motion (schema {meta.get('schema')!r})")
+        try:
+            return cls(
+                robot=str(meta["robot"]),
+                fps=float(arrays["fps"]),
+                root_pos=arrays["root_pos"],
+                root_rot=arrays["root_rot"],
+                dof_pos=arrays["dof_pos"],
+                dof_vel=arrays["dof_vel"],
+                dof_names=tuple(str(n) for n in arrays["dof_names"]),
+                link_names=tuple(str(n) for n in arrays["link_names"]),
+                link_pos=arrays["link_pos"],
+                link_rot=arrays["link_rot"],
+                contacts=arrays["contacts"].astype(bool),
+                metrics=dict(meta.get("metrics", {})),
+                provenance=dict(meta.get("provenance", {})),
+            )
+        except KeyError as exc:
+            raise InputError(path, "missing_array", f"robot motion lacks array {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RobotMotion":
+        arrays, meta = load_npz(path)
+        return cls.from_arrays(arrays, meta, path)
