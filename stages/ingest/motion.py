@@ -49,6 +49,10 @@ class HumanMotion:
             :data:`KEYPOINT_NAMES`).
         provenance: strings: dataset, subject, source_path, sha256, license,
             skeleton, fk ("smplx" | "mean_shape_skeleton" | "bvh"), notes.
+        rest_offsets: optional (J, 3) rest offset of each joint from its
+            parent (m, Z-up world axes; the root's entry is zero), such that
+            ``positions[:, j] = positions[:, p] + rotate(rotations[:, p],
+            rest_offsets[j])``; ``rotations`` are identity in the rest pose.
     """
 
     joint_names: tuple[str, ...]
@@ -60,6 +64,7 @@ class HumanMotion:
     standing_height: float
     keypoints: dict[str, int]
     provenance: dict[str, str] = field(default_factory=dict)
+    rest_offsets: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -83,6 +88,8 @@ class HumanMotion:
             "keypoint_names": np.asarray(KEYPOINT_NAMES, dtype=np.str_),
             "keypoint_index": np.asarray([self.keypoints[n] for n in KEYPOINT_NAMES], dtype=np.int32),
         }
+        if self.rest_offsets is not None:
+            arrays["rest_offsets"] = np.asarray(self.rest_offsets, dtype=np.float64)
         meta = {
             "schema": SCHEMA,
             "fps": float(self.fps),
@@ -111,6 +118,7 @@ class HumanMotion:
             standing_height=float(meta["standing_height"]),
             keypoints={n: int(i) for n, i in zip(names, arrays["keypoint_index"])},
             provenance=dict(meta.get("provenance", {})),
+            rest_offsets=arrays.get("rest_offsets"),
         )
 
     @classmethod

@@ -1,0 +1,125 @@
+"""Command-line interface: ``python -m pipeline COMMAND --help``.
+
+Commands: ``run`` (the DAG on a manifest), ``status`` (a run's manifest as a
+table), and the single-file tools each stage registers (``ingest-clip``,
+``retarget-clip``, ``filter-clip``, ``verify``, ``export``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from pipeline.errors import PipelineError
+from pipeline.registry import STAGE_ORDER, TOOL_MODULES
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipeline.config import load_manifest
+    from pipeline.dag import RunOptions, run_pipeline
+    from pipeline.run_manifest import build_run_manifest, format_table, write_run_manifest
+
+    manifest = load_manifest(args.manifest, args.out)
+    if args.workers is not None and args.workers < 0:
+        raise PipelineError("--workers must be 0 (in-process) or more")
+    options = RunOptions(until=args.until, workers=args.workers, scheduler=args.scheduler, strict=args.strict,
+                         progress=not args.no_progress)
+    result = run_pipeline(manifest, options)
+    data = build_run_manifest(result)
+    path = write_run_manifest(manifest.output, data)
+    print(format_table(data, per_clip=not args.quiet))
+    print(f"run manifest: {path}")
+    if result.missing:
+        print(f"note: stage(s) {', '.join(result.missing)} are not part of this version; "
+              f"ran {', '.join(result.stages)}", file=sys.stderr)
+    problems = run_problems(data, args.strict)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def run_problems(data: dict, strict: bool) -> list[str]:
+    """Why a finished run counts as failed (empty list: it succeeded)."""
+    totals = data["totals"]
+    problems = []
+    if totals["ok"] == 0:
+        problems.append("no clip made it through the pipeline")
+    for name in totals["corpus_errors"]:
+        problems.append(f"stage {name} failed: {data['corpus'][name].get('message')}")
+    if strict and totals["errors"]:
+        problems.append(f"{totals['errors']} clip(s) raised errors (--strict)")
+    return problems
+
+
+def _status(args: argparse.Namespace) -> int:
+    from pipeline.run_manifest import format_table, read_run_manifest
+
+    data = read_run_manifest(Path(args.out))
+    if args.json:
+        print(json.dumps(data["totals"] if args.totals else data, indent=1))
+    else:
+        print(format_table(data, per_clip=not args.totals))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Human motion capture to humanoid robot reference datasets.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="run the stage DAG for a manifest",
+                         description="Run the pipeline (ingest -> retarget -> filter -> adapt -> dataset) up to "
+                                     "--until for a manifest. Finished work is reused; a changed setting re-runs "
+                                     "that stage and the ones after it.")
+    run.add_argument("--manifest", "-m", default="manifests/default.yaml", help="manifest YAML (default: %(default)s)")
+    run.add_argument("--until", default="dataset", choices=STAGE_ORDER, help="last stage to run (default: %(default)s)")
+    run.add_argument("--out", default=None, help="output folder (default: the manifest's 'output')")
+    run.add_argument("--workers", type=int, default=None,
+                     help="dask worker processes on this machine (default: one per core; 0: in-process, sequential)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="address of a running dask.distributed scheduler (e.g. tcp://10.0.0.5:8786); "
+                          "its workers must see the same output folder")
+    run.add_argument("--strict", action="store_true", help="fail the run (exit 1) if any clip raised an error")
+    run.add_argument("--quiet", action="store_true", help="print totals only, not the per-clip table")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(func=_run)
+
+    status = sub.add_parser("status", help="print a run's manifest as a table",
+                            description="Print OUT/run.json as a table: per clip and stage status and reason, totals.")
+    status.add_argument("out", help="output folder of a run")
+    status.add_argument("--totals", action="store_true", help="totals only")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(func=_status)
+
+    for module_name in TOOL_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted; finished work is kept and reused by the next run", file=sys.stderr)
+        return 130

@@ -1,0 +1,165 @@
+"""Self-collision on capsule primitives (spheres are capsules with a == b).
+
+Closed-form, vectorised segment–segment distances: for a batch of poses, the
+signed distance of every configured pair is ``|c_a - c_b| - r_a - r_b`` where
+``c_a``, ``c_b`` are the closest points of the two capsules' core segments.
+Negative values are penetration depths (m). Units: metres; frames: world
+Z-up; quaternions xyzw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stages.common.robot.config import Primitive, RobotConfig
+
+if TYPE_CHECKING:
+    from stages.common.robot.model import Robot
+
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class PairDistances:
+    """Distances of the configured primitive pairs over a batch.
+
+    Attributes:
+        signed: (T, P) signed distance, m (negative = penetration depth).
+        point_a, point_b: (T, P, 3) closest points on the two capsule surfaces
+            (world, m); for penetrating pairs they lie inside the other capsule.
+    """
+
+    signed: np.ndarray
+    point_a: np.ndarray
+    point_b: np.ndarray
+
+
+@dataclass(frozen=True)
+class CollisionModel:
+    """Capsules attached to frames and the pairs to check.
+
+    Attributes:
+        primitives: (N) the capsules.
+        frames: distinct frame names the capsules hang on (FK these).
+        prim_frame: (N,) index into ``frames`` per capsule.
+        a_local, b_local: (N, 3) segment end points in their frame, m.
+        radius: (N,) m.
+        pairs: (P, 2) primitive indices of the checked pairs.
+        pair_names: (P) (name_a, name_b).
+    """
+
+    primitives: tuple[Primitive, ...]
+    frames: tuple[str, ...]
+    prim_frame: np.ndarray
+    a_local: np.ndarray
+    b_local: np.ndarray
+    radius: np.ndarray
+    pairs: np.ndarray
+    pair_names: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def build(cls, config: RobotConfig, adjacent: set[frozenset[str]] | None = None) -> "CollisionModel":
+        """From a config's primitives, groups and pairs.
+
+        ``collision_pairs`` name groups (or single primitives); each pair of
+        groups expands to every primitive pair across them, skipping pairs on
+        the same frame, pairs in ``adjacent`` (frames one joint apart), and
+        duplicates.
+        """
+        prims = config.primitives
+        frames = tuple(dict.fromkeys(p.frame for p in prims))
+        index = {p.name: i for i, p in enumerate(prims)}
+        groups = dict(config.collision_groups)
+        adjacent = adjacent or set()
+        seen: set[tuple[int, int]] = set()
+        pairs = []
+        for ga, gb in config.collision_pairs:
+            for na, nb in product(groups.get(ga, (ga,)), groups.get(gb, (gb,))):
+                i, j = sorted((index[na], index[nb]))
+                fa, fb = prims[i].frame, prims[j].frame
+                if i == j or fa == fb or frozenset((fa, fb)) in adjacent or (i, j) in seen:
+                    continue
+                seen.add((i, j))
+                pairs.append((i, j))
+        pairs_arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        return cls(
+            primitives=prims,
+            frames=frames,
+            prim_frame=np.array([frames.index(p.frame) for p in prims], dtype=np.int64),
+            a_local=np.array([p.a for p in prims], dtype=np.float64).reshape(-1, 3),
+            b_local=np.array([p.b for p in prims], dtype=np.float64).reshape(-1, 3),
+            radius=np.array([p.radius for p in prims], dtype=np.float64),
+            pairs=pairs_arr,
+            pair_names=tuple((prims[i].name, prims[j].name) for i, j in pairs),
+        )
+
+    def segments(self, frame_pos: np.ndarray, frame_rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World end points (T, N, 3) of every capsule's core segment.
+
+        Args:
+            frame_pos: (T, F, 3) world positions of ``self.frames``, m.
+            frame_rot: (T, F, 4) xyzw quaternions or (T, F, 3, 3) rotation matrices.
+        """
+        pos = np.asarray(frame_pos, dtype=np.float64)[:, self.prim_frame]
+        rot = np.asarray(frame_rot, dtype=np.float64)
+        if rot.shape[-1] == 4:
+            from stages.common.rotations import to_matrix
+            rot = to_matrix(rot)
+        rot = rot[:, self.prim_frame]
+        a = pos + np.einsum("tnij,nj->tni", rot, self.a_local)
+        b = pos + np.einsum("tnij,nj->tni", rot, self.b_local)
+        return a, b
+
+    def pair_distances(self, frame_pos: np.ndarray, frame_rot: np.ndarray) -> PairDistances:
+        """Signed distances (T, P) of the configured pairs (see :meth:`segments` for args)."""
+        a, b = self.segments(frame_pos, frame_rot)
+        i, j = self.pairs[:, 0], self.pairs[:, 1]
+        ca, cb = closest_points_segments(a[:, i], b[:, i], a[:, j], b[:, j])
+        diff = cb - ca
+        dist = np.linalg.norm(diff, axis=-1)
+        ra, rb = self.radius[i], self.radius[j]
+        unit = diff / np.maximum(dist, _EPS)[..., None]
+        return PairDistances(signed=dist - ra - rb, point_a=ca + unit * ra[:, None], point_b=cb - unit * rb[:, None])
+
+    def lowest_points(self, frame_pos: np.ndarray, frame_rot: np.ndarray) -> np.ndarray:
+        """(T, N) world height (m) of each capsule's lowest surface point."""
+        a, b = self.segments(frame_pos, frame_rot)
+        return np.minimum(a[..., 2], b[..., 2]) - self.radius
+
+
+def closest_points_segments(p1: np.ndarray, q1: np.ndarray, p2: np.ndarray, q2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Closest points between segments [p1, q1] and [p2, q2] (arrays (..., 3), broadcast).
+
+    Handles degenerate (point) segments and parallel segments.
+
+    Returns:
+        c1 on the first, c2 on the second segment, each (..., 3).
+    """
+    d1 = q1 - p1
+    d2 = q2 - p2
+    r = p1 - p2
+    a = np.einsum("...i,...i->...", d1, d1)
+    e = np.einsum("...i,...i->...", d2, d2)
+    f = np.einsum("...i,...i->...", d2, r)
+    c = np.einsum("...i,...i->...", d1, r)
+    b = np.einsum("...i,...i->...", d1, d2)
+    a_ok = a > _EPS
+    e_ok = e > _EPS
+    a_safe = np.where(a_ok, a, 1.0)
+    e_safe = np.where(e_ok, e, 1.0)
+    denom = a * e - b * b
+    # general case: s from the infinite-line solution, clamped (0 when parallel)
+    s = np.where(denom > _EPS * np.maximum(a * e, _EPS), (b * f - c * e) / np.where(denom > 0, denom, 1.0), 0.0)
+    s = np.clip(s, 0.0, 1.0)
+    t = (b * s + f) / e_safe
+    # re-clamp t and recompute s where t left [0, 1]
+    s = np.where(t < 0.0, np.clip(-c / a_safe, 0.0, 1.0), np.where(t > 1.0, np.clip((b - c) / a_safe, 0.0, 1.0), s))
+    t = np.clip(t, 0.0, 1.0)
+    # degenerate segments
+    s = np.where(~a_ok, 0.0, np.where(~e_ok, np.clip(-c / a_safe, 0.0, 1.0), s))
+    t = np.where(~e_ok, 0.0, np.where(~a_ok, np.clip(f / e_safe, 0.0, 1.0), t))
+    return p1 + s[..., None] * d1, p2 + t[..., None] * d2

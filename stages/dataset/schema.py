@@ -1,0 +1,100 @@
+"""Names and layout of the on-disk dataset (see docs/DATASET_FORMAT.md).
+
+A dataset folder holds::
+
+    manifest.json          written last; schema, robot, names, column layout,
+                           every other file with its size and sha256, totals,
+                           splits, settings and their hash
+    clips.json             the clip table (one record per stored clip entry)
+    windows.npz            the window table (arrays, no pickles)
+    shards/shard-00000.h5  frame data, frame-major, clips concatenated
+
+Each shard holds, per *variant* (``raw`` = retargeted, ``adapted`` = output of
+the adapt stage, when present), one float32 array ``<variant>/frames`` of shape
+(N, F): one row per frame, the columns given by :func:`column_layout`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA = "motion_dataset/1"
+SCHEMA_VERSION = 1
+
+MANIFEST_NAME = "manifest.json"
+CLIPS_NAME = "clips.json"
+WINDOWS_NAME = "windows.npz"
+SHARD_DIR = "shards"
+VARIANTS = ("raw", "adapted")
+SPLITS = ("train", "val", "test")
+
+
+def shard_name(index: int) -> str:
+    """Relative path of shard ``index`` inside the dataset folder."""
+    return f"{SHARD_DIR}/shard-{index:05d}.h5"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A named block of columns in the frame array.
+
+    Attributes:
+        name: field name (e.g. ``root_rot``).
+        start: first column.
+        shape: per-frame shape of the field (e.g. ``(4,)`` or ``(L, 3)``).
+        kind: how the reader interpolates it between frames: ``linear``,
+            ``quat`` (slerp; last axis is an xyzw quaternion) or ``nearest``.
+        unit: unit and frame of the values.
+    """
+
+    name: str
+    start: int
+    shape: tuple[int, ...]
+    kind: str
+    unit: str
+
+    @property
+    def width(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.width
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "start": self.start, "shape": list(self.shape), "kind": self.kind,
+                "unit": self.unit}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Column":
+        return cls(str(data["name"]), int(data["start"]), tuple(int(s) for s in data["shape"]), str(data["kind"]),
+                   str(data.get("unit", "")))
+
+
+def column_layout(num_dofs: int, num_links: int) -> tuple[Column, ...]:
+    """The frame columns for a robot with ``num_dofs`` joints and ``num_links`` key links."""
+    spec = [
+        ("root_pos", (3,), "linear", "m, world Z-up"),
+        ("root_rot", (4,), "quat", "quaternion xyzw, root in world"),
+        ("root_lin_vel", (3,), "linear", "m/s, world frame"),
+        ("root_ang_vel", (3,), "linear", "rad/s, world frame"),
+        ("dof_pos", (num_dofs,), "linear", "rad"),
+        ("dof_vel", (num_dofs,), "linear", "rad/s"),
+        ("link_pos", (num_links, 3), "linear", "m, world Z-up"),
+        ("link_rot", (num_links, 4), "quat", "quaternion xyzw, link in world"),
+        ("contacts", (2,), "nearest", "1 = foot in contact [left, right]"),
+    ]
+    columns = []
+    start = 0
+    for name, shape, kind, unit in spec:
+        col = Column(name, start, shape, kind, unit)
+        columns.append(col)
+        start = col.stop
+    return tuple(columns)
+
+
+def num_columns(columns: tuple[Column, ...]) -> int:
+    return columns[-1].stop if columns else 0

@@ -1,0 +1,223 @@
+"""Settings of the filter stage (the manifest's ``stages.filter`` section).
+
+Every threshold has a default chosen for the Unitree robots at 30 fps and is
+documented next to its field with its unit. Each check has its own nested
+frozen dataclass; ``enabled = False`` turns a check off.
+
+Short-span tolerances (``allow_frames``) are counted in frames of the
+retargeted clip: a failing run no longer than that is tolerated (noise of a
+finite-difference estimate, a single contact transition), longer runs fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class NonFiniteSettings:
+    """NaN or inf anywhere in the root or joint trajectories (rejects the clip whole)."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class TooShortSettings:
+    """Clip shorter than ``min_duration_s`` seconds (rejects the clip whole)."""
+
+    enabled: bool = True
+    min_duration_s: float = 1.0          # s
+
+
+@dataclass(frozen=True)
+class JointPositionLimitSettings:
+    """A joint beyond its lower/upper limit by more than ``tolerance_rad``."""
+
+    enabled: bool = True
+    tolerance_rad: float = 0.02          # rad allowed beyond the URDF limit
+    allow_frames: int = 0                # frames
+
+
+@dataclass(frozen=True)
+class JointVelocitySettings:
+    """|joint velocity| above ``limit_factor`` × the robot's velocity limit."""
+
+    enabled: bool = True
+    limit_factor: float = 1.0            # × URDF velocity limit (rad/s)
+    allow_frames: int = 1                # frames
+
+
+@dataclass(frozen=True)
+class RootLinearSpeedSettings:
+    """Root (pelvis) linear speed above ``max_mps``."""
+
+    enabled: bool = True
+    max_mps: float = 5.0                 # m/s (sprinting human ≈ 8 m/s; G1 root travel is scaled ≈ 0.74)
+    allow_frames: int = 1                # frames
+
+
+@dataclass(frozen=True)
+class RootAngularSpeedSettings:
+    """Root (pelvis) angular speed above ``max_radps``."""
+
+    enabled: bool = True
+    max_radps: float = 10.0              # rad/s (a fast pirouette ≈ 2 rev/s ≈ 12.6 rad/s is kept by allow_frames)
+    allow_frames: int = 2                # frames
+
+
+@dataclass(frozen=True)
+class RootVerticalJumpSettings:
+    """Root height changing faster than ``max_vertical_speed_mps`` (a teleport / a glitch)."""
+
+    enabled: bool = True
+    max_vertical_speed_mps: float = 4.0  # m/s (take-off speed of a 0.8 m jump is ≈ 4 m/s)
+    allow_frames: int = 0                # frames
+
+
+@dataclass(frozen=True)
+class GroundPenetrationSettings:
+    """Any collision primitive's lowest point deeper than ``max_depth_m`` below the floor (z = 0)."""
+
+    enabled: bool = True
+    max_depth_m: float = 0.04            # m
+    allow_frames: int = 1                # frames
+
+
+@dataclass(frozen=True)
+class FloatingSettings:
+    """No body in contact for longer than a ballistic flight with the measured apex allows.
+
+    A flight whose centre of mass rises ``h_up`` above take-off and falls
+    ``h_down`` to landing lasts ``sqrt(2 h_up / g) + sqrt(2 h_down / g)``; the
+    airborne span fails when it is longer than that by more than
+    ``tolerance_s``.
+    """
+
+    enabled: bool = True
+    tolerance_s: float = 0.15            # s beyond the ballistic duration
+    min_airborne_frames: int = 3         # frames; shorter airborne runs are contact-detection noise
+
+
+@dataclass(frozen=True)
+class NonFootGroundContactSettings:
+    """A body other than the feet (knees, hands, elbows, pelvis, torso, head) on the floor.
+
+    Fails while the lowest point of such a body is within ``height_m`` of the
+    floor. Its own reason code (``non_foot_ground_contact``) so users can list
+    it in ``Settings.flag_only`` to keep crawling / lying / getting-up motion.
+    """
+
+    enabled: bool = True
+    height_m: float = 0.03               # m above the floor
+    allow_frames: int = 2                # frames
+
+
+@dataclass(frozen=True)
+class SelfCollisionSettings:
+    """Penetration depth between non-adjacent collision primitives above ``max_depth_m``."""
+
+    enabled: bool = True
+    max_depth_m: float = 0.02            # m (ProtoMotions rejects 0.05 m once or 0.03 m over 10 frames)
+    allow_frames: int = 2                # frames
+
+
+@dataclass(frozen=True)
+class ZmpSettings:
+    """ZMP (flat ground) outside the support polygon of the bodies in contact.
+
+    The ZMP may lie up to ``margin_m`` outside the convex hull of the contact
+    points (mocap noise, soft soles); runs up to ``allow_frames`` long are
+    tolerated. Frames without any contact are left to ``flight_momentum``.
+    """
+
+    enabled: bool = True
+    margin_m: float = 0.05               # m outside the support polygon that is tolerated
+    allow_frames: int = 6                # frames (0.2 s at 30 fps)
+
+
+@dataclass(frozen=True)
+class FlightMomentumSettings:
+    """In flight the centroidal momentum rate must equal gravity: dL/dt = m g, dk/dt = 0.
+
+    The per-frame value is ``max(|c_ddot - g| / linear_tolerance_mps2,
+    |dk/dt| / angular_tolerance_nm)`` (1.0 = at tolerance). Frames next to a
+    contact (take-off / landing impulses) are not judged.
+    """
+
+    enabled: bool = True
+    linear_tolerance_mps2: float = 4.0   # m/s² of CoM acceleration error
+    angular_tolerance_nm: float = 30.0   # N·m of centroidal angular momentum rate
+    allow_frames: int = 2                # frames
+
+
+@dataclass(frozen=True)
+class JointTorqueSettings:
+    """Joint torques from inverse dynamics with contact forces, relative to the effort limits.
+
+    Contact forces at the contact points are distributed by a non-negative
+    least-squares problem over a linearised friction cone (``friction``,
+    ``cone_edges`` generators, unilateral). The value is ``max_j |tau_j| /
+    effort_limit_j``; fails above ``limit_factor``.
+    """
+
+    enabled: bool = True
+    limit_factor: float = 1.0            # × URDF effort limit
+    friction: float = 0.8                # Coulomb friction coefficient
+    cone_edges: int = 4                  # generators of the linearised friction cone
+    allow_frames: int = 6                # frames (0.2 s at 30 fps)
+
+
+@dataclass(frozen=True)
+class ContactSettings:
+    """How bodies in contact with the floor are found (for support, flight and torques)."""
+
+    height_m: float = 0.04               # m: a contact point within this height of the floor touches it
+    foot_region_m: float = 0.1           # m around a foot frame's origin where other bodies count as the foot
+
+
+@dataclass(frozen=True)
+class DynamicsSettings:
+    """How velocities and accelerations are estimated from the poses."""
+
+    smooth_window_frames: int = 5        # odd, Savitzky-Golay window on q before differencing (<= 2: none)
+    smooth_order: int = 2                # polynomial order of the smoothing
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Filter stage settings.
+
+    ``min_segment_s``: kept segments shorter than this (s) are dropped.
+    ``pad_s``: frames this close (s) to a failing span are cut as well.
+    ``reject_whole``: reason codes that reject a clip whole instead of trimming.
+    ``flag_only``: reason codes reported in the verdict without cutting frames.
+    """
+
+    min_segment_s: float = 2.0
+    pad_s: float = 0.1
+    reject_whole: tuple[str, ...] = ("non_finite", "too_short")
+    flag_only: tuple[str, ...] = ()
+    contact: ContactSettings = field(default_factory=ContactSettings)
+    dynamics: DynamicsSettings = field(default_factory=DynamicsSettings)
+    non_finite: NonFiniteSettings = field(default_factory=NonFiniteSettings)
+    too_short: TooShortSettings = field(default_factory=TooShortSettings)
+    joint_position_limit: JointPositionLimitSettings = field(default_factory=JointPositionLimitSettings)
+    joint_velocity: JointVelocitySettings = field(default_factory=JointVelocitySettings)
+    root_linear_speed: RootLinearSpeedSettings = field(default_factory=RootLinearSpeedSettings)
+    root_angular_speed: RootAngularSpeedSettings = field(default_factory=RootAngularSpeedSettings)
+    root_vertical_jump: RootVerticalJumpSettings = field(default_factory=RootVerticalJumpSettings)
+    ground_penetration: GroundPenetrationSettings = field(default_factory=GroundPenetrationSettings)
+    floating: FloatingSettings = field(default_factory=FloatingSettings)
+    non_foot_ground_contact: NonFootGroundContactSettings = field(default_factory=NonFootGroundContactSettings)
+    self_collision: SelfCollisionSettings = field(default_factory=SelfCollisionSettings)
+    zmp_outside_support: ZmpSettings = field(default_factory=ZmpSettings)
+    flight_momentum: FlightMomentumSettings = field(default_factory=FlightMomentumSettings)
+    joint_torque: JointTorqueSettings = field(default_factory=JointTorqueSettings)
+
+    def __post_init__(self) -> None:
+        if self.min_segment_s < 0 or self.pad_s < 0:
+            raise ValueError("min_segment_s and pad_s must be >= 0")
+        if self.dynamics.smooth_window_frames > 2 and self.dynamics.smooth_window_frames % 2 == 0:
+            raise ValueError("dynamics.smooth_window_frames must be odd")
+        if self.joint_torque.cone_edges < 3:
+            raise ValueError("joint_torque.cone_edges must be >= 3")

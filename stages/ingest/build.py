@@ -1,0 +1,130 @@
+"""From a source skeleton's local joint transforms to a :class:`HumanMotion`.
+
+Shared by every input format: resample the local transforms to the target
+frame rate (slerp for rotations, linear for translations), run forward
+kinematics in the Z-up world, estimate the floor and the standing height.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import InputError
+from stages.common import rotations as rot
+from stages.ingest.kinematics import forward_kinematics
+from stages.ingest.motion import HumanMotion
+from stages.ingest.settings import Settings
+from stages.ingest.skeletons import SkeletonMap
+
+
+@dataclass(frozen=True)
+class SourceMotion:
+    """A clip's local joint transforms, already in metres and Z-up world axes.
+
+    Attributes:
+        names: (J,) joint names; parents: (J,) parent index (-1 root), parents first.
+        translations: (T, J, 3) joint origin in the parent frame (m); the
+            root's entry is its world position.
+        local_quats: (T, J, 4) xyzw rotation relative to the parent (the
+            root's: world rotation); identity everywhere = rest pose.
+        rest_offsets: (J, 3) rest offsets (m, Z-up axes), zero for the root.
+        fps: true source frame rate (Hz).
+        skeleton: mapping table to the canonical keypoints.
+    """
+
+    names: tuple[str, ...]
+    parents: np.ndarray
+    translations: np.ndarray
+    local_quats: np.ndarray
+    rest_offsets: np.ndarray
+    fps: float
+    skeleton: SkeletonMap
+
+
+def resample_local(src: SourceMotion, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local translations and rotations at ``fps`` over the same duration."""
+    n = src.local_quats.shape[0]
+    if abs(src.fps - fps) < 1e-9:
+        return src.translations, src.local_quats
+    t_in = np.arange(n) / src.fps
+    t_out = rot.resample_times(n, src.fps, fps)
+    trans = rot.linear_resample(src.translations, t_in, t_out)
+    quats = rot.slerp_resample(src.local_quats, t_in, t_out)
+    return trans, quats
+
+
+def estimate_floor(motion_pos: np.ndarray, foot_idx: list[int], percentile: float) -> float:
+    """Floor z (m): ``percentile`` of the per-frame lowest foot keypoint z."""
+    lowest = motion_pos[:, foot_idx, 2].min(axis=1)
+    return float(np.percentile(lowest, percentile))
+
+
+#: Hip-joint height over standing height (Winter, Biomechanics and Motor
+#: Control of Human Movement, segment-length table: greater trochanter at 0.530 H).
+HIP_HEIGHT_RATIO = 0.530
+
+
+def estimate_standing_height(pos: np.ndarray, kp: dict[str, int], floor: float, sole_offset: float) -> float:
+    """Posture-independent standing height (m), floor to top of head.
+
+    The standing hip-joint height (ankle height above the floor when planted,
+    5th percentile, + shin + thigh bone lengths + the skeleton's sole offset)
+    divided by :data:`HIP_HEIGHT_RATIO`. Leg bones are measured the same way on
+    every skeleton, unlike trunks (CMU BVH lacks the thorax bone), and crouched
+    or lying clips give the same answer as upright ones.
+    """
+    def seg(a: int, b: int) -> float:
+        return float(np.median(np.linalg.norm(pos[:, a] - pos[:, b], axis=-1)))
+
+    hips = []
+    for side in ("left", "right"):
+        ankle = float(np.percentile(pos[:, kp[f"{side}_ankle"], 2], 5.0)) - floor
+        hips.append(ankle + seg(kp[f"{side}_hip"], kp[f"{side}_knee"]) + seg(kp[f"{side}_knee"], kp[f"{side}_ankle"]))
+    return float((np.mean(hips) + sole_offset) / HIP_HEIGHT_RATIO)
+
+
+def build_motion(src: SourceMotion, fps: float, settings: Settings, provenance: dict[str, str],
+                 path=None) -> HumanMotion:
+    """Resample, run FK, estimate floor and height; validate the result."""
+    if not (np.isfinite(fps) and fps > 0):
+        raise InputError(path, "bad_fps", f"target fps {fps} is not a positive number")
+    if not (np.isfinite(src.fps) and src.fps > 0):
+        raise InputError(path, "missing_fps", f"source frame rate {src.fps} is not a positive number")
+    n_src = src.local_quats.shape[0]
+    if n_src < 2:
+        raise InputError(path, "too_few_frames", f"{n_src} frame(s); a clip needs at least 2")
+    duration = (n_src - 1) / src.fps
+    if settings.max_duration > 0 and duration > settings.max_duration:
+        raise InputError(path, "too_long", f"{duration:.1f} s is longer than max_duration {settings.max_duration} s")
+    for name, arr in (("translations", src.translations), ("rotations", src.local_quats)):
+        if not np.all(np.isfinite(arr)):
+            raise InputError(path, "non_finite", f"NaN or Inf in the {name}")
+    norms = np.linalg.norm(src.local_quats, axis=-1)
+    if np.any(norms < 1e-6):
+        raise InputError(path, "bad_rotation", "zero rotation quaternion in the source data")
+    trans, quats = resample_local(src, fps)
+    if quats.shape[0] < max(settings.min_frames, 2):
+        raise InputError(path, "too_few_frames",
+                         f"{quats.shape[0]} frame(s) at {fps:g} fps; at least {max(settings.min_frames, 2)} needed")
+    pos, glob = forward_kinematics(src.parents, trans, quats)
+    glob = rot.make_continuous(glob / np.linalg.norm(glob, axis=-1, keepdims=True))
+    if not np.all(np.isfinite(pos)):
+        raise InputError(path, "non_finite", "forward kinematics produced NaN or Inf")
+    kp = src.skeleton.keypoint_index(src.names)
+    feet = [kp[k] for k in ("left_ankle", "right_ankle", "left_toe", "right_toe")]
+    floor = estimate_floor(pos, feet, settings.floor_percentile)
+    height = estimate_standing_height(pos, kp, floor, src.skeleton.sole_offset)
+    return HumanMotion(
+        joint_names=tuple(src.names),
+        parents=np.asarray(src.parents, dtype=np.int32),
+        positions=pos,
+        rotations=glob,
+        fps=float(fps),
+        floor_height=floor,
+        standing_height=height,
+        keypoints=kp,
+        provenance={**provenance, "skeleton": src.skeleton.name},
+        rest_offsets=np.asarray(src.rest_offsets, dtype=np.float64),
+    )

@@ -1,0 +1,28 @@
+"""Settings of the ingest stage (the manifest's ``stages.ingest`` section)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Ingest options.
+
+    Attributes:
+        floor_percentile: the floor height is this percentile (%) of the
+            per-frame lowest foot keypoint height (ankles and toes), a robust
+            low statistic that ignores a few glitched frames.
+        min_frames: clips with fewer frames after resampling are rejected
+            (reason ``too_few_frames``).
+        require_body_models: when true, AMASS clips without body-model files are
+            rejected (``missing_body_model``) instead of using the mean-shape
+            skeleton; OR-ed with the clip source's own switch.
+        max_duration: clips longer than this (s) are rejected (``too_long``);
+            0 disables the check.
+    """
+
+    floor_percentile: float = 5.0
+    min_frames: int = 2
+    require_body_models: bool = False
+    max_duration: float = 0.0

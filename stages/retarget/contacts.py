@@ -1,0 +1,61 @@
+"""Per-frame foot contact of the human, the mask the retargeted feet are locked to.
+
+A foot is in contact when both its ankle and its toe keypoints are low and
+slow (:func:`stages.common.contacts.foot_contacts`): a flat foot. Heights are
+measured from each point's own resting height above the clip's floor (an ankle
+joint sits ~8 cm above the floor when the foot is flat), estimated as a low
+percentile of that point's height over the clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stages.common.contacts import foot_contacts
+
+FOOT_POINTS: tuple[tuple[str, str], ...] = (("left_ankle", "left_toe"), ("right_ankle", "right_toe"))
+
+
+@dataclass(frozen=True)
+class ContactSettings:
+    """Contact thresholds (from the manifest's retarget settings).
+
+    Attributes:
+        height: a foot point within this height (m) of its resting height can be in contact.
+        speed: and slower than this (m/s).
+        min_span_frames: shorter contact / flight runs are absorbed (debounce, frames).
+        rest_percentile: percentile (%) of a point's height over the clip taken as its resting height.
+        max_rest_height: cap (m) on a point's resting height above the floor.
+    """
+
+    height: float = 0.05
+    speed: float = 0.35
+    min_span_frames: int = 3
+    rest_percentile: float = 5.0
+    max_rest_height: float = 0.15
+
+
+def human_foot_contacts(keypoints: dict[str, np.ndarray], fps: float, floor_height: float,
+                        settings: ContactSettings = ContactSettings()) -> np.ndarray:
+    """(T, 2) bool contact [left, right] of a human clip.
+
+    Args:
+        keypoints: keypoint name -> (T, 3) positions (m, Z-up); needs the
+            ankles and toes.
+        fps: frame rate (Hz).
+        floor_height: the clip's floor z (m).
+        settings: thresholds.
+    """
+    out = []
+    for ankle, toe in FOOT_POINTS:
+        flags = []
+        for name in (ankle, toe):
+            p = np.asarray(keypoints[name], dtype=np.float64)
+            rest = float(np.clip(np.percentile(p[:, 2] - floor_height, settings.rest_percentile),
+                                 0.0, settings.max_rest_height))
+            flags.append(foot_contacts(p[:, None, :], fps, floor_height + rest, settings.height, settings.speed,
+                                       settings.min_span_frames)[:, 0])
+        out.append(flags[0] & flags[1])
+    return np.stack(out, axis=1)

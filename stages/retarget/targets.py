@@ -1,0 +1,296 @@
+"""Per-frame IK targets (robot frame poses) from human keypoint positions.
+
+Everything is computed from keypoint *positions*, so any skeleton works:
+
+* orientations of the pelvis (hips + spine), torso (shoulders + spine ->
+  neck) and feet (ankle -> toe, heading and pitch, no roll) are estimated as
+  canonical frames (x forward, y left, z up; identity for a person standing
+  facing +x);
+* the root (pelvis) position is the human's scaled by
+  :attr:`Scaling.root_scale` (horizontal and height above the floor);
+* every other target hangs from its parent target in the keypoint tree:
+  rigid offsets (hips from the pelvis, shoulders from the torso) take the
+  robot's own offset rotated by the parent's estimated orientation; limbs
+  (knee, ankle, elbow, wrist, head) take the robot's segment length along
+  the human's segment direction, so limb directions are the human's by
+  construction and every target is reachable;
+* ground: a per-frame vertical shift (smooth, no constant offset) puts the
+  soles of the feet in contact on z = 0; a foot in contact is locked where it
+  landed (position and heading, sole flat) and blended in and out over a few
+  frames; a free foot is lifted above the floor.
+
+World frame Z-up, metres; rotations as (…, 3, 3) matrices (frame -> world).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.spatial.transform import Rotation
+
+from stages.common.contacts import spans_of
+from stages.ingest.motion import KEYPOINT_NAMES
+from stages.retarget.scaling import KEYPOINT_PARENT, RestPose, Scaling
+
+#: Keypoints placed along the human's segment direction (the rest are rigid offsets).
+DIRECTIONAL = frozenset({"left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow", "right_elbow",
+                         "left_wrist", "right_wrist", "head"})
+
+#: Which estimated orientation a keypoint's frame follows.
+ORIENTATION_OF: dict[str, str] = {
+    "pelvis": "pelvis", "left_hip": "pelvis", "right_hip": "pelvis",
+    "spine": "torso", "neck": "torso", "head": "torso", "left_shoulder": "torso", "right_shoulder": "torso",
+    "left_ankle": "left_foot", "left_toe": "left_foot", "right_ankle": "right_foot", "right_toe": "right_foot",
+}
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """Target construction settings.
+
+    Attributes:
+        ground_smoothing_s: Gaussian sigma (s) of the vertical ground shift.
+        contact_blend_frames: frames over which a foot blends into / out of its lock.
+        contact_weight_gain: factor on a foot's position/orientation weight while in contact.
+        ground_clearance: a free foot's lowest sole corner is kept at least this high (m).
+    """
+
+    ground_smoothing_s: float = 0.1
+    contact_blend_frames: int = 3
+    contact_weight_gain: float = 3.0
+    ground_clearance: float = 0.0
+
+
+@dataclass(frozen=True)
+class Targets:
+    """IK targets of one clip.
+
+    Attributes:
+        frames: (M,) robot frame names (the keypoint tasks).
+        keypoints: (M,) the human keypoint of each frame.
+        pos: (T, M, 3) target positions, m, world Z-up, floor z = 0.
+        rot: (T, M, 3, 3) target orientations (meaningful where rot_weight > 0).
+        pos_weight: (T, M) position task weights (cost / m).
+        rot_weight: (T, M) orientation task weights (cost / rad).
+        contacts: (T, 2) bool foot contact [left, right] (human).
+        foot_index: (2,) index into ``frames`` of the left / right foot frame.
+        ground_shift: (T,) vertical shift applied to the scaled human (m).
+    """
+
+    frames: tuple[str, ...]
+    keypoints: tuple[str, ...]
+    pos: np.ndarray
+    rot: np.ndarray
+    pos_weight: np.ndarray
+    rot_weight: np.ndarray
+    contacts: np.ndarray
+    foot_index: np.ndarray
+    ground_shift: np.ndarray
+
+
+def _unit(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return np.where(n > 1e-9, v / np.maximum(n, 1e-12), fallback)
+
+
+def frame_from_lateral_up(lateral: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) right-handed frames with y along ``lateral`` (left) and z close to ``up``."""
+    y = _unit(lateral, np.array([0.0, 1.0, 0.0]))
+    x = _unit(np.cross(y, up), np.array([1.0, 0.0, 0.0]))
+    z = _unit(np.cross(x, y), np.array([0.0, 0.0, 1.0]))
+    y = np.cross(z, x)
+    return np.stack([x, y, z], axis=-1)
+
+
+def _rot_z(yaw: np.ndarray) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    out = np.zeros(yaw.shape + (3, 3))
+    out[..., 0, 0], out[..., 0, 1], out[..., 1, 0], out[..., 1, 1], out[..., 2, 2] = c, -s, s, c, 1.0
+    return out
+
+
+def _rot_y(pitch: np.ndarray) -> np.ndarray:
+    c, s = np.cos(pitch), np.sin(pitch)
+    out = np.zeros(pitch.shape + (3, 3))
+    out[..., 0, 0], out[..., 0, 2], out[..., 2, 0], out[..., 2, 2], out[..., 1, 1] = c, s, -s, c, 1.0
+    return out
+
+
+def estimate_orientations(kp: dict[str, np.ndarray], contacts: np.ndarray) -> dict[str, np.ndarray]:
+    """Canonical orientations (T, 3, 3) of the pelvis, torso and feet from keypoint positions.
+
+    Feet: heading and pitch of ankle -> toe, with the clip's median pitch during
+    contact (the flat-foot pitch of this skeleton) removed, no roll.
+    """
+    out = {
+        "pelvis": frame_from_lateral_up(kp["left_hip"] - kp["right_hip"], kp["spine"] - kp["pelvis"]),
+        "torso": frame_from_lateral_up(kp["left_shoulder"] - kp["right_shoulder"], kp["neck"] - kp["spine"]),
+    }
+    pelvis_heading = np.arctan2(out["pelvis"][:, 1, 0], out["pelvis"][:, 0, 0])
+    for side, (ankle, toe) in enumerate((("left_ankle", "left_toe"), ("right_ankle", "right_toe"))):
+        fwd = kp[toe] - kp[ankle]
+        horiz = np.linalg.norm(fwd[:, :2], axis=-1)
+        pitch = np.arctan2(fwd[:, 2], horiz)
+        heading = np.where(horiz > 0.02, np.arctan2(fwd[:, 1], fwd[:, 0]), pelvis_heading)
+        flat = np.median(pitch[contacts[:, side]]) if contacts[:, side].any() else np.percentile(pitch, 50)
+        out[("left_foot", "right_foot")[side]] = _rot_z(heading) @ _rot_y(-(pitch - flat))
+    return out
+
+
+def _order(task_keypoints: list[str]) -> list[str]:
+    depth = {}
+    for k in task_keypoints:
+        d, p = 0, KEYPOINT_PARENT[k]
+        while p is not None:
+            d, p = d + 1, KEYPOINT_PARENT[p]
+        depth[k] = d
+    return sorted(task_keypoints, key=lambda k: depth[k])
+
+
+def _anchor(k: str, present: set[str]) -> str | None:
+    p = KEYPOINT_PARENT[k]
+    while p is not None and p not in present:
+        p = KEYPOINT_PARENT[p]
+    return p
+
+
+def _chain(kp: dict[str, np.ndarray], est: dict[str, np.ndarray], root: np.ndarray, rest: RestPose,
+           frame_of: dict[str, str], fixed: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Target positions (T, 3) of every task keypoint, hanging from ``root`` (the pelvis)."""
+    present = set(frame_of)
+    out: dict[str, np.ndarray] = {}
+    for k in _order(list(frame_of)):
+        if fixed and k in fixed:
+            out[k] = fixed[k]
+            continue
+        a = _anchor(k, present)
+        if a is None:
+            out[k] = root
+            continue
+        offset = rest.position(frame_of[k]) - rest.position(frame_of[a])
+        if k in DIRECTIONAL or a not in ORIENTATION_OF:
+            length = float(np.linalg.norm(offset))
+            out[k] = out[a] + length * _unit(kp[k] - kp[a], offset / max(length, 1e-9))
+        else:
+            out[k] = out[a] + est[ORIENTATION_OF[a]] @ offset
+    return out
+
+
+def _lowest_corner(pos: np.ndarray, rot: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """(T,) lowest z of sole ``corners`` (C, 3, foot frame) for foot poses pos (T,3), rot (T,3,3)."""
+    return pos[:, 2] + np.min(np.einsum("tij,cj->tci", rot, corners)[..., 2], axis=1)
+
+
+def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contacts: np.ndarray,
+                  tasks: tuple, rest: RestPose, scaling: Scaling, foot_frames: tuple[str, str],
+                  sole_corners: tuple[np.ndarray, np.ndarray],
+                  settings: TargetSettings = TargetSettings()) -> Targets:
+    """IK targets of every frame.
+
+    Args:
+        keypoints: (T, K, 3) human keypoints over :data:`KEYPOINT_NAMES`, m, Z-up.
+        fps: frame rate (Hz).
+        floor_height: the clip's floor z (m); becomes z = 0.
+        contacts: (T, 2) human foot contact [left, right].
+        tasks: the robot's ``KeypointTask`` tuples (human, frame, pos w, rot w);
+            must include the pelvis and both feet (``foot_frames``).
+        rest: robot rest placements of every task frame.
+        scaling: the clip's scale factors.
+        foot_frames: robot (left, right) foot frames.
+        sole_corners: per foot, (C, 3) sole corners in the foot frame (m).
+        settings: see :class:`TargetSettings`.
+
+    Raises:
+        ValueError: the tasks lack the pelvis or a foot.
+    """
+    T = keypoints.shape[0]
+    kp = {n: keypoints[:, i].astype(np.float64) - np.array([0.0, 0.0, floor_height]) for i, n in enumerate(KEYPOINT_NAMES)}
+    frame_of = {t.human: t.frame for t in tasks}
+    if "pelvis" not in frame_of:
+        raise ValueError("robot keypoint tasks must include the pelvis")
+    foot_kp = []
+    for f in foot_frames:
+        match = [t.human for t in tasks if t.frame == f]
+        if not match:
+            raise ValueError(f"robot keypoint tasks must include the foot frame {f!r}")
+        foot_kp.append(match[0])
+
+    est = estimate_orientations(kp, contacts)
+    root = kp["pelvis"] * scaling.root_scale
+    pos = _chain(kp, est, root, rest, frame_of)
+
+    # Ground: shift so that feet in contact have their lowest sole corner on z = 0.
+    def foot_rot(side: int) -> np.ndarray:
+        return est[ORIENTATION_OF[foot_kp[side]]] @ rest.rotation(foot_frames[side])
+
+    low = np.stack([_lowest_corner(pos[foot_kp[s]], foot_rot(s), sole_corners[s]) for s in (0, 1)], axis=1)
+    any_contact = contacts.any(axis=1)
+    if any_contact.any():
+        per_frame = np.where(contacts, low, np.inf).min(axis=1)
+        idx = np.flatnonzero(any_contact)
+        shift = np.interp(np.arange(T), idx, per_frame[idx])
+        sigma = settings.ground_smoothing_s * fps
+        if sigma > 0 and T > 1:
+            shift = gaussian_filter1d(shift, sigma, mode="nearest")
+    else:
+        shift = np.zeros(T)
+    root = root - shift[:, None] * np.array([0.0, 0.0, 1.0])
+    pos = _chain(kp, est, root, rest, frame_of)
+
+    # Lock feet in contact where they landed (position, heading; sole flat), blend at the edges.
+    fixed = {}
+    for s in (0, 1):
+        k = foot_kp[s]
+        p = pos[k].copy()
+        r = foot_rot(s)
+        rest_rot = rest.rotation(foot_frames[s])
+        lock_p, lock_r, w = p.copy(), r.copy(), np.zeros(T)
+        for a, b in spans_of(contacts[:, s]):
+            fwd = r[a:b, :, 0]
+            yaw = np.arctan2(np.mean(fwd[:, 1]), np.mean(fwd[:, 0]))
+            rl = _rot_z(np.array(yaw)) @ rest_rot
+            lp = p[a:b].mean(axis=0)
+            lp[2] = -np.min((rl @ sole_corners[s].T)[2])
+            n = settings.contact_blend_frames
+            lo, hi = max(0, a - n), min(T, b + n)
+            lock_p[lo:hi], lock_r[lo:hi] = lp, rl
+            ramp = np.ones(hi - lo)
+            for i in range(lo, hi):
+                d = (a - i) if i < a else (i - b + 1) if i >= b else 0
+                ramp[i - lo] = 1.0 - d / (n + 1)
+            w[lo:hi] = np.maximum(w[lo:hi], ramp)
+        blend = w > 0
+        if blend.any():
+            p[blend] = (1 - w[blend, None]) * p[blend] + w[blend, None] * lock_p[blend]
+            rel = Rotation.from_matrix(np.swapaxes(r[blend], 1, 2) @ lock_r[blend]).as_rotvec()
+            r[blend] = r[blend] @ Rotation.from_rotvec(rel * w[blend, None]).as_matrix()
+        # A free foot never goes through the floor.
+        deficit = settings.ground_clearance - _lowest_corner(p, r, sole_corners[s])
+        p[:, 2] += np.where(deficit > 0, deficit, 0.0) * (w < 1)
+        fixed[k] = p
+        est[ORIENTATION_OF[k]] = r @ rest_rot.T
+    pos = _chain(kp, est, root, rest, frame_of, fixed)
+
+    frames = tuple(t.frame for t in tasks)
+    names = tuple(t.human for t in tasks)
+    M = len(tasks)
+    P = np.stack([pos[n] for n in names], axis=1)
+    R = np.empty((T, M, 3, 3))
+    pw = np.tile(np.array([t.position_weight for t in tasks], dtype=np.float64), (T, 1))
+    rw = np.tile(np.array([t.orientation_weight for t in tasks], dtype=np.float64), (T, 1))
+    for m, t in enumerate(tasks):
+        group = ORIENTATION_OF.get(t.human)
+        if group is None:
+            R[:, m] = rest.rotation(t.frame)
+            rw[:, m] = 0.0
+        else:
+            R[:, m] = est[group] @ rest.rotation(t.frame)
+    foot_index = np.array([frames.index(f) for f in foot_frames])
+    for s in (0, 1):
+        gain = np.where(contacts[:, s], settings.contact_weight_gain, 1.0)
+        pw[:, foot_index[s]] *= gain
+        rw[:, foot_index[s]] *= gain
+    return Targets(frames=frames, keypoints=names, pos=P, rot=R, pos_weight=pw, rot_weight=rw,
+                   contacts=np.asarray(contacts, dtype=bool), foot_index=foot_index, ground_shift=shift)
