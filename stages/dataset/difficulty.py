@@ -26,6 +26,8 @@ from stages.common import rotations as rot
 
 LEVEL_MIN = 1.0
 LEVEL_MAX = 10.0
+#: a frame is "low posture" (crouching, kneeling, lying) when the root is this far below standing height, m.
+LOW_POSTURE_DROP_M = 0.30
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,9 @@ REFERENCES: dict[str, Reference] = {
     "dof_jerk_rms_p95_radps3": Reference(50.0, 1500.0, 0.5),
     "airborne_frac": Reference(0.0, 0.3, 1.0),
     "single_support_frac": Reference(0.1, 0.8, 0.5),
-    "height_drop_m": Reference(0.05, 0.45, 2.0),
-    "height_range_m": Reference(0.03, 0.40, 1.0),
+    "height_drop_m": Reference(0.05, 0.45, 1.5),
+    "height_range_m": Reference(0.03, 0.40, 1.5),
+    "low_posture_frac": Reference(0.0, 0.3, 2.0),
     "turn_rate_p95_radps": Reference(0.3, 4.0, 1.0),
     "zmp_margin_m": Reference(0.05, -0.05, 1.0),
     "retarget_residual_m": Reference(0.02, 0.15, 0.5),
@@ -68,6 +71,7 @@ class Features:
     single_support_frac: float = np.nan
     height_drop_m: float = np.nan
     height_range_m: float = np.nan
+    low_posture_frac: float = np.nan
     turn_rate_p95_radps: float = np.nan
     zmp_margin_m: float = np.nan
     retarget_residual_m: float = np.nan
@@ -107,6 +111,10 @@ def measure(root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray, con
         fps: frame rate, Hz.
         standing_height: reference root height (m) the drop is measured from;
             default: the 95th percentile of this range's root height.
+
+    Height drop is measured to the 5th percentile of root height (robust to a
+    single-frame dip); ``low_posture_frac`` is the fraction of frames with the
+    root more than ``LOW_POSTURE_DROP_M`` below ``standing_height``.
     """
     root_pos = np.asarray(root_pos, dtype=np.float64)
     dof_pos = np.asarray(dof_pos, dtype=np.float64)
@@ -131,8 +139,9 @@ def measure(root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray, con
         dof_jerk_rms_p95_radps3=_p95(rms(dj)),
         airborne_frac=airborne,
         single_support_frac=single,
-        height_drop_m=max(0.0, ref - float(z.min())),
+        height_drop_m=max(0.0, ref - float(np.percentile(z, 5))),
         height_range_m=float(np.percentile(z, 95) - np.percentile(z, 5)),
+        low_posture_frac=float(np.mean(z < ref - LOW_POSTURE_DROP_M)),
         turn_rate_p95_radps=_p95(np.abs(yaw_rate)),
     )
 

@@ -1,0 +1,45 @@
+"""The ingest clip stage: one input file -> one canonical human motion artifact."""
+
+from __future__ import annotations
+
+from pipeline.stage import ClipStage, StageInput, StageResult
+from stages.ingest.motion import HumanMotion
+from stages.ingest.settings import Settings
+
+__all__ = ["Settings", "STAGE", "run", "summary_of"]
+
+
+def summary_of(motion: HumanMotion) -> dict:
+    """JSON-able one-line summary of an ingested clip."""
+    return {
+        "frames": motion.num_frames,
+        "fps": float(motion.fps),
+        "duration": round(float(motion.duration), 6),
+        "standing_height": round(float(motion.standing_height), 4),
+        "floor_height": round(float(motion.floor_height), 4),
+        "skeleton": motion.provenance.get("skeleton", ""),
+        "fk": motion.provenance.get("fk", ""),
+    }
+
+
+def run(inp: StageInput, settings: Settings) -> StageResult:
+    """Ingest ``inp.clip`` at ``inp.globals.fps``; InputError rejects the clip."""
+    from stages.ingest.api import ingest_file
+
+    clip = inp.clip
+    motion = ingest_file(
+        clip.path,
+        fps=inp.globals.fps,
+        body_models=clip.body_models,
+        require_body_models=clip.require_body_models,
+        bvh_format=clip.bvh_format,
+        dataset=clip.dataset,
+        license=clip.license,
+        settings=settings,
+    )
+    motion.provenance["clip_id"] = clip.clip_id
+    arrays, meta = motion.to_arrays()
+    return StageResult(arrays=arrays, meta=meta, summary=summary_of(motion))
+
+
+STAGE = ClipStage(name="ingest", version="1", settings_type=Settings, run=run)
