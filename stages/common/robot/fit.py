@@ -72,36 +72,61 @@ def _resolve_mesh(urdf: Path, name: str, dirs: list[Path]) -> Path:
     return path
 
 
-def fit_capsule(verts: np.ndarray, percentile: float = 95.0) -> tuple[np.ndarray, np.ndarray, float]:
-    """Capsule (a (3,), b (3,), radius) along the principal axis of ``verts`` (V, 3).
+def _principal_frame(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (bounding-box centre in the principal frame) and axes (3, 3) rows, longest first."""
+    _, _, vt = np.linalg.svd(v - v.mean(axis=0), full_matrices=False)
+    local = v @ vt.T
+    centre = 0.5 * (local.min(axis=0) + local.max(axis=0)) @ vt
+    return centre, vt
 
-    The radius is the ``percentile`` of the vertices' distances from the
-    principal axis; the end points are chosen so that every vertex within
-    that radius of the axis is enclosed by the caps.
-    """
-    v = np.asarray(verts, dtype=np.float64)
-    centre = 0.5 * (v.min(axis=0) + v.max(axis=0))
-    d = v - centre
-    _, _, vt = np.linalg.svd(d - d.mean(axis=0), full_matrices=False)
-    axis = vt[0]
-    t = d @ axis
-    perp = np.linalg.norm(d - t[:, None] * axis, axis=1)
-    # centre the axis line on the cross-section (bounding box in the perpendicular plane)
-    e1, e2 = vt[1], vt[2]
-    u1, u2 = d @ e1, d @ e2
-    shift = 0.5 * (u1.max() + u1.min()) * e1 + 0.5 * (u2.max() + u2.min()) * e2
-    centre = centre + shift
+
+def _capsule_along(v: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """End points of a capsule on the line ``centre + t axis`` whose caps reach the vertices within ``radius``."""
     d = v - centre
     t = d @ axis
     perp = np.linalg.norm(d - t[:, None] * axis, axis=1)
-    radius = float(np.percentile(perp, percentile))
     inside = perp <= radius
+    if not np.any(inside):
+        return centre.copy(), centre.copy()
     reach = np.sqrt(np.maximum(radius**2 - perp[inside] ** 2, 0.0))
     t_hi = float(np.max(t[inside] - reach))
     t_lo = float(np.min(t[inside] + reach))
     if t_lo > t_hi:
         t_lo = t_hi = 0.5 * (t_lo + t_hi)
-    return centre + t_lo * axis, centre + t_hi * axis, radius
+    return centre + t_lo * axis, centre + t_hi * axis
+
+
+def fit_capsules(verts: np.ndarray, percentile: float = 95.0, flat_ratio: float = 1.3) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """One capsule (a, b, radius) along the principal axis of ``verts`` (V, 3), or
+    two side by side when the cross-section is flat.
+
+    The radius is the ``percentile`` of the vertices' distances from the axis;
+    the end points are placed so the caps enclose every vertex within that
+    radius. When the cross-section's wide half-extent exceeds ``flat_ratio``
+    times its narrow one (a box-like torso), two parallel capsules with the
+    narrow half-extent as radius are placed along the wide direction.
+    """
+    v = np.asarray(verts, dtype=np.float64)
+    centre, axes = _principal_frame(v)
+    axis, e1, e2 = axes
+    d = v - centre
+    u1, u2 = d @ e1, d @ e2
+    h1 = 0.5 * (np.percentile(u1, percentile) - np.percentile(u1, 100 - percentile))
+    h2 = 0.5 * (np.percentile(u2, percentile) - np.percentile(u2, 100 - percentile))
+    if h1 > flat_ratio * h2:
+        radius = float(np.percentile(np.abs(u2), percentile))
+        out = []
+        for sign in (-1.0, 1.0):
+            side = v[sign * u1 >= 0]
+            offset = sign * max(float(np.percentile(sign * (side - centre) @ e1, percentile)) - radius, 0.0)
+            c = centre + offset * e1
+            a, b = _capsule_along(side, c, axis, radius)
+            out.append((a, b, radius))
+        return out
+    perp = np.linalg.norm(d - (d @ axis)[:, None] * axis, axis=1)
+    radius = float(np.percentile(perp, percentile))
+    a, b = _capsule_along(v, centre, axis, radius)
+    return [(a, b, radius)]
 
 
 def fit_sole(verts: np.ndarray, sole_band: float = 0.005) -> tuple[np.ndarray, np.ndarray]:
@@ -127,8 +152,10 @@ def fit_geometry(urdf: str | Path, feet: Sequence[str], package_dirs: Sequence[s
     for link, verts in meshes.items():
         if link in skip:
             continue
-        a, b, r = fit_capsule(verts, percentile)
-        prims.append(Primitive(link, link, tuple(np.round(a, 5)), tuple(np.round(b, 5)), round(r, 5)))
+        caps = fit_capsules(verts, percentile)
+        for k, (a, b, r) in enumerate(caps):
+            name = link if len(caps) == 1 else f"{link}_{k}"
+            prims.append(Primitive(name, link, tuple(np.round(a, 5)), tuple(np.round(b, 5)), round(r, 5)))
     soles = []
     for foot in feet:
         if foot not in meshes:

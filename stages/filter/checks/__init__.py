@@ -1,0 +1,42 @@
+"""The filter's checks, in the order they run.
+
+Each check is ``check(state: ClipState, settings) -> CheckResult`` where
+``settings`` is the check's own section of :class:`stages.filter.settings.Settings`
+(the attribute named like the reason code).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from stages.filter.checks.base import CheckResult
+from stages.filter.checks.collision import self_collision
+from stages.filter.checks.dynamics import flight_momentum, joint_torque, zmp_outside_support
+from stages.filter.checks.ground import floating, ground_penetration, non_foot_ground_contact
+from stages.filter.checks.kinematic import (joint_position_limit, joint_velocity, non_finite, root_angular_speed,
+                                            root_linear_speed, root_vertical_jump, too_short)
+
+Check = Callable[..., CheckResult]
+
+#: reason code -> check function; the code is also the name of its settings section.
+CHECKS: dict[str, Check] = {
+    "non_finite": non_finite,
+    "too_short": too_short,
+    "joint_position_limit": joint_position_limit,
+    "joint_velocity": joint_velocity,
+    "root_linear_speed": root_linear_speed,
+    "root_angular_speed": root_angular_speed,
+    "root_vertical_jump": root_vertical_jump,
+    "ground_penetration": ground_penetration,
+    "floating": floating,
+    "non_foot_ground_contact": non_foot_ground_contact,
+    "self_collision": self_collision,
+    "zmp_outside_support": zmp_outside_support,
+    "flight_momentum": flight_momentum,
+    "joint_torque": joint_torque,
+}
+
+#: checks that can run on a clip holding non-finite values
+SAFE_ON_NON_FINITE = ("non_finite", "too_short")
+
+__all__ = ["CHECKS", "SAFE_ON_NON_FINITE", "CheckResult", "Check"]

@@ -1,0 +1,178 @@
+"""Dynamic feasibility: ZMP in the support polygon, ballistic flight, joint torques.
+
+All from pinocchio's rigid-body model of the robot on a flat floor (z = 0,
+gravity 9.81 m/s² along -Z): centroidal momentum and its rate, and inverse
+dynamics with contact forces at the contact points of ``ClipState``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pinocchio as pin
+from scipy.optimize import nnls
+
+from stages.filter.checks.base import CheckResult, drop_short_runs, threshold_result
+from stages.filter.settings import FlightMomentumSettings, JointTorqueSettings, ZmpSettings
+from stages.filter.state import GRAVITY, ClipState
+
+MIN_NORMAL_FRACTION = 0.1
+"""The ZMP is computed with the normal force clamped to at least this fraction of m g (a motion that
+needs a pulling floor gets a ZMP far outside its support)."""
+
+
+def zmp(com: np.ndarray, force: np.ndarray, moment: np.ndarray, min_normal: float = 0.0) -> np.ndarray:
+    """ZMP on the floor z = 0 (T, 2) m from the CoM (T, 3), floor force (T, 3) N and moment about the CoM (T, 3) N·m.
+
+    ``p_x = c_x - (c_z f_x + n_y) / f_z``, ``p_y = c_y - (c_z f_y - n_x) / f_z``;
+    ``f_z`` is clamped to at least ``min_normal`` (N).
+    """
+    fz = np.maximum(force[:, 2], min_normal)
+    px = com[:, 0] - (com[:, 2] * force[:, 0] + moment[:, 1]) / fz
+    py = com[:, 1] - (com[:, 2] * force[:, 1] - moment[:, 0]) / fz
+    return np.stack([px, py], axis=1)
+
+
+def convex_hull(points: np.ndarray) -> np.ndarray:
+    """Counter-clockwise convex hull (H, 2) of 2-D points (monotone chain; collinear points dropped)."""
+    pts = np.unique(np.round(np.asarray(points, dtype=np.float64), 9), axis=0)
+    if len(pts) <= 2:
+        return pts
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list = []
+    for p in pts[::-1]:
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def signed_distance_to_polygon(point: np.ndarray, hull: np.ndarray) -> float:
+    """Signed distance (m) from a 2-D point to a convex polygon (CCW hull): > 0 outside, < 0 inside.
+
+    A hull of one point or two points is a point or a segment (distance >= 0).
+    """
+    point = np.asarray(point, dtype=np.float64)
+    if len(hull) == 0:
+        return float("inf")
+    if len(hull) == 1:
+        return float(np.linalg.norm(point - hull[0]))
+    a = hull
+    b = np.roll(hull, -1, axis=0)
+    if len(hull) == 2:
+        a, b = hull[:1], hull[1:]
+    d = b - a
+    t = np.clip(np.sum((point - a) * d, axis=1) / np.maximum(np.sum(d * d, axis=1), 1e-18), 0.0, 1.0)
+    dist = np.linalg.norm(a + t[:, None] * d - point, axis=1).min()
+    if len(hull) == 2:
+        return float(dist)
+    normal_side = d[:, 0] * (point[1] - a[:, 1]) - d[:, 1] * (point[0] - a[:, 0])   # >= 0 inside (CCW)
+    return float(-dist if np.all(normal_side >= 0) else dist)
+
+
+def support_distance(state: ClipState) -> np.ndarray:
+    """(T,) signed distance (m) of the ZMP from the support polygon (NaN where nothing touches the floor)."""
+    com, _, _ = state.centroidal
+    force, moment = state.contact_wrench
+    p = zmp(com, force, moment, MIN_NORMAL_FRACTION * state.body.mass * GRAVITY)
+    points, _, touching = state.contact_points
+    out = np.full(state.num_frames, np.nan)
+    for t in np.flatnonzero(touching.any(axis=1)):
+        out[t] = signed_distance_to_polygon(p[t], convex_hull(points[t, touching[t], :2]))
+    return out
+
+
+def zmp_outside_support(state: ClipState, s: ZmpSettings) -> CheckResult:
+    """Signed distance (m) of the ZMP outside the support polygon of the contact points, per frame."""
+    return threshold_result("zmp_outside_support", support_distance(state), s.margin_m, "m", s.allow_frames)
+
+
+def flight_momentum(state: ClipState, s: FlightMomentumSettings) -> CheckResult:
+    """Ballistic consistency in flight, per airborne frame (1.0 = at tolerance).
+
+    Value ``max(|dL/dt - m g| / (m · linear_tolerance), |dk/dt| / angular_tolerance)``
+    on frames with no contact whose neighbours have none either.
+    """
+    force, moment = state.contact_wrench          # = dh/dt - m g: must vanish in flight
+    lin = np.linalg.norm(force, axis=1) / state.body.mass
+    ang = np.linalg.norm(moment, axis=1)
+    value = np.maximum(lin / s.linear_tolerance_mps2, ang / s.angular_tolerance_nm)
+    air = ~state.any_contact
+    judged = air.copy()
+    judged[1:] &= air[:-1]
+    judged[:-1] &= air[1:]
+    return threshold_result("flight_momentum", value, 1.0, "x tolerance", s.allow_frames, judged=judged)
+
+
+def cone_generators(friction: float, edges: int) -> np.ndarray:
+    """(K, 3) unit edge directions of a linearised Coulomb friction cone about +Z."""
+    theta = 2.0 * np.pi * np.arange(edges) / edges
+    g = np.stack([friction * np.cos(theta), friction * np.sin(theta), np.ones(edges)], axis=1)
+    return g / np.linalg.norm(g, axis=1, keepdims=True)
+
+
+def joint_torques(state: ClipState, s: JointTorqueSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Joint torques (T, D) N·m and unexplained root wrench (T, 6) from inverse dynamics with contacts.
+
+    Per frame: ``tau = RNEA(q, v, a) - sum_i J_i^T f_i`` with ``f_i`` at the contact
+    points in a linearised friction cone (non-negative combinations of the cone
+    edges, hence unilateral). The forces minimise, by NNLS, the root wrench
+    residual (weight 1 / (0.001 m g)) plus the joint torques relative to the
+    effort limits plus a tiny force norm (a unique, spread-out solution).
+    """
+    body = state.body
+    model = body.model
+    data = model.createData()
+    v, a = state.va
+    points, frame, touching = state.contact_points
+    gens = cone_generators(s.friction, s.cone_edges)
+    D = model.nv - 6
+    effort = np.where(np.isfinite(body.effort_limit), body.effort_limit, 1e6)
+    weights = np.concatenate([np.full(6, 1.0 / (1e-3 * body.mass * GRAVITY)), 1.0 / effort])
+    reg = 1e-3
+    tau = np.empty((state.num_frames, D))
+    residual = np.zeros((state.num_frames, 6))
+    frame_ids = body.frame_ids
+    for t, q in enumerate(state.q_smooth):
+        full = pin.rnea(model, data, q, v[t], a[t]).copy()
+        idx = np.flatnonzero(touching[t])
+        if idx.size == 0:
+            tau[t] = full[6:]
+            residual[t] = full[:6]
+            continue
+        pin.computeJointJacobians(model, data, q)
+        pin.updateFramePlacements(model, data)
+        cols = []
+        jac_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for i in idx:
+            k = int(frame[i])
+            if k not in jac_cache:
+                fid = int(frame_ids[k])
+                J = pin.getFrameJacobian(model, data, fid, pin.ReferenceFrame.LOCAL_WORLD_ALIGNED)
+                jac_cache[k] = (J, data.oMf[fid].translation.copy())
+            J, origin = jac_cache[k]
+            lever = points[t, i] - origin
+            # J_p^T f = J_lin^T f + J_ang^T (lever x f), for each cone edge f
+            cols.append(J[:3].T @ gens.T + J[3:].T @ np.cross(lever, gens).T)
+        G = np.concatenate(cols, axis=1)                                   # (nv, n*K)
+        A = np.vstack([weights[:, None] * G, reg * np.eye(G.shape[1])])
+        rhs = np.concatenate([weights * full, np.zeros(G.shape[1])])
+        lam, _ = nnls(A, rhs, maxiter=50 * G.shape[1])
+        out = full - G @ lam
+        tau[t] = out[6:]
+        residual[t] = out[:6]
+    return tau, residual
+
+
+def joint_torque(state: ClipState, s: JointTorqueSettings) -> CheckResult:
+    """Largest |joint torque| / effort limit over the joints, per frame (threshold: the factor)."""
+    tau, _ = joint_torques(state, s)
+    ratio = np.abs(tau) / state.body.effort_limit
+    return threshold_result("joint_torque", ratio.max(axis=1), s.limit_factor, "x effort limit", s.allow_frames)
