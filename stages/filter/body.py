@@ -10,6 +10,7 @@ sole corners, and the primitive index pairs checked for self-collision.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pinocchio as pin
@@ -38,6 +39,7 @@ class Body:
         foot_frame: (2,) index into ``frame_ids`` of the left/right foot frame.
         sole_corners: (2, 4, 3) sole corners in the foot frames, m.
         pairs: (K, 2) primitive index pairs checked for self-collision.
+        robot: the :class:`stages.common.robot.Robot` (its batched forward kinematics), or None.
     """
 
     model: pin.Model
@@ -58,6 +60,7 @@ class Body:
     foot_frame: np.ndarray
     sole_corners: np.ndarray
     pairs: np.ndarray
+    robot: Any = None
 
 
 def _foot_bodies(model: pin.Model, foot_frames: tuple[str, ...], ankle_gap_m: float = 0.05) -> set[str]:
@@ -87,7 +90,7 @@ def _default_pairs(robot, clearance_m: float = 0.0) -> set[tuple[int, int]]:
     child) and that does not already overlap (penetration > ``clearance_m``)
     in the robot's default pose.
     """
-    from stages.filter.checks.collision import segment_distance
+    from stages.common.robot.collision import closest_points_segments
 
     model = robot.model
     prims = robot.config.primitives
@@ -105,16 +108,12 @@ def _default_pairs(robot, clearance_m: float = 0.0) -> set[tuple[int, int]]:
             ji, jj = joints[i], joints[j]
             if ji == jj or model.parents[ji] == jj or model.parents[jj] == ji:
                 continue
-            dist = segment_distance(ends[i][0], ends[i][1], ends[j][0], ends[j][1])
+            ca, cb = closest_points_segments(ends[i][0], ends[i][1], ends[j][0], ends[j][1])
+            dist = np.linalg.norm(ca - cb)
             if prims[i].radius + prims[j].radius - float(dist) > clearance_m:
                 continue
             out.add((i, j))
     return out
-
-
-def _expand(config, name: str) -> list[str]:
-    groups = dict(config.collision_groups)
-    return list(groups[name]) if name in groups else [name]
 
 
 def body_of(robot) -> Body:
@@ -143,16 +142,11 @@ def body_of(robot) -> Body:
     prims = config.primitives
     prim_frame = np.array([index(p.frame) for p in prims], dtype=np.int64)
     prim_names = tuple(p.name for p in prims)
-    pairs: set[tuple[int, int]] = set()
-    lookup = {n: i for i, n in enumerate(prim_names)}
-    for g1, g2 in config.collision_pairs:
-        for a in _expand(config, g1):
-            for b in _expand(config, g2):
-                i, j = lookup[a], lookup[b]
-                if i != j:
-                    pairs.add((min(i, j), max(i, j)))
-    if not config.collision_pairs and prims:
-        pairs = _default_pairs(robot)
+    collision = getattr(robot, "collision", None)
+    if collision is not None and len(collision.pairs):
+        pairs = {(int(i), int(j)) for i, j in collision.pairs}
+    else:
+        pairs = _default_pairs(robot) if prims else set()
     effort = np.array(robot.effort_limit, dtype=np.float64)
     effort = np.where((effort <= 0) | (effort > 1e29), np.inf, effort)
     return Body(
@@ -174,4 +168,5 @@ def body_of(robot) -> Body:
         foot_frame=foot_frame,
         sole_corners=np.stack(corners),
         pairs=np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2),
+        robot=robot,
     )

@@ -117,8 +117,8 @@ class SelfCollisionSettings:
     """Penetration depth between non-adjacent collision primitives above ``max_depth_m``."""
 
     enabled: bool = True
-    max_depth_m: float = 0.02            # m (ProtoMotions rejects 0.05 m once or 0.03 m over 10 frames)
-    allow_frames: int = 2                # frames
+    max_depth_m: float = 0.03            # m (ProtoMotions rejects 0.05 m once or 0.03 m over 10 frames)
+    allow_frames: int = 3                # frames
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class ZmpSettings:
 
     enabled: bool = True
     margin_m: float = 0.05               # m outside the support polygon that is tolerated
-    allow_frames: int = 6                # frames (0.2 s at 30 fps)
+    allow_frames: int = 8                # frames (0.27 s at 30 fps)
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ class JointTorqueSettings:
 class ContactSettings:
     """How bodies in contact with the floor are found (for support, flight and torques)."""
 
-    height_m: float = 0.04               # m: a contact point within this height of the floor touches it
+    height_m: float = 0.05               # m: a contact point within this height of the floor touches it
     foot_region_m: float = 0.1           # m around a foot frame's origin where other bodies count as the foot
 
 
@@ -179,7 +179,7 @@ class ContactSettings:
 class DynamicsSettings:
     """How velocities and accelerations are estimated from the poses."""
 
-    smooth_window_frames: int = 5        # odd, Savitzky-Golay window on q before differencing (<= 2: none)
+    smooth_window_frames: int = 9        # odd, Savitzky-Golay window on q before differencing (<= 2: none)
     smooth_order: int = 2                # polynomial order of the smoothing
 
 

@@ -86,7 +86,11 @@ class ClipState:
     @cached_property
     def frame_poses(self) -> tuple[np.ndarray, np.ndarray]:
         """World placements of ``body.frame_ids``: positions (T, F, 3) m, rotations (T, F, 3, 3)."""
-        model, fids = self.body.model, self.body.frame_ids
+        body = self.body
+        if body.robot is not None and hasattr(body.robot, "frame_placements"):
+            q = self.q
+            return body.robot.frame_placements(q[:, :3], q[:, 3:7], q[:, 7:], body.frame_names)
+        model, fids = body.model, body.frame_ids
         data = model.createData()
         T, F = self.num_frames, len(fids)
         pos = np.empty((T, F, 3))

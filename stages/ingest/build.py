@@ -55,10 +55,28 @@ def resample_local(src: SourceMotion, fps: float) -> tuple[np.ndarray, np.ndarra
     return trans, quats
 
 
-def estimate_floor(motion_pos: np.ndarray, foot_idx: list[int], percentile: float) -> float:
-    """Floor z (m): ``percentile`` of the per-frame lowest foot keypoint z."""
-    lowest = motion_pos[:, foot_idx, 2].min(axis=1)
-    return float(np.percentile(lowest, percentile))
+def estimate_floor(pos: np.ndarray, foot_idx: list[int], fps: float, percentile: float = 50.0,
+                   stance_speed: float = 0.2) -> float:
+    """Floor z (m) from the lowest foot keypoints.
+
+    Per frame, the lowest of the foot keypoints (ankles, toes); the floor is
+    the ``percentile`` of its height over the frames where it is planted
+    (moving slower than ``stance_speed`` m/s). With fewer than 3 planted
+    frames, the 5th percentile over all frames. A robust statistic of where
+    planted feet are, never a constant.
+    """
+    feet = pos[:, foot_idx]                                       # (T, F, 3)
+    low = np.argmin(feet[..., 2], axis=1)
+    rows = np.arange(feet.shape[0])
+    heights = feet[rows, low, 2]
+    if feet.shape[0] > 1:
+        speed = np.linalg.norm(np.gradient(feet, 1.0 / fps, axis=0), axis=-1)[rows, low]
+        planted = speed < stance_speed
+    else:
+        planted = np.zeros(1, dtype=bool)
+    if planted.sum() >= 3:
+        return float(np.percentile(heights[planted], percentile))
+    return float(np.percentile(heights, 5.0))
 
 
 #: Hip-joint height over standing height (Winter, Biomechanics and Motor
@@ -114,7 +132,7 @@ def build_motion(src: SourceMotion, fps: float, settings: Settings, provenance: 
         raise InputError(path, "non_finite", "forward kinematics produced NaN or Inf")
     kp = src.skeleton.keypoint_index(src.names)
     feet = [kp[k] for k in ("left_ankle", "right_ankle", "left_toe", "right_toe")]
-    floor = estimate_floor(pos, feet, settings.floor_percentile)
+    floor = estimate_floor(pos, feet, fps, settings.floor_percentile, settings.floor_stance_speed)
     height = estimate_standing_height(pos, kp, floor, src.skeleton.sole_offset)
     return HumanMotion(
         joint_names=tuple(src.names),

@@ -11,8 +11,10 @@ class Settings:
 
     Attributes:
         floor_percentile: the floor height is this percentile (%) of the
-            per-frame lowest foot keypoint height (ankles and toes), a robust
-            low statistic that ignores a few glitched frames.
+            per-frame lowest foot keypoint height (ankles and toes) over the
+            frames where that keypoint is planted (robust to glitches).
+        floor_stance_speed: a foot keypoint slower than this (m/s) counts as
+            planted for the floor estimate.
         min_frames: clips with fewer frames after resampling are rejected
             (reason ``too_few_frames``).
         require_body_models: when true, AMASS clips without body-model files are
@@ -22,7 +24,8 @@ class Settings:
             0 disables the check.
     """
 
-    floor_percentile: float = 5.0
+    floor_percentile: float = 50.0
+    floor_stance_speed: float = 0.2
     min_frames: int = 2
     require_body_models: bool = False
     max_duration: float = 0.0

@@ -101,7 +101,7 @@ SMPL_BODY = SkeletonMap(
            ("ankle", "left_ankle", "right_ankle"), ("toe", "left_foot", "right_foot"),
            ("shoulder", "left_shoulder", "right_shoulder"), ("elbow", "left_elbow", "right_elbow"),
            ("wrist", "left_wrist", "right_wrist")]),
-    sole_offset=0.03,  # estimate: SMPL foot joint inside the forefoot
+    sole_offset=0.04,  # measured: planted SMPL foot joints sit 4.3-4.5 cm above z = 0 in the ASAP clips
 )
 
 assert all(sorted(k for k, _ in m.joints) == sorted(KEYPOINT_NAMES) for m in (LAFAN1, CMU_A, CMU_B, SMPL_BODY))

@@ -27,12 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial.transform import Rotation
 
 from stages.common.contacts import spans_of
 from stages.ingest.motion import KEYPOINT_NAMES
-from stages.retarget.scaling import KEYPOINT_PARENT, RestPose, Scaling
+from stages.retarget.scaling import KEYPOINT_PARENT, LEG_CHAINS, RestPose, Scaling
 
 #: Keypoints placed along the human's segment direction (the rest are rigid offsets).
 DIRECTIONAL = frozenset({"left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow", "right_elbow",
@@ -53,14 +53,20 @@ class TargetSettings:
     Attributes:
         ground_smoothing_s: Gaussian sigma (s) of the vertical ground shift.
         contact_blend_frames: frames over which a foot blends into / out of its lock.
-        contact_weight_gain: factor on a foot's position/orientation weight while in contact.
+        contact_weight_gain: factor on a foot's position/orientation weight while in contact
+            (blended in and out with the lock).
+        free_foot_rot_gain: factor on a free foot's orientation weight (a foot pose beyond the
+            ankle's range must not twist the whole leg).
         ground_clearance: a free foot's lowest sole corner is kept at least this high (m).
+        leg_reach: fraction of the robot's straight-leg hip -> ankle distance a target may ask for.
     """
 
     ground_smoothing_s: float = 0.1
     contact_blend_frames: int = 3
     contact_weight_gain: float = 3.0
     ground_clearance: float = 0.0
+    leg_reach: float = 0.99
+    free_foot_rot_gain: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,24 @@ def _chain(kp: dict[str, np.ndarray], est: dict[str, np.ndarray], root: np.ndarr
     return out
 
 
+def two_bone(root: np.ndarray, end: np.ndarray, l1: float, l2: float, hint: np.ndarray) -> np.ndarray:
+    """Middle joint (T, 3) of a two-segment chain root -> mid -> end with lengths l1, l2 (m).
+
+    The chain bends towards ``hint`` (T, 3) (e.g. the human's knee); where the
+    end is out of reach the middle joint lies on the root -> end line.
+    """
+    v = end - root
+    d = np.linalg.norm(v, axis=1)
+    u = v / np.maximum(d, 1e-9)[:, None]
+    d = np.clip(d, abs(l1 - l2) + 1e-6, l1 + l2)
+    x = (l1 * l1 - l2 * l2 + d * d) / (2.0 * d)
+    h = np.sqrt(np.maximum(l1 * l1 - x * x, 0.0))
+    w = hint - root
+    w = w - np.sum(w * u, axis=1, keepdims=True) * u
+    w = _unit(w, np.array([1.0, 0.0, 0.0]))
+    return root + x[:, None] * u + h[:, None] * w
+
+
 def _lowest_corner(pos: np.ndarray, rot: np.ndarray, corners: np.ndarray) -> np.ndarray:
     """(T,) lowest z of sole ``corners`` (C, 3, foot frame) for foot poses pos (T,3), rot (T,3,3)."""
     return pos[:, 2] + np.min(np.einsum("tij,cj->tci", rot, corners)[..., 2], axis=1)
@@ -241,6 +265,7 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
 
     # Lock feet in contact where they landed (position, heading; sole flat), blend at the edges.
     fixed = {}
+    lock_weights = []
     for s in (0, 1):
         k = foot_kp[s]
         p = pos[k].copy()
@@ -270,8 +295,39 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
         deficit = settings.ground_clearance - _lowest_corner(p, r, sole_corners[s])
         p[:, 2] += np.where(deficit > 0, deficit, 0.0) * (w < 1)
         fixed[k] = p
+        lock_weights.append(w)
         est[ORIENTATION_OF[k]] = r @ rest_rot.T
     pos = _chain(kp, est, root, rest, frame_of, fixed)
+
+    # Legs: lower the pelvis where a locked foot is out of the leg's reach, then pull free
+    # feet into reach and place the knees by two-bone IK along the human's knee direction.
+    legs = [(h, k, a) for h, k, a in LEG_CHAINS if all(n in frame_of for n in (h, k, a))]
+    reach = {a: settings.leg_reach * float(np.linalg.norm(rest.position(frame_of[a]) - rest.position(frame_of[h])))
+             for h, _, a in legs}
+    drop = np.zeros(T)
+    for (h, _, a), w in zip(legs, lock_weights):
+        v = pos[a] - pos[h]
+        horiz2 = np.sum(v[:, :2] ** 2, axis=1)
+        need = -v[:, 2] - np.sqrt(np.maximum(reach[a] ** 2 - horiz2, 0.0))
+        drop = np.maximum(drop, np.where(w > 0, np.maximum(need, 0.0), 0.0))
+    if drop.any():
+        sigma = settings.ground_smoothing_s * fps
+        width = max(1, int(round(2 * sigma)))
+        drop = maximum_filter1d(drop, 2 * width + 1, mode="nearest")
+        if sigma > 0 and T > 1:
+            drop = gaussian_filter1d(drop, sigma, mode="nearest")
+        root = root - drop[:, None] * np.array([0.0, 0.0, 1.0])
+        pos = _chain(kp, est, root, rest, frame_of, fixed)
+    for h, k, a in legs:
+        v = pos[a] - pos[h]
+        d = np.linalg.norm(v, axis=1)
+        over = d > reach[a]
+        if over.any():
+            pos[a][over] = pos[h][over] + v[over] * (reach[a] / d[over])[:, None]
+        L1 = float(np.linalg.norm(rest.position(frame_of[k]) - rest.position(frame_of[h])))
+        L2 = float(np.linalg.norm(rest.position(frame_of[a]) - rest.position(frame_of[k])))
+        pos[k] = two_bone(pos[h], pos[a], L1, L2, pos[k])
+    shift = shift + drop
 
     frames = tuple(t.frame for t in tasks)
     names = tuple(t.human for t in tasks)
@@ -289,8 +345,8 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
             R[:, m] = est[group] @ rest.rotation(t.frame)
     foot_index = np.array([frames.index(f) for f in foot_frames])
     for s in (0, 1):
-        gain = np.where(contacts[:, s], settings.contact_weight_gain, 1.0)
-        pw[:, foot_index[s]] *= gain
-        rw[:, foot_index[s]] *= gain
+        w = lock_weights[s]
+        pw[:, foot_index[s]] *= 1.0 + (settings.contact_weight_gain - 1.0) * w
+        rw[:, foot_index[s]] *= settings.free_foot_rot_gain + (settings.contact_weight_gain - settings.free_foot_rot_gain) * w
     return Targets(frames=frames, keypoints=names, pos=P, rot=R, pos_weight=pw, rot_weight=rw,
                    contacts=np.asarray(contacts, dtype=bool), foot_index=foot_index, ground_shift=shift)

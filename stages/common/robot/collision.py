@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stages.common.robot.config import Primitive, RobotConfig
-
-if TYPE_CHECKING:
-    from stages.common.robot.model import Robot
+from stages.common.rotations import to_matrix
 
 _EPS = 1e-12
 
@@ -107,7 +104,6 @@ class CollisionModel:
         pos = np.asarray(frame_pos, dtype=np.float64)[:, self.prim_frame]
         rot = np.asarray(frame_rot, dtype=np.float64)
         if rot.shape[-1] == 4:
-            from stages.common.rotations import to_matrix
             rot = to_matrix(rot)
         rot = rot[:, self.prim_frame]
         a = pos + np.einsum("tnij,nj->tni", rot, self.a_local)

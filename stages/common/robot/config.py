@@ -17,6 +17,7 @@ YAML config. Keys of the YAML (every level is checked; an unknown key raises
     scale_segments:                   # human segment -> robot segment (lengths)
       - {name: left_thigh, human: [left_hip, left_knee], robot: [left_hip_roll_link, left_knee_link]}
     velocity_limits: {joint: rad/s}   # fill or override the description's
+    effort_limits: {joint: Nm}        # same, for joint torques
     default_pose: {joint: rad}        # reference posture (posture task, starts)
     posture_weights: {default: 0.01, joints: {joint: weight}}
     primitives:                       # collision primitives (usually in geometry)
@@ -113,6 +114,7 @@ class RobotConfig:
     keypoint_tasks: tuple[KeypointTask, ...] = ()
     scale_segments: tuple[ScaleRule, ...] = ()
     velocity_limits: tuple[tuple[str, float], ...] = ()
+    effort_limits: tuple[tuple[str, float], ...] = ()
     default_pose: tuple[tuple[str, float], ...] = ()
     posture_default_weight: float = 0.01
     posture_weights: tuple[tuple[str, float], ...] = ()
@@ -130,8 +132,8 @@ class RobotConfig:
 
 _TOP_KEYS = {
     "name", "description", "package_dirs", "geometry", "root_frame", "foot_frames", "soles", "key_links",
-    "keypoint_tasks", "scale_segments", "velocity_limits", "default_pose", "posture_weights", "primitives",
-    "collision_groups", "collision_pairs",
+    "keypoint_tasks", "scale_segments", "velocity_limits", "effort_limits", "default_pose", "posture_weights",
+    "primitives", "collision_groups", "collision_pairs",
 }
 _GEOMETRY_KEYS = {"primitives", "soles"}
 
@@ -345,6 +347,7 @@ def load_config(path: str | Path) -> RobotConfig:
         keypoint_tasks=tuple(tasks),
         scale_segments=tuple(rules),
         velocity_limits=joint_map("velocity_limits"),
+        effort_limits=joint_map("effort_limits"),
         default_pose=joint_map("default_pose"),
         posture_default_weight=_number(path, "posture_weights.default", pw.get("default", 0.01)),
         posture_weights=tuple((str(k), _number(path, f"posture_weights.joints.{k}", v)) for k, v in posture_joints.items()),

@@ -8,6 +8,7 @@ the extreme vertices along the axis. Foot soles are the rectangle spanned by
 the vertices within ``sole_band`` of the foot mesh's lowest point.
 
     python -m stages.common.robot.fit DESCRIPTION.urdf --feet L R --out geometry.yaml [--package-dir DIR]
+        [--skip LINK...] [--twin LINK...]
 """
 
 from __future__ import annotations
@@ -96,37 +97,44 @@ def _capsule_along(v: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius: 
     return centre + t_lo * axis, centre + t_hi * axis
 
 
-def fit_capsules(verts: np.ndarray, percentile: float = 95.0, flat_ratio: float = 1.3) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """One capsule (a, b, radius) along the principal axis of ``verts`` (V, 3), or
-    two side by side when the cross-section is flat.
+def fit_capsule(verts: np.ndarray, percentile: float = 95.0) -> tuple[np.ndarray, np.ndarray, float]:
+    """One capsule (a (3,), b (3,), radius) along the principal axis of ``verts`` (V, 3).
 
-    The radius is the ``percentile`` of the vertices' distances from the axis;
-    the end points are placed so the caps enclose every vertex within that
-    radius. When the cross-section's wide half-extent exceeds ``flat_ratio``
-    times its narrow one (a box-like torso), two parallel capsules with the
-    narrow half-extent as radius are placed along the wide direction.
+    The radius is the ``percentile`` of the vertices' distances from the axis
+    (thin protrusions do not inflate it); the end points are placed so the caps
+    enclose every vertex within that radius of the axis.
     """
     v = np.asarray(verts, dtype=np.float64)
     centre, axes = _principal_frame(v)
-    axis, e1, e2 = axes
+    axis = axes[0]
     d = v - centre
-    u1, u2 = d @ e1, d @ e2
-    h1 = 0.5 * (np.percentile(u1, percentile) - np.percentile(u1, 100 - percentile))
-    h2 = 0.5 * (np.percentile(u2, percentile) - np.percentile(u2, 100 - percentile))
-    if h1 > flat_ratio * h2:
-        radius = float(np.percentile(np.abs(u2), percentile))
-        out = []
-        for sign in (-1.0, 1.0):
-            side = v[sign * u1 >= 0]
-            offset = sign * max(float(np.percentile(sign * (side - centre) @ e1, percentile)) - radius, 0.0)
-            c = centre + offset * e1
-            a, b = _capsule_along(side, c, axis, radius)
-            out.append((a, b, radius))
-        return out
     perp = np.linalg.norm(d - (d @ axis)[:, None] * axis, axis=1)
     radius = float(np.percentile(perp, percentile))
     a, b = _capsule_along(v, centre, axis, radius)
-    return [(a, b, radius)]
+    return a, b, radius
+
+
+def fit_twin_capsules(verts: np.ndarray, percentile: float = 95.0) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Two parallel capsules for a box-like link (e.g. a torso), aligned with the link frame.
+
+    Axis: the frame axis of largest extent; the two capsules sit side by side
+    along the frame axis of middle extent, with the smallest half-extent
+    (``percentile`` of distances) as radius.
+    """
+    v = np.asarray(verts, dtype=np.float64)
+    lo = np.percentile(v, 100 - percentile, axis=0)
+    hi = np.percentile(v, percentile, axis=0)
+    centre = 0.5 * (lo + hi)
+    order = np.argsort(hi - lo)[::-1]
+    axis, wide, narrow = (np.eye(3)[k] for k in order)
+    radius = float(0.5 * (hi - lo)[order[2]])
+    offset = max(float(0.5 * (hi - lo)[order[1]]) - radius, 0.0)
+    out = []
+    for sign in (-1.0, 1.0):
+        side = v[sign * ((v - centre) @ wide) >= 0]
+        a, b = _capsule_along(side, centre + sign * offset * wide, axis, radius)
+        out.append((a, b, radius))
+    return out
 
 
 def fit_sole(verts: np.ndarray, sole_band: float = 0.005) -> tuple[np.ndarray, np.ndarray]:
@@ -145,14 +153,16 @@ def fit_sole(verts: np.ndarray, sole_band: float = 0.005) -> tuple[np.ndarray, n
 
 
 def fit_geometry(urdf: str | Path, feet: Sequence[str], package_dirs: Sequence[str | Path] = (),
-                 skip: Sequence[str] = (), percentile: float = 95.0) -> tuple[list[Primitive], list[Sole]]:
-    """Capsules for every meshed link except ``skip``, and soles for ``feet``."""
+                 skip: Sequence[str] = (), percentile: float = 95.0,
+                 twin: Sequence[str] = ()) -> tuple[list[Primitive], list[Sole]]:
+    """Capsules for every meshed link except ``skip`` (two for the links in ``twin``,
+    named ``<link>_0``/``<link>_1``), and soles for ``feet``."""
     meshes = link_meshes(urdf, package_dirs)
     prims = []
     for link, verts in meshes.items():
         if link in skip:
             continue
-        caps = fit_capsules(verts, percentile)
+        caps = fit_twin_capsules(verts, percentile) if link in twin else [fit_capsule(verts, percentile)]
         for k, (a, b, r) in enumerate(caps):
             name = link if len(caps) == 1 else f"{link}_{k}"
             prims.append(Primitive(name, link, tuple(np.round(a, 5)), tuple(np.round(b, 5)), round(r, 5)))
@@ -184,9 +194,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--package-dir", action="append", default=[])
     parser.add_argument("--skip", nargs="*", default=[])
     parser.add_argument("--percentile", type=float, default=95.0)
+    parser.add_argument("--twin", nargs="*", default=[], help="box-like links fitted with two capsules")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    prims, soles = fit_geometry(args.urdf, args.feet, args.package_dir, args.skip, args.percentile)
+    prims, soles = fit_geometry(args.urdf, args.feet, args.package_dir, args.skip, args.percentile, args.twin)
     header = (f"Fitted by stages/common/robot/fit.py to the meshes of {args.urdf.name}\n"
               f"(capsule radius = {args.percentile:g}th percentile of vertex distance from the principal axis).\n"
               "Units: metres, link frames.")

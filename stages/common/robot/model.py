@@ -9,7 +9,6 @@ joints in description order, ``dof_names``).
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -18,6 +17,8 @@ import pinocchio as pin
 from pipeline.errors import ConfigError
 from stages.common.robot.collision import CollisionModel, PairDistances
 from stages.common.robot.config import RobotConfig
+from stages.common.robot.fk import BatchFK, batch_supported, build_batch_fk
+from stages.common.rotations import from_matrix
 
 _NO_LIMIT = 1e30
 
@@ -59,8 +60,9 @@ class Robot:
         model: pinocchio model with a free-flyer root.
         dof_names: (D,) 1-DoF joint names in description order.
         lower, upper: (D,) position limits, rad.
-        velocity_limit: (D,) rad/s (description, filled/overridden by the config).
-        effort_limit: (D,) Nm.
+        velocity_limit: (D,) rad/s (description, filled/overridden by the config;
+            inf where neither gives one).
+        effort_limit: (D,) Nm (same rules).
     """
 
     def __init__(self, config: RobotConfig):
@@ -76,7 +78,11 @@ class Robot:
         for joint, value in config.velocity_limits:
             vel[self._dof_index(joint, "velocity_limits")] = value
         self.velocity_limit = vel
-        self.effort_limit = np.array(model.effortLimit[6:], dtype=np.float64)
+        effort = np.array(model.effortLimit[6:], dtype=np.float64)
+        effort[(effort <= 0) | (effort > _NO_LIMIT)] = np.inf
+        for joint, value in config.effort_limits:
+            effort[self._dof_index(joint, "effort_limits")] = value
+        self.effort_limit = effort
         for arr in (self.lower, self.upper, self.velocity_limit, self.effort_limit):
             arr.setflags(write=False)
         self._frame_ids: dict[str, int] = {}
@@ -134,6 +140,20 @@ class Robot:
         w.setflags(write=False)
         return w
 
+    def _loop_fk(self, qs: np.ndarray, fids: list[int], data: pin.Data) -> tuple[np.ndarray, np.ndarray]:
+        """Pinocchio FK frame by frame: positions (T, F, 3), rotation matrices (T, F, 3, 3)."""
+        model = self.model
+        T, F = qs.shape[0], len(fids)
+        rots = np.empty((T, F, 3, 3))
+        pos = np.empty((T, F, 3))
+        for t in range(T):
+            pin.forwardKinematics(model, data, qs[t])
+            for k, fid in enumerate(fids):
+                m = pin.updateFramePlacement(model, data, fid)
+                pos[t, k] = m.translation
+                rots[t, k] = m.rotation
+        return pos, rots
+
     @cached_property
     def collision(self) -> CollisionModel:
         """Capsule self-collision model (pairs on frames one joint apart are skipped)."""
@@ -155,16 +175,19 @@ class Robot:
     def collision_distances(self, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
                             data: pin.Data | None = None) -> PairDistances:
         """Signed distances (T, P) of ``self.collision.pairs`` over a trajectory (see forward_kinematics)."""
-        pos, rot = self.forward_kinematics(np.atleast_2d(root_pos), np.atleast_2d(root_rot), np.atleast_2d(dof_pos),
-                                           self.collision.frames, data)
+        pos, rot = self.frame_placements(root_pos, root_rot, dof_pos, self.collision.frames, data)
         return self.collision.pair_distances(pos, rot)
+
+    @cached_property
+    def _batch_fk(self) -> BatchFK | None:
+        return build_batch_fk(self.model) if batch_supported(self.model) else None
 
     def new_data(self) -> pin.Data:
         """Fresh pinocchio data (one per thread / solver)."""
         return self.model.createData()
 
     def frame_id(self, name: str) -> int:
-        """Pinocchio frame index of a body/frame name (KeyError listing close names if absent)."""
+        """Pinocchio frame index of a body/frame name (body frames preferred; KeyError if absent)."""
         try:
             return self._frame_ids[name]
         except KeyError:
@@ -200,33 +223,31 @@ class Robot:
             root_rot: (T, 4) root orientation, xyzw.
             dof_pos: (T, D) joint positions, rad.
             frames: F frame names.
-            data: optional pinocchio data to reuse.
+            data: optional pinocchio data; when given, FK runs through pinocchio
+                frame by frame (otherwise batched in numpy when the model allows).
 
         Returns:
             pos (T, F, 3) m and rot (T, F, 4) xyzw (without the T axis for one frame).
         """
         single = np.ndim(root_pos) == 1
-        qs = np.atleast_2d(self.configuration(root_pos, root_rot, dof_pos))
-        fids = self.frame_ids(frames)
-        data = data or self.new_data()
-        model = self.model
-        T, F = qs.shape[0], len(fids)
-        rots = np.empty((T, F, 3, 3))
-        pos = np.empty((T, F, 3))
-        for t in range(T):
-            pin.forwardKinematics(model, data, qs[t])
-            for k, fid in enumerate(fids):
-                m = pin.updateFramePlacement(model, data, fid)
-                pos[t, k] = m.translation
-                rots[t, k] = m.rotation
+        pos, rots = self.frame_placements(root_pos, root_rot, dof_pos, frames, data)
         quat = _matrix_to_xyzw(rots)
         if single:
             return pos[0], quat[0]
         return pos, quat
 
+    def frame_placements(self, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
+                         frames: Sequence[str], data: pin.Data | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`forward_kinematics` but always batched: positions (T, F, 3) m and
+        rotation matrices (T, F, 3, 3) (world <- frame)."""
+        qs = np.atleast_2d(self.configuration(root_pos, root_rot, dof_pos))
+        fids = self.frame_ids(frames)
+        if self._batch_fk is not None and data is None:
+            return self._batch_fk.frames(qs, fids)
+        return self._loop_fk(qs, fids, data or self.new_data())
+
 
 def _matrix_to_xyzw(m: np.ndarray) -> np.ndarray:
     """Quaternions (..., 4, xyzw, w >= 0) from rotation matrices (..., 3, 3)."""
-    from stages.common.rotations import from_matrix
     q = from_matrix(m)
     return np.where(q[..., 3:4] < 0, -q, q)

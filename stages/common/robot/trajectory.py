@@ -10,7 +10,7 @@ import numpy as np
 from pipeline.errors import InputError
 from stages.common.contacts import foot_contacts
 from stages.common.robot.model import Robot
-from stages.common.rotations import make_continuous
+from stages.common.rotations import make_continuous, rotate
 from stages.retarget.motion import RobotMotion
 
 UNITREE_CSV_FPS = 30.0
@@ -21,7 +21,6 @@ def sole_points(robot: Robot, root_pos: np.ndarray, root_rot: np.ndarray, dof_po
     """(T, 2, 3) world positions (m) of the left and right sole centres."""
     frames = list(robot.config.foot_frames)
     pos, rot = robot.forward_kinematics(np.atleast_2d(root_pos), np.atleast_2d(root_rot), np.atleast_2d(dof_pos), frames)
-    from stages.common.rotations import rotate
     out = np.empty_like(pos)
     for k, frame in enumerate(frames):
         try:
@@ -92,15 +91,18 @@ def read_unitree_csv(path: str | Path, robot: Robot, fps: float = UNITREE_CSV_FP
     if not rows:
         raise InputError(path, "empty", "CSV file has no rows")
     width = 7 + robot.num_dofs
-    try:
-        data = np.array([[float(v) for v in line.split(",")] for line in rows], dtype=np.float64)
-    except ValueError:
-        bad = next(i for i, line in enumerate(rows) if not _is_numeric_row(line))
-        raise InputError(path, "bad_csv", f"row {bad + 1} is not comma-separated numbers (a header?)") from None
-    except Exception:  # ragged rows
-        raise InputError(path, "bad_csv", "rows have different numbers of columns") from None
-    if data.ndim != 2 or data.shape[1] != width:
-        cols = data.shape[1] if data.ndim == 2 else "varying"
+    values = []
+    for i, line in enumerate(rows):
+        try:
+            values.append([float(v) for v in line.split(",")])
+        except ValueError:
+            raise InputError(path, "bad_csv", f"row {i + 1} is not comma-separated numbers (a header?)") from None
+    lengths = {len(v) for v in values}
+    if len(lengths) > 1:
+        raise InputError(path, "bad_csv", f"rows have different numbers of columns ({sorted(lengths)})")
+    data = np.asarray(values, dtype=np.float64)
+    if data.shape[1] != width:
+        cols = data.shape[1]
         raise InputError(path, "wrong_columns", f"expected {width} columns (root xyz, quat xyzw, {robot.num_dofs} joints "
                          f"of {robot.name}), found {cols}")
     if not np.all(np.isfinite(data)):
@@ -111,10 +113,3 @@ def read_unitree_csv(path: str | Path, robot: Robot, fps: float = UNITREE_CSV_FP
     return robot_motion_from_trajectory(robot, fps, data[:, :3], data[:, 3:7], data[:, 7:],
                                         provenance={"source_path": str(path), "dataset": "unitree_lafan1_g1"})
 
-
-def _is_numeric_row(line: str) -> bool:
-    try:
-        [float(v) for v in line.split(",")]
-    except ValueError:
-        return False
-    return True

@@ -1,0 +1,145 @@
+"""Export a dataset to the formats peer trainers read (METHODS.md §6).
+
+* ``gmt``: one pickle dict per clip entry in the GMR/GMT layout — ``fps``
+  (float), ``root_pos`` (T, 3) float32, ``root_rot`` (T, 4) float32 xyzw,
+  ``dof_pos`` (T, D) float32, ``local_body_pos`` (T, B, 3) float32 (key link
+  positions in the root frame), ``link_body_list`` (B names) — plus the YAML
+  index GMT's motion library reads (``root_path``, ``motions`` with ``file``
+  and ``weight``; we add ``description`` and ``difficulty``).
+* ``csv``: Unitree / BeyondMimic CSV — no header; per row root x y z (m),
+  root quaternion x y z w, joint angles (rad) in the dataset's dof order
+  (URDF order for the built-in robots); 30 fps by default.
+
+These files are written for other programs; this project never reads pickles.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+from pipeline.errors import InputError
+from stages.common import rotations as rot
+from stages.common.npzio import atomic_write_bytes
+from stages.dataset.reader import MotionDataset, open_dataset
+
+FORMATS = ("gmt", "csv")
+#: pickle protocol of the GMT files (readable by Python >= 3.4, as GMT's environments use)
+PICKLE_PROTOCOL = 4
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export.
+
+    Attributes:
+        format: "gmt" | "csv".
+        split: "train" | "val" | "test" | "all".
+        variant: "raw" | "adapted" (adapted falls back to raw for clips without one).
+        fps: output frame rate, Hz; None = the stored rate (gmt) or 30 (csv).
+        dofs: "all", "gmt23" (the G1 23-DoF subset GMT's policies use: the
+            29-DoF list without the wrist joints) or "auto" (gmt23 for a 29-DoF
+            G1 in gmt format, else all).
+    """
+
+    format: str = "gmt"
+    split: str = "all"
+    variant: str = "raw"
+    fps: float | None = None
+    dofs: str = "auto"
+
+
+def file_stem(clip_id: str) -> str:
+    """A file name for a clip id ('@' of trimmed segments becomes '__')."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", clip_id.replace("@", "__"))
+
+
+def dof_selection(ds: MotionDataset, options: ExportOptions) -> list[int]:
+    names = list(ds.dof_names)
+    mode = options.dofs
+    if mode == "auto":
+        mode = "gmt23" if (options.format == "gmt" and ds.robot == "g1" and len(names) == 29) else "all"
+    if mode == "all":
+        return list(range(len(names)))
+    if mode == "gmt23":
+        keep = [i for i, n in enumerate(names) if "wrist" not in n]
+        if len(keep) != 23:
+            raise InputError(ds.path, "dof_mismatch", f"gmt23 needs the 29-DoF G1 joint list; dataset has {len(names)} "
+                                                      f"joints, {len(keep)} without wrists")
+        return keep
+    raise InputError(ds.path, "bad_option", f"dofs must be all, gmt23 or auto, not {mode!r}")
+
+
+def resampled(ds: MotionDataset, clip: int, fps: float | None, variant: str, fields: tuple[str, ...]
+              ) -> tuple[float, dict[str, np.ndarray]]:
+    """A clip entry's fields at ``fps`` (slerp for rotations); the stored frames when fps is None or equal."""
+    stored = float(ds.clip_fps[clip])
+    if fps is None or abs(fps - stored) < 1e-9:
+        return stored, ds.clip(clip, variant=variant, fields=fields)
+    count = len(rot.resample_times(int(ds.clip_frames[clip]), stored, fps))
+    out = ds.window(clip, 0.0, count, 1.0 / fps, variant=variant, fields=fields)
+    out.pop("valid")
+    return float(fps), out
+
+
+def gmt_dict(ds: MotionDataset, clip: int, options: ExportOptions, dofs: list[int]) -> dict[str, Any]:
+    """The GMR/GMT pickle dict of one clip entry."""
+    fps, f = resampled(ds, clip, options.fps, options.variant, ("root_pos", "root_rot", "dof_pos", "link_pos"))
+    root_pos = f["root_pos"].astype(np.float64)
+    root_rot = f["root_rot"].astype(np.float64)
+    local = rot.rotate(rot.conjugate(root_rot)[:, None, :], f["link_pos"].astype(np.float64) - root_pos[:, None, :])
+    return {
+        "fps": float(fps),
+        "root_pos": root_pos.astype(np.float32),
+        "root_rot": root_rot.astype(np.float32),
+        "dof_pos": np.ascontiguousarray(f["dof_pos"][:, dofs], dtype=np.float32),
+        "local_body_pos": local.astype(np.float32),
+        "link_body_list": list(ds.link_names),
+    }
+
+
+def export_dataset(path: str | Path, out: str | Path, options: ExportOptions = ExportOptions(),
+                   progress: bool = True) -> dict[str, Any]:
+    """Export dataset ``path`` into folder ``out``; returns a summary (files written, index path)."""
+    if options.format not in FORMATS:
+        raise InputError(None, "bad_option", f"format must be one of {', '.join(FORMATS)}, not {options.format!r}")
+    ds = open_dataset(path)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    clips = range(ds.num_clips) if options.split == "all" else [int(i) for i in ds.split_clips(options.split)]
+    dofs = dof_selection(ds, options)
+    written = []
+    entries = []
+    with ds:
+        for c in tqdm(clips, desc=f"export {options.format}", unit="clip", disable=not progress):
+            record = ds.clips[c]
+            stem = file_stem(record["id"])
+            if options.format == "gmt":
+                name = f"{stem}.pkl"
+                data = gmt_dict(ds, c, options, dofs)
+                atomic_write_bytes(out / name, pickle.dumps(data, protocol=PICKLE_PROTOCOL))
+                entries.append({"file": name, "weight": 1.0, "difficulty": float(record["difficulty"]),
+                                "description": f"{record['dataset']} {record['source_clip_id']} "
+                                               f"frames {record['source_frames'][0]}-{record['source_frames'][1]}"})
+            else:
+                name = f"{stem}.csv"
+                _, f = resampled(ds, c, options.fps or 30.0, options.variant, ("root_pos", "root_rot", "dof_pos"))
+                table = np.concatenate((f["root_pos"], f["root_rot"], f["dof_pos"][:, dofs]), axis=1)
+                lines = "\n".join(",".join(f"{v:.6f}" for v in row) for row in table.astype(np.float64))
+                atomic_write_bytes(out / name, (lines + "\n").encode())
+            written.append(name)
+    summary: dict[str, Any] = {"format": options.format, "files": len(written), "out": str(out),
+                               "dof_names": [ds.dof_names[i] for i in dofs]}
+    if options.format == "gmt":
+        index = {"root_path": str(out.resolve()), "motions": entries}
+        index_path = out / "motions.yaml"
+        atomic_write_bytes(index_path, yaml.safe_dump(index, sort_keys=False).encode())
+        summary["index"] = str(index_path)
+    return summary

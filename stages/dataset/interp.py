@@ -1,0 +1,96 @@
+"""Vectorised interpolation of frame rows at arbitrary times.
+
+Linear columns are blended, quaternion columns (xyzw) slerped along the
+shorter arc, ``nearest`` columns (contacts) taken from the closer frame.
+Works on any leading shape, so a whole batch of windows is one call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stages.dataset.schema import Column
+
+
+def slerp(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Spherical linear interpolation of unit quaternions (..., 4, xyzw) with weights ``w`` (...).
+
+    ``w = 0`` gives ``q0``, ``w = 1`` gives ``q1`` (or ``-q1``, the same
+    rotation); interpolates along the shorter arc. Below 1e-3 rad between the
+    two the weights become linear (their difference is below float32 precision).
+    """
+    q0 = np.asarray(q0)
+    q1 = np.asarray(q1)
+    w = np.asarray(w, dtype=q0.dtype)
+    dot = np.einsum("...i,...i->...", q0, q1)
+    neg = dot < 0
+    dot = np.abs(dot)
+    np.minimum(dot, 1.0, out=dot)
+    theta = np.arccos(dot)
+    inv = 1.0 / np.maximum(np.sqrt(1.0 - dot * dot), 1e-6)
+    small = theta < 1e-3
+    a = np.where(small, 1.0 - w, np.sin((1.0 - w) * theta) * inv)
+    b = np.where(small, w, np.sin(w * theta) * inv)
+    b = np.where(neg, -b, b)
+    out = q0 * a[..., None]
+    out += q1 * b[..., None]
+    out /= np.sqrt(np.einsum("...i,...i->...", out, out))[..., None]
+    return out
+
+
+class Interpolator:
+    """Interpolates named fields of rows laid out by ``columns`` at fractional frame positions."""
+
+    def __init__(self, columns: tuple[Column, ...]):
+        self.columns = {c.name: c for c in columns}
+
+    def __call__(self, rows: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray,
+                 fields: tuple[str, ...] | list[str] | None = None) -> dict[str, np.ndarray]:
+        """Fields at positions between rows ``i0`` and ``i1`` (any shape S) of ``rows`` (N, F).
+
+        Returns ``{name: (*S, *field_shape)}``; only the requested ``fields``
+        (default: all) are gathered and interpolated.
+        """
+        names = list(self.columns) if fields is None else list(fields)
+        unknown = [n for n in names if n not in self.columns]
+        if unknown:
+            raise KeyError(f"unknown field(s) {unknown}; fields are {sorted(self.columns)}")
+        lead = i0.shape
+        flat0 = i0.reshape(-1)
+        flat1 = i1.reshape(-1)
+        wf = np.asarray(w, dtype=rows.dtype).reshape(-1)
+        out = {}
+        for name in names:
+            c = self.columns[name]
+            a = rows[flat0, c.start:c.stop]
+            b = rows[flat1, c.start:c.stop]
+            if c.kind == "linear":
+                b -= a
+                b *= wf[:, None]
+                b += a
+                val = b
+            elif c.kind == "quat":
+                n = c.width // 4
+                val = slerp(a.reshape(-1, n, 4), b.reshape(-1, n, 4), np.repeat(wf, n).reshape(-1, n))
+            else:
+                val = np.where(wf[:, None] < 0.5, a, b)
+            out[name] = val.reshape(*lead, *c.shape)
+        return out
+
+
+def frame_positions(times: np.ndarray, fps: np.ndarray | float, num_frames: np.ndarray | int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bracketing frames and blend weights for times (s) from a clip's first frame.
+
+    Returns ``(i0, i1, w, valid)``: frame indices, weight of ``i1``, and whether
+    the time lies inside the clip. Times past the end hold the last frame
+    (``valid`` False there); times before 0 hold the first.
+    """
+    u = np.asarray(times, dtype=np.float64) * fps
+    last = np.asarray(num_frames) - 1
+    valid = (u >= -1e-9) & (u <= last + 1e-6)
+    u = np.clip(u, 0.0, last)
+    i0 = np.minimum(np.floor(u + 1e-9).astype(np.int64), last)
+    i1 = np.minimum(i0 + 1, last)
+    w = np.where(i1 > i0, u - i0, 0.0)
+    return i0, i1, np.clip(w, 0.0, 1.0), valid

@@ -1,0 +1,354 @@
+"""Read a dataset written by :mod:`stages.dataset.writer`: lazily, from any process.
+
+``open_dataset(path)`` reads only the manifest and the clip and window tables
+(small); frame data is read from the shards when asked, one contiguous read
+per window. Shards are opened on first use in each process (a handle opened
+before ``fork`` is never reused after it), so one :class:`MotionDataset` can be
+handed to DataLoader workers.
+
+For contiguous, uncompressed frame arrays (the default layout) the reader asks
+HDF5 once for the array's byte offset and then reads rows with ``os.pread``:
+no HDF5 call and no page-cache pages mapped into the process per window.
+Chunked/compressed shards are read through h5py with a bounded chunk cache.
+
+Times are seconds from a clip entry's first frame; a window of ``K`` frames at
+control period ``dt`` has frames at ``t0 + k*dt``, k = 0..K-1, interpolated
+(linear; slerp for quaternions; nearest for contacts). Frames past the clip
+end hold the last frame and are flagged ``valid = False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from pipeline.errors import InputError
+from stages.common.npzio import load_npz
+from stages.dataset.frames import split_columns
+from stages.dataset.interp import Interpolator, frame_positions
+from stages.dataset.schema import CLIPS_NAME, MANIFEST_NAME, SCHEMA, SPLITS, WINDOWS_NAME, Column
+
+#: bytes of decompressed chunks h5py may cache per shard (chunked layouts only)
+CHUNK_CACHE_BYTES = 32 << 20
+
+
+@dataclass(frozen=True)
+class WindowTable:
+    """The window table: row i is window i.
+
+    Attributes:
+        clip: (W,) clip entry index.
+        start_frame: (W,) first frame in the clip entry.
+        num_frames: (W,) length in frames (<= window_s * fps).
+        difficulty: (W,) prior difficulty, 1-10.
+        split: (W,) index into ``SPLITS``.
+    """
+
+    clip: np.ndarray
+    start_frame: np.ndarray
+    num_frames: np.ndarray
+    difficulty: np.ndarray
+    split: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.clip.shape[0])
+
+
+class _Shard:
+    """One shard's readers in the current process."""
+
+    def __init__(self, path: Path, info: dict[str, Any], width: int):
+        self.path = path
+        self.width = width
+        expected = int(info["bytes"])
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise InputError(path, "missing_shard", "shard listed in the manifest is missing") from None
+        if size != expected:
+            raise InputError(path, "truncated_shard" if size < expected else "corrupt_shard",
+                             f"shard is {size} bytes, the manifest says {expected} (truncated or overwritten); "
+                             f"run `python -m pipeline verify` on the dataset")
+        import h5py
+
+        self.offsets: dict[str, int] = {}
+        self.rows: dict[str, int] = {}
+        self.h5 = None
+        self.datasets: dict[str, Any] = {}
+        try:
+            h5 = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=10007)
+        except OSError as exc:
+            raise InputError(path, "corrupt_shard", f"not a readable HDF5 shard ({exc})") from None
+        contiguous = True
+        try:
+            for variant in ("raw", "adapted"):
+                key = f"{variant}/frames"
+                if key not in h5:
+                    continue
+                ds = h5[key]
+                if ds.ndim != 2 or ds.shape[1] != width or ds.dtype != np.float32:
+                    raise InputError(path, "corrupt_shard", f"{key} has shape {ds.shape} {ds.dtype}, "
+                                                            f"expected (N, {width}) float32")
+                self.rows[variant] = int(ds.shape[0])
+                offset = ds.id.get_offset()
+                if ds.chunks is None and not ds.compression and offset is not None:
+                    self.offsets[variant] = int(offset)
+                else:
+                    contiguous = False
+                    self.datasets[variant] = ds
+        except KeyError as exc:
+            h5.close()
+            raise InputError(path, "corrupt_shard", f"shard lacks {exc}") from None
+        if contiguous:
+            h5.close()
+            self.fd = os.open(path, os.O_RDONLY)
+        else:
+            self.h5 = h5
+            self.fd = -1
+
+    def read(self, variant: str, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows [start, stop) of ``variant`` (falls back to raw when the shard has no adapted rows)."""
+        if variant not in self.rows:
+            variant = "raw"
+        if not 0 <= start <= stop <= self.rows[variant]:
+            raise InputError(self.path, "corrupt_index", f"rows [{start}, {stop}) outside the shard's "
+                                                         f"{self.rows[variant]} rows")
+        n = stop - start
+        if out is None:
+            out = np.empty((n, self.width), dtype=np.float32)
+        if variant in self.offsets:
+            nbytes = n * self.width * 4
+            got = os.preadv(self.fd, [memoryview(out).cast("B")], self.offsets[variant] + start * self.width * 4)
+            if got != nbytes:
+                raise InputError(self.path, "truncated_shard", f"short read ({got} of {nbytes} bytes)")
+        else:
+            try:
+                self.datasets[variant].read_direct(out, np.s_[start:stop], np.s_[0:n])
+            except OSError as exc:
+                raise InputError(self.path, "corrupt_shard", f"cannot read rows [{start}, {stop}) ({exc})") from None
+        return out
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.h5 is not None:
+            self.h5.close()
+            self.h5 = None
+
+
+class MotionDataset:
+    """A dataset folder opened for reading. Cheap to create and to pickle.
+
+    Attributes:
+        path: the folder.
+        manifest: ``manifest.json`` as a dict.
+        clips: the clip table (list of dicts, see docs/DATASET_FORMAT.md).
+        windows: the :class:`WindowTable`.
+        columns: the frame column layout.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST_NAME
+        if not manifest_path.exists():
+            raise InputError(self.path, "not_a_dataset",
+                             f"no {MANIFEST_NAME} (not a dataset, or its writing did not finish)")
+        try:
+            self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(manifest_path, "corrupt_manifest", f"not valid JSON ({exc})") from None
+        if self.manifest.get("schema") != SCHEMA:
+            raise InputError(manifest_path, "wrong_schema",
+                             f"schema {self.manifest.get('schema')!r}; this reader reads {SCHEMA!r}")
+        clips_path = self.path / CLIPS_NAME
+        try:
+            self.clips: list[dict[str, Any]] = json.loads(clips_path.read_text())
+        except FileNotFoundError:
+            raise InputError(clips_path, "missing_file", "clip table missing") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(clips_path, "corrupt_table", f"not valid JSON ({exc})") from None
+        arrays, _ = load_npz(self.path / WINDOWS_NAME)
+        try:
+            self.windows = WindowTable(**{k: arrays[k] for k in ("clip", "start_frame", "num_frames", "difficulty",
+                                                                "split")})
+        except KeyError as exc:
+            raise InputError(self.path / WINDOWS_NAME, "corrupt_table", f"window table lacks {exc}") from None
+        self.columns: tuple[Column, ...] = tuple(Column.from_json(c) for c in self.manifest["columns"])
+        self.width = self.columns[-1].stop if self.columns else 0
+        self._interp = Interpolator(self.columns)
+        self.clip_shard = np.array([c["shard"] for c in self.clips], dtype=np.int64)
+        self.clip_row = np.array([c["row_start"] for c in self.clips], dtype=np.int64)
+        self.clip_frames = np.array([c["num_frames"] for c in self.clips], dtype=np.int64)
+        self.clip_fps = np.array([c["fps"] for c in self.clips], dtype=np.float64)
+        self._shards: dict[int, _Shard] = {}
+        self._pid = os.getpid()
+
+    # -- pickling / processes -------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_shards"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._pid = os.getpid()
+
+    def _shard(self, index: int) -> _Shard:
+        if self._pid != os.getpid():     # forked: never use the parent's handles
+            self._shards = {}
+            self._pid = os.getpid()
+        shard = self._shards.get(index)
+        if shard is None:
+            info = self.manifest["shards"][index]
+            shard = _Shard(self.path / info["file"], info, self.width)
+            self._shards[index] = shard
+        return shard
+
+    def close(self) -> None:
+        if self._pid == os.getpid():
+            for shard in self._shards.values():
+                shard.close()
+        self._shards = {}
+
+    def __enter__(self) -> "MotionDataset":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- metadata --------------------------------------------------------------
+    @property
+    def robot(self) -> str:
+        return str(self.manifest["robot"])
+
+    @property
+    def dof_names(self) -> tuple[str, ...]:
+        return tuple(self.manifest["dof_names"])
+
+    @property
+    def link_names(self) -> tuple[str, ...]:
+        return tuple(self.manifest["link_names"])
+
+    @property
+    def num_clips(self) -> int:
+        return len(self.clips)
+
+    @property
+    def num_windows(self) -> int:
+        return len(self.windows)
+
+    def clip_duration(self, clip: int) -> float:
+        """Duration (s) from the first to the last frame of a clip entry."""
+        return float((self.clip_frames[clip] - 1) / self.clip_fps[clip])
+
+    def split_windows(self, split: str) -> np.ndarray:
+        """Indices of the windows in ``split`` ("train" | "val" | "test")."""
+        return np.flatnonzero(self.windows.split == SPLITS.index(split))
+
+    def split_clips(self, split: str) -> np.ndarray:
+        return np.array([c["index"] for c in self.clips if c["split"] == split], dtype=np.int64)
+
+    def window_time(self, window: int) -> tuple[int, float, float]:
+        """``(clip, start_s, duration_s)`` of window ``window``."""
+        c = int(self.windows.clip[window])
+        fps = self.clip_fps[c]
+        return c, float(self.windows.start_frame[window] / fps), float((self.windows.num_frames[window] - 1) / fps)
+
+    # -- frames ------------------------------------------------------------------
+    def _rows(self, clip: int, start: int, stop: int, variant: str, out: np.ndarray | None = None) -> np.ndarray:
+        row = int(self.clip_row[clip])
+        return self._shard(int(self.clip_shard[clip])).read(variant, row + start, row + stop, out)
+
+    def clip(self, clip: int, start: int = 0, stop: int | None = None, variant: str = "raw",
+             fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Stored frames [start, stop) of clip entry ``clip`` as named float32 arrays."""
+        n = int(self.clip_frames[clip])
+        stop = n if stop is None else stop
+        if not 0 <= start < stop <= n:
+            raise IndexError(f"frames [{start}, {stop}) outside clip {clip} of {n} frames")
+        rows = self._rows(clip, start, stop, variant)
+        return self._named(rows, fields)
+
+    def _named(self, rows: np.ndarray, fields: Sequence[str] | None) -> dict[str, np.ndarray]:
+        named = split_columns(rows, self.columns)
+        if fields is not None:
+            unknown = set(fields) - set(named)
+            if unknown:
+                raise KeyError(f"unknown field(s) {sorted(unknown)}; fields are {sorted(named)}")
+            named = {k: named[k] for k in fields}
+        return {k: np.ascontiguousarray(v) for k, v in named.items()}
+
+    def window(self, clip: int, t0: float, num_frames: int, dt: float, variant: str = "raw",
+               fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Frames at ``t0 + k*dt`` (s), k = 0..num_frames-1, of one clip entry.
+
+        Returns named arrays (num_frames, ...) plus ``valid`` (num_frames,) bool.
+        """
+        out = self.windows_batch(np.array([clip]), np.array([t0]), num_frames, dt, variant, fields)
+        return {k: v[0] for k, v in out.items()}
+
+    def windows_batch(self, clips: Sequence[int] | np.ndarray, t0: Sequence[float] | np.ndarray, num_frames: int,
+                      dt: float, variant: str = "raw", fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """A batch of windows: named arrays (B, num_frames, ...) plus ``valid`` (B, num_frames).
+
+        One contiguous read per window (the stored frames spanning it), then a
+        single vectorised interpolation for the whole batch.
+        """
+        clips = np.asarray(clips, dtype=np.int64).reshape(-1)
+        t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
+        if clips.shape != t0.shape:
+            raise ValueError("clips and t0 must have the same length")
+        if np.any((clips < 0) | (clips >= self.num_clips)):
+            raise IndexError(f"clip index outside [0, {self.num_clips})")
+        times = t0[:, None] + dt * np.arange(num_frames)[None, :]
+        fps = self.clip_fps[clips][:, None]
+        nfr = self.clip_frames[clips][:, None]
+        i0, i1, w, valid = frame_positions(times, fps, nfr)
+        lo = i0[:, 0]
+        hi = i1.max(axis=1) + 1
+        counts = hi - lo
+        offsets = np.concatenate(([0], np.cumsum(counts)))
+        buf = np.empty((int(offsets[-1]), self.width), dtype=np.float32)
+        for b in range(len(clips)):
+            self._rows(int(clips[b]), int(lo[b]), int(hi[b]), variant, buf[offsets[b]:offsets[b + 1]])
+        base = (offsets[:-1] - lo)[:, None]
+        out = self._interp(buf, i0 + base, i1 + base, w.astype(np.float32), fields)
+        out["valid"] = valid
+        return out
+
+    def sample_windows(self, windows: Sequence[int] | np.ndarray, num_frames: int, dt: float,
+                       rng: np.random.Generator | None = None, variant: str = "raw",
+                       fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Windows starting inside the given window-table rows.
+
+        The start time is uniform over the window's span (``rng`` given) or the
+        window's first frame (``rng`` None). Adds ``clip``, ``window`` and ``t0``.
+        """
+        windows = np.asarray(windows, dtype=np.int64).reshape(-1)
+        clips = self.windows.clip[windows]
+        fps = self.clip_fps[clips]
+        start = self.windows.start_frame[windows] / fps
+        if rng is not None:
+            span = (self.windows.num_frames[windows] - 1) / fps
+            start = start + rng.random(len(windows)) * span
+        out = self.windows_batch(clips, start, num_frames, dt, variant, fields)
+        out["clip"] = clips
+        out["window"] = windows
+        out["t0"] = start
+        return out
+
+    def iter_clips(self, indices: Iterable[int] | None = None, variant: str = "raw"):
+        """Yield ``(record, frames)`` for clip entries (all by default), one at a time."""
+        for i in (range(self.num_clips) if indices is None else indices):
+            yield self.clips[i], self.clip(i, variant=variant)
+
+
+def open_dataset(path: str | Path) -> MotionDataset:
+    """Open a dataset folder for reading (lazy: shards are opened when first read)."""
+    return MotionDataset(path)

@@ -1,0 +1,57 @@
+"""``python -m pipeline filter-clip RETARGETED.npz [--robot g1]``: the verdict on one retargeted clip."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``filter-clip`` on the ``python -m pipeline`` sub-command parser."""
+    parser = subparsers.add_parser(
+        "filter-clip", help="judge one retargeted clip: pass, trimmed or reject, with reasons",
+        description="Run the physical feasibility checks (joint limits and rates, root motion, ground "
+                    "penetration, floating, non-foot ground contact, self-collision, ZMP, flight momentum, "
+                    "joint torques) on one retargeted robot motion .npz (the output of retarget-clip) and "
+                    "print the verdict as one JSON line: verdict, kept segments (half-open frame ranges) and "
+                    "reasons (code, spans, worst value, threshold, unit). Exit code 2 with a message on bad "
+                    "input.")
+    parser.add_argument("input", metavar="RETARGETED.npz", help="retargeted robot motion .npz")
+    parser.add_argument("--robot", default=None,
+                        help="robot name (g1, h1) or robot YAML config (default: the robot named in the file)")
+    parser.add_argument("--settings", default=None, metavar="FILTER.yaml",
+                        help="YAML mapping of filter settings (the manifest's stages.filter section)")
+    parser.set_defaults(func=_main)
+    return parser
+
+
+def _main(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    import yaml
+
+    from pipeline.errors import ConfigError, PipelineError
+    from pipeline.settings import build
+    from stages.common.robot import load_robot
+    from stages.filter.api import filter_motion
+    from stages.filter.settings import Settings
+    from stages.retarget.motion import RobotMotion
+
+    try:
+        settings = Settings()
+        if args.settings:
+            try:
+                with open(args.settings) as handle:
+                    data = yaml.safe_load(handle)
+            except (OSError, yaml.YAMLError) as exc:
+                raise ConfigError(args.settings, None, f"cannot read settings: {exc}") from None
+            settings = build(Settings, data, args.settings)
+        motion = RobotMotion.load(args.input)
+        robot = load_robot(args.robot or motion.robot)
+        verdict = filter_motion(motion, robot, settings)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = verdict.to_json()
+    print(json.dumps({"input": str(args.input), **out}))
+    return 0

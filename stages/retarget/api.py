@@ -1,0 +1,144 @@
+"""Retarget one human motion onto one robot: ``retarget_motion(human, robot, settings)``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from pipeline.errors import InputError
+from stages.common.robot.trajectory import robot_motion_from_trajectory
+from stages.ingest.motion import KEYPOINT_NAMES, HumanMotion
+from stages.retarget.contacts import ContactSettings, human_foot_contacts
+from stages.retarget.metrics import evaluate
+from stages.retarget.motion import RobotMotion
+from stages.retarget.scaling import compute_scaling, rest_pose
+from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
+from stages.retarget.targets import TargetSettings, Targets, build_targets
+
+
+@dataclass(frozen=True)
+class RetargetSettings:
+    """All retargeting settings (the stage's ``Settings`` fields map onto these)."""
+
+    contacts: ContactSettings = field(default_factory=ContactSettings)
+    targets: TargetSettings = field(default_factory=TargetSettings)
+    solver: SolverSettings = field(default_factory=SolverSettings)
+    metrics: bool = True
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything computed before the IK loop: keypoints (T, K, 3), contacts, scaling, targets."""
+
+    keypoints: np.ndarray
+    contacts: np.ndarray
+    scaling: object
+    targets: Targets
+    sole_corners: np.ndarray
+
+
+def _check(human: HumanMotion) -> np.ndarray:
+    where = human.provenance.get("source_path")
+    kp = np.asarray(human.keypoint_positions(), dtype=np.float64)
+    if kp.shape[0] < 2:
+        raise InputError(where, "too_short", f"{kp.shape[0]} frame(s); retargeting needs at least 2")
+    if not np.all(np.isfinite(kp)):
+        raise InputError(where, "non_finite", "keypoint positions hold NaN or inf")
+    if not np.isfinite(human.fps) or human.fps <= 0:
+        raise InputError(where, "bad_fps", f"frame rate {human.fps!r} is not a positive number")
+    return kp
+
+
+def prepare(human: HumanMotion, robot, settings: RetargetSettings = RetargetSettings()) -> Prepared:
+    """Contacts, scaling and per-frame targets of a clip (no IK)."""
+    kp = _check(human)
+    cfg = robot.config
+    kp_by_name = {n: kp[:, i] for i, n in enumerate(KEYPOINT_NAMES)}
+    contacts = human_foot_contacts(kp_by_name, human.fps, human.floor_height, settings.contacts)
+    frames = list(dict.fromkeys([t.frame for t in cfg.keypoint_tasks] + list(cfg.foot_frames)
+                                + [f for rule in cfg.scale_segments for f in rule.robot]))
+    rest = rest_pose(robot.model, {f: robot.frame_id(f) for f in frames}, np.zeros(robot.num_dofs))
+    frame_of = {t.human: t.frame for t in cfg.keypoint_tasks}
+    try:
+        scaling = compute_scaling(kp, rest, frame_of, cfg.scale_segments)
+    except ValueError as exc:
+        raise InputError(human.provenance.get("source_path"), "degenerate_skeleton", str(exc)) from None
+    corners = []
+    for f in cfg.foot_frames:
+        try:
+            corners.append(cfg.sole(f).corners())
+        except KeyError:
+            corners.append(np.zeros((4, 3)))
+    corners = np.stack(corners)
+    targets = build_targets(kp, human.fps, human.floor_height, contacts, cfg.keypoint_tasks, rest, scaling,
+                            tuple(cfg.foot_frames), (corners[0], corners[1]), settings.targets)
+    return Prepared(kp, contacts, scaling, targets, corners)
+
+
+def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSettings(),
+          progress: bool = False) -> tuple[np.ndarray, dict]:
+    """IK over every frame; returns configurations q (T, nq) and solver info."""
+    tg = prep.targets
+    T = tg.pos.shape[0]
+    ik = DiffIK(robot, tg.frames, tg.foot_index, prep.sole_corners, settings,
+                rot_tasks=np.flatnonzero(tg.rot_weight.max(axis=0) > 0))
+    root_index = tg.frames.index(robot.config.root_frame) if robot.config.root_frame in tg.frames else 0
+
+    def frame(t: int) -> FrameTargets:
+        return FrameTargets(tg.pos[t], tg.rot[t], tg.pos_weight[t], tg.rot_weight[t])
+
+    start = time.perf_counter()
+    q, info = solve_first_frame(ik, frame(0), root_index)
+    first = time.perf_counter() - start
+    out = np.empty((T, robot.model.nq))
+    out[0] = q
+    dt = 1.0 / fps
+    for t in tqdm(range(1, T), desc="retarget", unit="frame", disable=not progress, leave=False):
+        q = ik.solve_frame(q, frame(t), dt)
+        out[t] = q
+    total = time.perf_counter() - start
+    info.update({"first_frame_s": round(first, 4), "ik_s": round(total, 4),
+                 "ik_frames_per_s": round((T - 1) / max(total - first, 1e-9), 1),
+                 "qp_fallbacks": int(ik.failures)})
+    return out, info
+
+
+def retarget_motion(human: HumanMotion, robot, settings: RetargetSettings = RetargetSettings(),
+                    progress: bool = False) -> RobotMotion:
+    """Retarget ``human`` onto ``robot``.
+
+    Args:
+        human: the canonical human motion (Z-up, metres).
+        robot: a ``stages.common.robot.Robot``.
+        settings: see :class:`RetargetSettings`.
+        progress: show a tqdm bar over frames.
+
+    Returns:
+        The robot motion (same frames and fps as ``human``), with the metrics
+        of :func:`stages.retarget.metrics.evaluate`, the solver timings and the
+        scale factors in ``metrics``.
+
+    Raises:
+        InputError: too few frames, non-finite keypoints, bad fps or a
+            degenerate skeleton.
+    """
+    start = time.perf_counter()
+    prep = prepare(human, robot, settings)
+    q, info = solve(prep, robot, human.fps, settings.solver, progress)
+    elapsed = time.perf_counter() - start
+    T = q.shape[0]
+    metrics: dict[str, float] = {}
+    if settings.metrics:
+        metrics.update(evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
+                                prep.scaling.root_scale))
+    metrics.update({k: float(v) for k, v in prep.scaling.summary().items()})
+    metrics.update({"solve_s": round(elapsed, 4), "frames_per_s": round(T / max(elapsed, 1e-9), 1),
+                    "first_frame_s": info["first_frame_s"], "ik_frames_per_s": info["ik_frames_per_s"],
+                    "qp_fallbacks": float(info["qp_fallbacks"]), "first_frame_start": float(info["first_frame_best"])})
+    provenance = {k: str(v) for k, v in human.provenance.items()}
+    provenance["retarget"] = "pink-formulation differential IK (daqp)"
+    return robot_motion_from_trajectory(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], contacts=prep.contacts,
+                                        metrics=metrics, provenance=provenance)

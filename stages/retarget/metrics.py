@@ -1,0 +1,174 @@
+"""Retargeting quality metrics: one harness for our output and for anyone else's.
+
+Everything is computed from the robot trajectory (root pose + joint angles)
+and the human clip it came from, so a retarget from another tool (Unitree's
+LAFAN1 G1 CSVs) is scored exactly like ours. Units are in the metric names.
+
+* ``keypoint_error_m``: mean distance between robot task frames and the scaled
+  human keypoints, both relative to the pelvis (translation-free).
+* ``limb_direction_error_deg`` (mean) / ``_p95_deg``: angle between each robot
+  limb (hip->knee, knee->ankle, shoulder->elbow, elbow->wrist frames) and the
+  human limb.
+* ``foot_slide_cm_s``: mean horizontal speed of the sole centre over the human's
+  contact frames.
+* ``contact_foot_height_m``: mean height of the lowest sole corner over contact
+  frames (a constant float or sink shows here).
+* ``ground_penetration_frac``: fraction of frames where a sole corner or a
+  collision capsule (other than the feet's, whose soles stand for them) is more than 1 cm below z = 0; ``ground_penetration_max_m``.
+* ``self_collision_frac``: fraction of frames where a checked capsule pair
+  penetrates more than 1 cm; ``self_penetration_max_m``.
+* ``joint_limit_violations``: (frame, joint) entries outside the limits by more
+  than 1e-6 rad; ``joint_limit_excess_max_rad``.
+* ``velocity_limit_excess_max``: max over joints of |qdot| / limit - 1 (0 when
+  within); ``velocity_limit_frames_frac``.
+* ``jerk_mean_rad_s3``: mean |d^3 q / dt^3| of the joints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pinocchio as pin
+
+from stages.ingest.motion import KEYPOINT_NAMES
+from stages.retarget.scaling import KEYPOINT_PARENT
+
+LIMB_ENDS = ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow", "right_elbow",
+             "left_wrist", "right_wrist")
+PENETRATION_TOLERANCE = 0.01
+"""Depth (m) beyond which a frame counts as penetrating (ground or self)."""
+
+
+def trajectory_poses(robot, q: np.ndarray, frames: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """World positions (T, F, 3) and rotation matrices (T, F, 3, 3) of ``frames`` for configurations q (T, nq)."""
+    model = robot.model
+    data = model.createData()
+    fids = robot.frame_ids(frames)
+    T, F = q.shape[0], len(fids)
+    pos = np.empty((T, F, 3))
+    rot = np.empty((T, F, 3, 3))
+    for t in range(T):
+        pin.forwardKinematics(model, data, q[t])
+        for k, fid in enumerate(fids):
+            m = pin.updateFramePlacement(model, data, fid)
+            pos[t, k] = m.translation
+            rot[t, k] = m.rotation
+    return pos, rot
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    nu = np.linalg.norm(u, axis=-1)
+    nv = np.linalg.norm(v, axis=-1)
+    cos = np.einsum("...i,...i->...", u, v) / np.maximum(nu * nv, 1e-12)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
+             human_keypoints: np.ndarray, contacts: np.ndarray, root_scale: float) -> dict[str, float]:
+    """All metrics of one robot trajectory against its human clip.
+
+    Args:
+        robot: a ``stages.common.robot.Robot``.
+        fps: frame rate (Hz) of both.
+        root_pos: (T, 3) m; root_rot: (T, 4) xyzw; dof_pos: (T, D) rad.
+        human_keypoints: (T, K, 3) over :data:`KEYPOINT_NAMES`, m, Z-up.
+        contacts: (T, 2) bool human foot contact [left, right].
+        root_scale: the human -> robot scale of the clip.
+    """
+    T = root_pos.shape[0]
+    if human_keypoints.shape[0] != T or contacts.shape[0] != T:
+        raise ValueError(f"frame counts differ: robot {T}, human {human_keypoints.shape[0]}, contacts {contacts.shape[0]}")
+    q = robot.configuration(root_pos, root_rot, dof_pos)
+    cfg = robot.config
+    tasks = list(cfg.keypoint_tasks)
+    task_frames = [t.frame for t in tasks]
+    col = robot.collision
+    feet = list(cfg.foot_frames)
+    frames = list(dict.fromkeys(task_frames + feet + list(col.frames)))
+    pos, rot = trajectory_poses(robot, q, frames)
+    fi = {f: i for i, f in enumerate(frames)}
+    kidx = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
+    out: dict[str, float] = {"frames": float(T)}
+
+    # keypoints relative to the pelvis, after scaling
+    frame_of = {t.human: t.frame for t in tasks}
+    names = [t.human for t in tasks if t.human != "pelvis"]
+    h = human_keypoints[:, [kidx[n] for n in names]] - human_keypoints[:, [kidx["pelvis"]]]
+    r = pos[:, [fi[frame_of[n]] for n in names]] - pos[:, [fi[frame_of["pelvis"]]]]
+    out["keypoint_error_m"] = float(np.mean(np.linalg.norm(r - root_scale * h, axis=-1)))
+
+    # limb directions
+    limbs = []
+    for end in LIMB_ENDS:
+        start = KEYPOINT_PARENT[end]
+        if end in frame_of and start in frame_of:
+            limbs.append((start, end))
+    if limbs:
+        hu = np.stack([human_keypoints[:, kidx[b]] - human_keypoints[:, kidx[a]] for a, b in limbs], axis=1)
+        ro = np.stack([pos[:, fi[frame_of[b]]] - pos[:, fi[frame_of[a]]] for a, b in limbs], axis=1)
+        ang = _angle(ro, hu)
+        out["limb_direction_error_deg"] = float(np.mean(ang))
+        out["limb_direction_error_p95_deg"] = float(np.percentile(ang, 95))
+
+    # feet: slide and height in contact, ground penetration
+    corners_z, centres = [], []
+    for k, f in enumerate(feet):
+        try:
+            sole = cfg.sole(f)
+            c = sole.corners()
+            centre = np.asarray(sole.center)
+        except KeyError:
+            c = np.zeros((1, 3))
+            centre = np.zeros(3)
+        R = rot[:, fi[f]]
+        corners_z.append((pos[:, fi[f], None, :] + np.einsum("tij,cj->tci", R, c))[..., 2])
+        centres.append(pos[:, fi[f]] + R @ centre)
+    lowest_sole = np.stack([z.min(axis=1) for z in corners_z], axis=1)          # (T, 2)
+    centre = np.stack(centres, axis=1)                                          # (T, 2, 3)
+    contacts = np.asarray(contacts, dtype=bool)
+    if T > 1:
+        speed = np.linalg.norm(np.gradient(centre[..., :2], 1.0 / fps, axis=0), axis=-1)
+    else:
+        speed = np.zeros((T, 2))
+    if contacts.any():
+        out["foot_slide_cm_s"] = float(100.0 * np.mean(speed[contacts]))
+        out["contact_foot_height_m"] = float(np.mean(lowest_sole[contacts]))
+    else:
+        out["foot_slide_cm_s"] = 0.0
+        out["contact_foot_height_m"] = float("nan")
+    cap_idx = np.array([fi[f] for f in col.frames], dtype=int)
+    # feet touch the floor through their soles; their capsules are coarse bounding volumes
+    not_foot = np.array([p.frame not in feet for p in col.primitives], dtype=bool)
+    cap_low = col.lowest_points(pos[:, cap_idx], rot[:, cap_idx])[:, not_foot]     # (T, N')
+    floor_min = np.minimum(lowest_sole.min(axis=1), cap_low.min(axis=1) if cap_low.size else np.inf)
+    out["ground_penetration_frac"] = float(np.mean(floor_min < -PENETRATION_TOLERANCE))
+    out["ground_penetration_max_m"] = float(max(0.0, -floor_min.min()))
+
+    # self-collision
+    if len(col.pairs):
+        signed = col.pair_distances(pos[:, cap_idx], rot[:, cap_idx]).signed
+        worst = signed.min(axis=1)
+        out["self_collision_frac"] = float(np.mean(worst < -PENETRATION_TOLERANCE))
+        out["self_penetration_max_m"] = float(max(0.0, -worst.min()))
+    else:
+        out["self_collision_frac"] = 0.0
+        out["self_penetration_max_m"] = 0.0
+
+    # limits and smoothness
+    lo, hi = np.asarray(robot.lower), np.asarray(robot.upper)
+    excess = np.maximum(dof_pos - hi, lo - dof_pos)
+    out["joint_limit_violations"] = float(np.sum(excess > 1e-6))
+    out["joint_limit_excess_max_rad"] = float(max(0.0, excess.max()))
+    if T > 1:
+        vel = np.gradient(dof_pos, 1.0 / fps, axis=0)
+        ratio = np.abs(vel) / np.asarray(robot.velocity_limit)
+        out["velocity_limit_excess_max"] = float(max(0.0, ratio.max() - 1.0))
+        out["velocity_limit_frames_frac"] = float(np.mean((ratio > 1.0).any(axis=1)))
+    else:
+        out["velocity_limit_excess_max"] = 0.0
+        out["velocity_limit_frames_frac"] = 0.0
+    if T > 3:
+        jerk = np.diff(dof_pos, n=3, axis=0) * fps ** 3
+        out["jerk_mean_rad_s3"] = float(np.mean(np.abs(jerk)))
+    else:
+        out["jerk_mean_rad_s3"] = 0.0
+    return out

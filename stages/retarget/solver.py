@@ -1,0 +1,427 @@
+"""Differential inverse kinematics: pink's task/limit formulation, solved with daqp.
+
+The quadratic program of one IK step, in the tangent displacement ``dq``
+(nv = 6 free-flyer + D joints), is pink's:
+
+    minimise   sum_m  w_p,m^2 |J_p,m dq - g e_p,m|^2 + w_r,m^2 |J_r,m dq - g e_r,m|^2   (FrameTasks)
+             + sum_j  w_j^2 (q_j + dq_j - q_ref,j)^2                                 (PostureTask)
+             + (damping + lm_damping |weighted task error|^2) |dq|^2                 (Tikhonov + LM)
+    subject to  k (q_min - q) <= dq_joints <= k (q_max - q)                         (ConfigurationLimit)
+                |q + dq - q_prev| <= v_max / fps                                   (VelocityLimit)
+                z_c + J_z,c dq >= 0   for the sole corners and low capsules        (ground)
+                d_i + n_i^T (J_b - J_a) dq >= margin for the closest capsule pairs  (self-collision barrier)
+
+Two implementations share it:
+
+* :func:`converge_pink` runs pink itself (``FrameTask``, ``PostureTask``,
+  ``ConfigurationLimit``, ``solve_ik(..., solver="daqp")``) to convergence; the
+  first frame of a clip is solved this way from several starts and the best
+  is kept, so no clip starts in a local minimum (mirrored/twisted limbs).
+* :class:`DiffIK` builds the same QP for every following frame with all tasks
+  stacked in one array (frame Jacobians from one ``computeJointJacobians``,
+  errors as world-frame position differences and rotation logs), adds the
+  ground and self-collision rows, and calls daqp directly: pink's per-task
+  Python overhead is what limits its throughput, not the QP.
+
+Units: metres, radians, seconds; world Z-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import daqp
+import numpy as np
+import pinocchio as pin
+
+from stages.common.robot.collision import closest_points_segments
+
+LWA = pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
+_INF = 1e30
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """IK settings.
+
+    Attributes:
+        iterations: QP steps per frame, warm-started from the previous frame.
+        damping: Tikhonov weight on |dq|^2 (cost / tangent unit^2).
+        lm_damping: Levenberg-Marquardt damping: adds ``lm_damping * |weighted task error|^2``
+            to the Tikhonov weight (pink's ``lm_damping``), which tames steps near singular
+            (stretched) limbs and unreachable targets.
+        config_limit_gain: pink ConfigurationLimit gain in (0, 1].
+        velocity_limit_scale: multiplies the robot's joint velocity limits (rad/s).
+        posture_scale: multiplies the robot's posture weights.
+        first_frame_starts: starts for the first frame (the first is the robot's
+            default posture, the others perturbed around it).
+        first_frame_iterations: maximum pink steps per start.
+        first_frame_tolerance: stop a start when |dq|_inf falls below this (rad or m).
+        start_noise: half-width (rad) of the uniform joint perturbation of extra starts.
+        ground: add the ground rows (sole corners and low capsules stay at z >= 0).
+        ground_activation: capsules lower than this (m) get a ground row.
+        self_collision: add the self-collision rows.
+        collision_activation: pairs closer than this (m) get a row.
+        collision_margin: the rows keep capsule surfaces this far apart (m).
+        max_collision_rows: at most this many (closest) pairs per step.
+        seed: seed of the start perturbations.
+    """
+
+    iterations: int = 2
+    damping: float = 1e-4
+    lm_damping: float = 0.0
+    config_limit_gain: float = 0.5
+    velocity_limit_scale: float = 1.0
+    posture_scale: float = 1.0
+    first_frame_starts: int = 4
+    first_frame_iterations: int = 100
+    first_frame_tolerance: float = 1e-5
+    start_noise: float = 0.5
+    ground: bool = True
+    ground_activation: float = 0.03
+    self_collision: bool = True
+    collision_activation: float = 0.03
+    collision_margin: float = 0.002
+    max_collision_rows: int = 8
+    seed: int = 0
+
+
+def log3(R: np.ndarray) -> np.ndarray:
+    """Rotation vectors (..., 3) of rotation matrices (..., 3, 3)."""
+    tr = R[..., 0, 0] + R[..., 1, 1] + R[..., 2, 2]
+    cos = np.clip((tr - 1.0) * 0.5, -1.0, 1.0)
+    ang = np.arccos(cos)
+    v = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], axis=-1)
+    s = np.sin(ang)
+    factor = np.where(s > 1e-6, ang / (2.0 * np.maximum(s, 1e-12)), 0.5 + ang * ang / 12.0)
+    out = v * factor[..., None]
+    near_pi = cos < -0.999
+    if np.any(near_pi):
+        from scipy.spatial.transform import Rotation
+        out[near_pi] = Rotation.from_matrix(R[near_pi]).as_rotvec()
+    return out
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross products of (K, 3) arrays (cheaper than np.cross for small K)."""
+    out = np.empty_like(a)
+    out[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+    out[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+    out[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return out
+
+
+@dataclass(frozen=True)
+class FrameTargets:
+    """Targets of one frame: pos (M, 3) m, rot (M, 3, 3), weights pos_w (M,), rot_w (M,)."""
+
+    pos: np.ndarray
+    rot: np.ndarray
+    pos_w: np.ndarray
+    rot_w: np.ndarray
+
+
+class DiffIK:
+    """Stacked differential IK of one robot on a fixed list of task frames.
+
+    One instance per thread: it owns its pinocchio data and work arrays.
+    """
+
+    def __init__(self, robot, frames: tuple[str, ...], foot_index: np.ndarray, sole_corners: np.ndarray,
+                 settings: SolverSettings = SolverSettings(), rot_tasks: np.ndarray | None = None):
+        """
+        Args:
+            robot: a ``stages.common.robot.Robot``.
+            frames: (M,) task frame names.
+            foot_index: (2,) index into ``frames`` of the left and right foot.
+            sole_corners: (2, C, 3) sole corners in each foot frame (m).
+            settings: see :class:`SolverSettings`.
+            rot_tasks: indices of the frames with an orientation task (default: all).
+        """
+        self.robot = robot
+        self.model = robot.model
+        self.data = robot.model.createData()
+        self.oMf = self.data.oMf
+        self.settings = settings
+        self.frames = tuple(frames)
+        self.fids = robot.frame_ids(frames)
+        self.nv = self.model.nv
+        self.M = len(frames)
+        self.rot_idx = np.arange(self.M) if rot_tasks is None else np.asarray(rot_tasks, dtype=int)
+        self.lower = np.asarray(robot.lower, dtype=np.float64)
+        self.upper = np.asarray(robot.upper, dtype=np.float64)
+        self.vmax = np.asarray(robot.velocity_limit, dtype=np.float64) * settings.velocity_limit_scale
+        self.q_ref = np.asarray(robot.default_pose, dtype=np.float64)
+        w = np.asarray(robot.posture_weights, dtype=np.float64) * settings.posture_scale
+        self.posture_w2 = w * w
+        self.foot_index = np.asarray(foot_index, dtype=int)
+        self.sole_corners = np.asarray(sole_corners, dtype=np.float64)
+        self.J = np.zeros((self.M, 6, self.nv))
+        self.Hm = np.zeros((self.M, 4, 4))
+        self.A = np.zeros((3 * self.M + 3 * len(self.rot_idx), self.nv))
+        self.H_base = settings.damping * np.eye(self.nv)
+        self.H_base[6:, 6:] += np.diag(self.posture_w2)
+        self.failures = 0
+        # capsules: world placements of their frames, bounding spheres for the broad phase
+        col = robot.collision
+        self.collision = col
+        self.cap_fids = robot.frame_ids(col.frames)
+        self.cap_H = np.zeros((len(col.frames), 4, 4))
+        feet = {self.frames[i] for i in self.foot_index}
+        self.ground_prims = np.array([i for i, p in enumerate(col.primitives) if p.frame not in feet], dtype=int)
+        self.half_len = 0.5 * np.linalg.norm(col.b_local - col.a_local, axis=1)
+        self.mid_local = 0.5 * (col.a_local + col.b_local)
+        if len(col.pairs):
+            i, j = col.pairs[:, 0], col.pairs[:, 1]
+            self.pair_reach = self.half_len[i] + self.half_len[j] + col.radius[i] + col.radius[j]
+        else:
+            self.pair_reach = np.zeros(0)
+
+    # -- kinematics -------------------------------------------------------------------------------
+    def kinematics(self, q: np.ndarray) -> None:
+        """FK, task frame placements and world-aligned Jacobians at ``q``."""
+        model, data, oMf = self.model, self.data, self.oMf
+        pin.computeJointJacobians(model, data, q)
+        pin.updateFramePlacements(model, data)
+        J, Hm = self.J, self.Hm
+        for m, fid in enumerate(self.fids):
+            J[m] = pin.getFrameJacobian(model, data, fid, LWA)
+            Hm[m] = oMf[fid].homogeneous
+
+    def errors(self, tg: FrameTargets) -> tuple[np.ndarray, np.ndarray]:
+        """Position (M, 3) and rotation (R, 3, rotation tasks only) errors, world frame, at the last FK."""
+        ri = self.rot_idx
+        R = self.Hm[ri, :3, :3]
+        return tg.pos - self.Hm[:, :3, 3], log3(tg.rot[ri] @ np.swapaxes(R, 1, 2))
+
+    def cost(self, q: np.ndarray, tg: FrameTargets) -> float:
+        """IK objective at ``q`` (tasks + posture), for comparing starts."""
+        self.kinematics(q)
+        ep, er = self.errors(tg)
+        dj = q[7:] - self.q_ref
+        return float(np.sum((tg.pos_w[:, None] * ep) ** 2) + np.sum((tg.rot_w[self.rot_idx, None] * er) ** 2)
+                     + np.sum(self.posture_w2 * dj * dj))
+
+    # -- constraint rows --------------------------------------------------------------------------
+    def _sole_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sole corners of both feet: rows G, lower bounds l of  G dq >= l  (z + J_z dq >= 0)."""
+        rows, lows = [], []
+        for s in (0, 1):
+            m = self.foot_index[s]
+            Hm = self.Hm[m]
+            r = self.sole_corners[s] @ Hm[:3, :3].T                      # (C, 3) world offsets
+            Jm = self.J[m]
+            rows.append(Jm[2][None, :] + r[:, 1:2] * Jm[3][None, :] - r[:, 0:1] * Jm[4][None, :])
+            lows.append(-(Hm[2, 3] + r[:, 2]))
+        return np.concatenate(rows), np.concatenate(lows)
+
+    def _capsule_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows for low capsules (ground) and the closest self-collision pairs (barriers)."""
+        st = self.settings
+        model, data, col, oMf = self.model, self.data, self.collision, self.oMf
+        Hc = self.cap_H
+        Hc[:] = [oMf[f].homogeneous for f in self.cap_fids]
+        Rp = Hc[col.prim_frame, :3, :3]
+        pp = Hc[col.prim_frame, :3, 3]
+        rows, lows = [], []
+        cache: dict[int, np.ndarray] = {}
+
+        def jac(k: int) -> np.ndarray:
+            if k not in cache:
+                cache[k] = pin.getFrameJacobian(model, data, self.cap_fids[k], LWA)
+            return cache[k]
+
+        if st.ground and len(self.ground_prims):
+            g = self.ground_prims
+            za = pp[g, 2] + np.einsum("nj,nj->n", Rp[g, 2], col.a_local[g])
+            zb = pp[g, 2] + np.einsum("nj,nj->n", Rp[g, 2], col.b_local[g])
+            low = np.minimum(za, zb) - col.radius[g]
+            for n in np.flatnonzero(low < st.ground_activation):
+                i = g[n]
+                k = col.prim_frame[i]
+                local = col.a_local[i] if za[n] <= zb[n] else col.b_local[i]
+                r = Rp[i] @ local
+                Jk = jac(k)
+                rows.append(Jk[2] + r[1] * Jk[3] - r[0] * Jk[4])
+                lows.append(-low[n])
+        if st.self_collision and len(col.pairs):
+            centre = pp + np.einsum("nij,nj->ni", Rp, self.mid_local)
+            i_all, j_all = col.pairs[:, 0], col.pairs[:, 1]
+            gap = np.linalg.norm(centre[j_all] - centre[i_all], axis=1) - self.pair_reach
+            cand = np.flatnonzero(gap < st.collision_activation)
+            if len(cand):
+                i, j = i_all[cand], j_all[cand]
+                a = pp + np.einsum("nij,nj->ni", Rp, col.a_local)
+                b = pp + np.einsum("nij,nj->ni", Rp, col.b_local)
+                ca, cb = closest_points_segments(a[i], b[i], a[j], b[j])
+                diff = cb - ca
+                dist = np.sqrt(np.einsum("ni,ni->n", diff, diff))
+                signed = dist - col.radius[i] - col.radius[j]
+                close = np.flatnonzero(signed < st.collision_activation)
+                if len(close):
+                    close = close[np.argsort(signed[close])[: st.max_collision_rows]]
+                    n = diff[close] / np.maximum(dist[close], 1e-9)[:, None]
+                    ka, kb = col.prim_frame[i[close]], col.prim_frame[j[close]]
+                    Ja = np.array([jac(k) for k in ka])
+                    Jb = np.array([jac(k) for k in kb])
+                    ra = ca[close] - Hc[ka, :3, 3]
+                    rb = cb[close] - Hc[kb, :3, 3]
+                    block = (np.einsum("ki,kij->kj", n, Jb[:, :3] - Ja[:, :3])
+                             - np.einsum("ki,kij->kj", _cross(n, rb), Jb[:, 3:])
+                             + np.einsum("ki,kij->kj", _cross(n, ra), Ja[:, 3:]))
+                    rows.extend(block)
+                    lows.extend(st.collision_margin - signed[close])
+        if not rows:
+            return np.zeros((0, self.nv)), np.zeros(0)
+        return np.array(rows), np.array(lows)
+
+    # -- one QP step ------------------------------------------------------------------------------
+    def _solve_qp(self, q: np.ndarray, tg: FrameTargets, q_prev: np.ndarray | None, dt: float,
+                  G: np.ndarray, glo: np.ndarray) -> np.ndarray:
+        """dq (nv,) minimising the task objective at the last FK subject to limits and G dq >= glo."""
+        ep, er = self.errors(tg)
+        M3 = 3 * self.M
+        ri = self.rot_idx
+        A = self.A
+        A[:M3] = (self.J[:, :3] * tg.pos_w[:, None, None]).reshape(M3, self.nv)
+        A[M3:] = (self.J[ri, 3:] * tg.rot_w[ri, None, None]).reshape(-1, self.nv)
+        bvec = np.concatenate([(ep * tg.pos_w[:, None]).ravel(), (er * tg.rot_w[ri, None]).ravel()])
+        H = A.T @ A
+        H += self.H_base
+        lm = self.settings.lm_damping * float(bvec @ bvec)
+        if lm > 0.0:
+            H.flat[:: self.nv + 1] += lm
+        f = -(bvec @ A)
+        qj = q[7:]
+        f[6:] += self.posture_w2 * (qj - self.q_ref)
+        k = self.settings.config_limit_gain
+        lo = k * (self.lower - qj)
+        hi = k * (self.upper - qj)
+        if q_prev is not None:
+            moved = qj - q_prev[7:]
+            vdt = self.vmax * dt
+            lo = np.maximum(lo, -vdt - moved)
+            hi = np.maximum(np.minimum(hi, vdt - moved), lo)
+        nb = self.nv
+        blower = np.concatenate([np.full(6, -_INF), lo, glo])
+        bupper = np.concatenate([np.full(6, _INF), hi, np.full(len(glo), _INF)])
+        sense = np.zeros(len(blower), dtype=np.int32)
+        x, _, flag, _ = daqp.solve(H, f, G, bupper, blower, sense)
+        if flag < 1:
+            # infeasible constraint rows (e.g. a deep penetration): solve with the limits only
+            self.failures += 1
+            x, _, flag, _ = daqp.solve(H, f, np.zeros((0, nb)), bupper[:nb], blower[:nb], sense[:nb])
+            if flag < 1:
+                return np.zeros(nb)
+        return x
+
+    def step(self, q: np.ndarray, tg: FrameTargets, q_prev: np.ndarray | None, dt: float,
+             constraints: bool = True) -> np.ndarray:
+        """The tangent displacement dq (nv,) of one QP step from ``q`` (see :meth:`solve_frame`)."""
+        self.kinematics(q)
+        G, glo = self._rows() if constraints else (np.zeros((0, self.nv)), np.zeros(0))
+        return self._solve_qp(q, tg, q_prev, dt, G, glo)
+
+    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+        parts = []
+        if self.settings.ground:
+            parts.append(self._sole_rows())
+        if self.settings.ground or self.settings.self_collision:
+            parts.append(self._capsule_rows())
+        if not parts:
+            return np.zeros((0, self.nv)), np.zeros(0)
+        return np.ascontiguousarray(np.concatenate([p[0] for p in parts])), np.concatenate([p[1] for p in parts])
+
+    def integrate(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+        """q (+) dq on the configuration manifold; joints clipped to their limits."""
+        out = pin.integrate(self.model, q, dq)
+        np.clip(out[7:], self.lower, self.upper, out=out[7:])
+        return out
+
+    def solve_frame(self, q: np.ndarray, tg: FrameTargets, dt: float, iterations: int | None = None) -> np.ndarray:
+        """The configuration of the next frame, warm-started from ``q`` (the previous frame's).
+
+        The ground and collision rows are linearised once per frame (first
+        step); later steps carry them over with their bounds moved by the
+        displacement already taken.
+        """
+        q_prev = q
+        G, glo = None, None
+        for it in range(iterations or self.settings.iterations):
+            self.kinematics(q)
+            if it == 0:
+                G, glo = self._rows()
+            dq = self._solve_qp(q, tg, q_prev, dt, G, glo)
+            glo = glo - G @ dq
+            q = self.integrate(q, dq)
+        return q
+
+
+def converge_pink(robot, frames: tuple[str, ...], tg: FrameTargets, q0: np.ndarray,
+                  settings: SolverSettings) -> np.ndarray:
+    """Run pink (FrameTask, PostureTask, ConfigurationLimit, daqp) from ``q0`` to convergence.
+
+    Returns the final configuration (nq,).
+    """
+    import pink
+    from pink.limits import ConfigurationLimit
+    from pink.tasks import FrameTask, PostureTask
+
+    model = robot.model
+    q = q0.copy()
+    q[7:] = np.clip(q[7:], robot.lower, robot.upper)
+    config = pink.Configuration(model, model.createData(), q)
+    tasks = []
+    for m, frame in enumerate(frames):
+        task = FrameTask(frame, position_cost=float(tg.pos_w[m]), orientation_cost=float(tg.rot_w[m]))
+        task.set_target(pin.SE3(tg.rot[m], tg.pos[m]))
+        tasks.append(task)
+    weights = np.asarray(robot.posture_weights, dtype=np.float64) * settings.posture_scale
+    posture = PostureTask(cost=weights)
+    q_ref = pin.neutral(model)
+    q_ref[7:] = robot.default_pose
+    posture.set_target(q_ref)
+    tasks.append(posture)
+    limits = [ConfigurationLimit(model, config_limit_gain=settings.config_limit_gain)]
+    for _ in range(settings.first_frame_iterations):
+        v = pink.solve_ik(config, tasks, 1.0, solver="daqp", damping=settings.damping, limits=limits,
+                          safety_break=False)
+        config.integrate_inplace(v, 1.0)
+        if np.max(np.abs(v)) < settings.first_frame_tolerance:
+            break
+    q = np.array(config.q)
+    q[7:] = np.clip(q[7:], robot.lower, robot.upper)
+    return q
+
+
+def solve_first_frame(ik: DiffIK, tg: FrameTargets, root_index: int) -> tuple[np.ndarray, dict]:
+    """First frame to convergence from several starts; returns (q, info).
+
+    Starts: the default posture and ``first_frame_starts - 1`` seeded uniform
+    perturbations of it, each with the root at its target pose. Each start is
+    run through pink to convergence, then polished with the constrained
+    stacked solver; the lowest objective wins.
+    """
+    st = ik.settings
+    robot = ik.robot
+    rng = np.random.default_rng(st.seed)
+    base = pin.neutral(ik.model)
+    base[:3] = tg.pos[root_index]
+    base[3:7] = pin.Quaternion(tg.rot[root_index]).coeffs()           # x y z w
+    base[7:] = robot.default_pose
+    starts = [base]
+    for _ in range(max(0, st.first_frame_starts - 1)):
+        q = base.copy()
+        q[7:] = np.clip(q[7:] + rng.uniform(-st.start_noise, st.start_noise, size=len(robot.lower)),
+                        robot.lower, robot.upper)
+        starts.append(q)
+    best, best_cost, costs = None, np.inf, []
+    for q0 in starts:
+        q = converge_pink(robot, ik.frames, tg, q0, st)
+        for _ in range(5):
+            q = ik.integrate(q, ik.step(q, tg, None, 1.0))
+        c = ik.cost(q, tg)
+        costs.append(c)
+        if c < best_cost:
+            best, best_cost = q, c
+    return best, {"first_frame_costs": [round(c, 6) for c in costs], "first_frame_best": int(np.argmin(costs))}
