@@ -315,3 +315,62 @@ def test_batched_and_pinocchio_forward_kinematics_agree(robot, body):
     batched = ClipState(m, body, S).frame_poses
     looped = ClipState(m, dataclasses.replace(body, robot=None), S).frame_poses
     assert np.abs(batched[0] - looped[0]).max() < 1e-9 and np.abs(batched[1] - looped[1]).max() < 1e-9
+
+
+def _single_support_pose(robot, body):
+    """Right foot lifted, left leg adducted (hip roll) with the ankle roll keeping the sole flat, so that the
+    CoM sits over the left sole: returns the joint positions and the static motion."""
+    best = None
+    for delta in np.linspace(0.0, 0.3, 31):
+        q = robot.default_pose.copy()
+        q[dof(robot, "right_hip_pitch_joint")] = -0.8
+        q[dof(robot, "right_knee_joint")] = 1.4
+        q[dof(robot, "right_ankle_pitch_joint")] = -0.6            # right sole level, lifted
+        q[dof(robot, "left_hip_roll_joint")] = -delta
+        q[dof(robot, "left_ankle_roll_joint")] = delta
+        m = synthetic.standing(robot, seconds=1.0, dof_pos=q)
+        state = ClipState(m, body, S)
+        com = state.centroidal[0][0]
+        sole = state.sole_points[0, 0].mean(axis=0)
+        err = abs(com[1] - sole[1])
+        if best is None or err < best[0]:
+            best = (err, q, m, abs(com[0] - sole[0]))
+    return best
+
+
+def test_single_support_leg_torques_by_hand(robot, body):
+    """One foot on the floor, static: the floor wrench on it is fixed (weight through the CoM), so
+    tau = g(q) - J_foot^T [m g e_z; (c - o_foot) x m g e_z] exactly, whatever the corner forces."""
+    err, q, m, err_x = _single_support_pose(robot, body)
+    assert err < 0.02 and err_x < 0.06                            # the CoM is over the left sole
+    state = ClipState(m, body, S)
+    points, _, touching = state.contact_points
+    assert touching[0, :4].all() and not touching[0, 4:8].any()     # left sole down, right lifted
+    tau, residual = joint_torques(state, S.joint_torque)
+    assert np.abs(residual[0]).max() < 1e-3 * body.mass * GRAVITY
+    model = robot.model
+    data = model.createData()
+    qf = state.q[0]
+    g = pin.computeGeneralizedGravity(model, data, qf)
+    pin.computeJointJacobians(model, data, qf)
+    pin.updateFramePlacements(model, data)
+    fid = robot.frame_id(robot.config.foot_frames[0])
+    J = pin.getFrameJacobian(model, data, fid, pin.ReferenceFrame.LOCAL_WORLD_ALIGNED)
+    origin = data.oMf[fid].translation
+    force = np.array([0.0, 0.0, body.mass * GRAVITY])
+    com = pin.centerOfMass(model, data, qf)
+    wrench = np.concatenate([force, np.cross(com - origin, force)])
+    expected = (g - J.T @ wrench)[6:]
+    assert np.abs(expected[:6]).max() > 1.0                      # the stance leg is really loaded
+    assert tau[0] == pytest.approx(expected, abs=1e-3)
+
+
+def test_other_robot_h1():
+    """Nothing in the filter is G1-specific: H1 standing passes, H1 hovering floats."""
+    h1 = load_robot("h1")
+    from stages.filter.api import filter_motion
+    assert filter_motion(synthetic.standing(h1, seconds=2.0), h1).verdict == "pass"
+    verdict = filter_motion(synthetic.hovering(h1, 0.3, 0.2, 1.8, seconds=2.0), h1)
+    assert verdict.verdict == "reject"
+    # lifted within one frame: a root teleport first, and floating while up
+    assert [r.code for r in verdict.reasons][:2] == ["root_vertical_jump", "floating"]

@@ -86,3 +86,42 @@ def test_flag_only_keeps_ground_contact_frames(robot, outcomes):
     assert "non_foot_ground_contact" in codes
     kept_default = outcomes["fallAndGetUp3_subject1"][1].keep.sum()
     assert outcome.keep.sum() > kept_default
+
+
+def test_walk4_self_collision_is_real_on_the_official_meshes(robot, outcomes):
+    """Where the capsules of the two hands overlap most, the official hand meshes intersect too (coal)."""
+    import coal
+
+    from stages.common.robot.stl import read_stl
+    from stages.filter.body import body_of
+    from stages.filter.checks.collision import penetration_depths
+    from stages.filter.state import ClipState
+
+    motion, outcome = outcomes["walk4_subject1"]
+    assert "self_collision" in {r.code for r in outcome.verdict.reasons}
+    body = body_of(robot)
+    state = ClipState(motion, body, Settings())
+    depth = penetration_depths(state)
+    pairs = [(body.prim_names[i], body.prim_names[j]) for i, j in body.pairs]
+    k = pairs.index(("left_rubber_hand", "right_rubber_hand"))
+    worst = np.argsort(-depth[:, k])[:3]
+    assert depth[worst, k].min() > Settings().self_collision.max_depth_m
+
+    def mesh(name):
+        tris = read_stl(require_shared("robots", "g1_description", "meshes", f"{name}.STL"))
+        verts = tris.reshape(-1, 3)
+        model = coal.BVHModelOBBRSS()
+        model.beginModel(len(tris), len(verts))
+        model.addVertices(verts)
+        model.addTriangles(np.arange(len(verts)).reshape(-1, 3))
+        model.endModel()
+        return model
+
+    left, right = mesh("left_rubber_hand"), mesh("right_rubber_hand")
+    pos, rot = state.frame_poses
+    fl, fr = body.frame_names.index("left_rubber_hand"), body.frame_names.index("right_rubber_hand")
+    for t in worst:
+        result = coal.CollisionResult()
+        coal.collide(left, coal.Transform3s(rot[t, fl], pos[t, fl]), right, coal.Transform3s(rot[t, fr], pos[t, fr]),
+                     coal.CollisionRequest(), result)
+        assert result.isCollision(), t

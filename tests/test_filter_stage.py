@@ -37,6 +37,14 @@ def _result(code, fail, value=None, threshold=1.0):
     return CheckResult(code, fail, value, threshold, "u")
 
 
+def test_every_check_has_a_code_and_a_settings_section():
+    from stages.filter.checks import CHECKS
+    from stages.filter.settings import CODES
+    assert tuple(CHECKS) == CODES
+    for code in CODES:
+        assert getattr(Settings(), code).enabled
+
+
 def test_settings_from_manifest_mapping():
     s = build(Settings, {"min_segment_s": 1.5, "flag_only": ["non_foot_ground_contact"],
                          "zmp_outside_support": {"margin_m": 0.1, "allow_frames": 3}})
@@ -47,11 +55,17 @@ def test_settings_from_manifest_mapping():
         build(Settings, {"zmp_outside_support": {"margn_m": 0.1}})
     with pytest.raises(ConfigError):
         build(Settings, {"dynamics": {"smooth_window_frames": 4}})
+    with pytest.raises(ConfigError, match="unknown reason code"):
+        build(Settings, {"flag_only": ["lying"]})
 
 
 def test_short_runs_are_tolerated_and_padding_grows_cuts():
-    mask = np.array([0, 1, 1, 0, 1, 1, 1, 0], dtype=bool)
-    assert drop_short_runs(mask, 2).tolist() == [0, 0, 0, 0, 1, 1, 1, 0]
+    mask = np.array([0, 1, 1, 0, 0, 0, 1, 1, 1, 0], dtype=bool)
+    assert drop_short_runs(mask, 2).tolist() == [0, 0, 0, 0, 0, 0, 1, 1, 1, 0]
+    # short runs that keep coming back (gaps <= allow_frames // 2) are one long violation
+    flicker = np.array([0, 1, 0, 0, 1, 0, 0, 1, 0, 0], dtype=bool)
+    assert drop_short_runs(flicker, 4).tolist() == [0, 1, 1, 1, 1, 1, 1, 1, 0, 0]
+    assert not drop_short_runs(flicker, 3).any()
     assert dilate(np.array([0, 0, 0, 1, 0, 0, 0], dtype=bool), 2).tolist() == [0, 1, 1, 1, 1, 1, 0]
 
 
@@ -146,3 +160,38 @@ def test_filter_clip_tool(tmp_path, robot, capsys):
     bad.write_bytes(b"not an npz")
     assert main(["filter-clip", str(bad)]) == 2
     assert "bad.npz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 5])
+def test_very_short_clips_are_rejected_without_crashing(robot, frames):
+    stand = synthetic.standing(robot, seconds=frames / 30.0)
+    assert stand.num_frames == frames
+    verdict = filter_motion(stand, robot)
+    assert verdict.verdict == "reject" and verdict.reasons[0].code == "too_short"
+
+
+def test_zero_quaternion_is_non_finite(robot):
+    stand = synthetic.standing(robot, seconds=2.0)
+    rot = stand.root_rot.copy()
+    rot[10] = 0.0
+    verdict = filter_motion(dataclasses.replace(stand, root_rot=rot), robot)
+    assert verdict.verdict == "reject" and verdict.reasons[0].code == "non_finite"
+    assert verdict.reasons[0].spans == [(10, 11)]
+
+
+def test_missing_joint_is_an_input_error(robot):
+    stand = synthetic.standing(robot, seconds=2.0)
+    cut = dataclasses.replace(stand, dof_pos=stand.dof_pos[:, :-1], dof_names=stand.dof_names[:-1])
+    with pytest.raises(InputError) as info:
+        filter_motion(cut, robot)
+    assert info.value.code == "dof_mismatch" and stand.dof_names[-1] in str(info.value)
+
+
+def test_disabled_check_does_not_run(robot):
+    hover = synthetic.hovering(robot, 0.3, 0.3, 2.7, seconds=3.0)
+    settings = build(Settings, {"floating": {"enabled": False}, "root_vertical_jump": {"enabled": False},
+                                "flight_momentum": {"enabled": False}})
+    verdict = filter_motion(hover, robot, settings)
+    codes = {r.code for r in verdict.reasons}
+    assert not codes & {"floating", "root_vertical_jump", "flight_momentum"}
+    assert "floating" in {r.code for r in filter_motion(hover, robot).reasons}

@@ -156,3 +156,48 @@ def test_saved_record_round_trip(tmp_path):
     assert back.joint_names == m.joint_names and back.keypoints == m.keypoints
     assert np.array_equal(back.positions, m.positions) and np.array_equal(back.rest_offsets, m.rest_offsets)
     assert back.provenance == m.provenance and back.floor_height == m.floor_height
+
+
+def test_non_integer_resampling_hits_source_frames_and_keeps_bones():
+    src = require_shared("smpl_asap", "video_walk_level1_filter_amass.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m30 = ingest_file(src, fps=30.0)
+        m50 = ingest_file(src, fps=50.0)
+    assert m50.fps == 50.0 and m50.num_frames == int(np.floor((m30.num_frames - 1) / 30 * 50 + 1e-6)) + 1
+    # t = 0.1 k s is frame 3k at 30 fps and 5k at 50 fps: slerp/lerp reproduce the source there
+    k = np.arange(0, (m30.num_frames - 1) // 3 + 1)
+    assert np.abs(m50.positions[5 * k] - m30.positions[3 * k]).max() < 1e-9
+    # in between, bone lengths stay exact (interpolation happens on local rotations, not positions)
+    bone = np.linalg.norm(m50.positions[:, 4] - m50.positions[:, 1], axis=-1)
+    assert np.ptp(bone) < 1e-9
+
+
+def test_same_subject_same_height_whatever_the_motion():
+    """walking, dancing, falling and crawling clips of LAFAN1 subject1 give one height (posture-independent)."""
+    heights = [ingest(f"lafan1/{n}.bvh").standing_height for n in LAFAN1 if "subject1" in n]
+    assert len(heights) == 5 and np.ptp(heights) < 0.03
+
+
+def test_cmu_second_naming_variant(tmp_path):
+    """The 01_01-style CMU names (LeftUpLeg, Spine1, LeftToeBase, ...) map to the same keypoints."""
+    rename = {"LeftHip": "LeftUpLeg", "LeftKnee": "LeftLeg", "LeftAnkle": "LeftFoot", "LeftToe": "LeftToeBase",
+              "RightHip": "RightUpLeg", "RightKnee": "RightLeg", "RightAnkle": "RightFoot",
+              "RightToe": "RightToeBase", "lowerback": "LowerBack", "Chest": "Spine", "Chest2": "Spine1",
+              "lowerneck": "Neck", "Neck": "Neck1", "LeftCollar": "LeftShoulder", "LeftShoulder": "LeftArm",
+              "LeftElbow": "LeftForeArm", "LeftWrist": "LeftHand", "lhand": "LeftFingerBase",
+              "RightCollar": "RightShoulder", "RightShoulder": "RightArm", "RightElbow": "RightForeArm",
+              "RightWrist": "RightHand", "rhand": "RightFingerBase"}
+    lines = require_shared("cmu", "131_01.bvh").read_text().splitlines()
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("JOINT", "ROOT") and parts[1] in rename:
+            line = line.replace(parts[1], rename[parts[1]])
+        out.append(line)
+    path = tmp_path / "01_like.bvh"
+    path.write_text("\n".join(out) + "\n")
+    a = ingest("cmu/131_01.bvh")
+    b = ingest_file(path)
+    assert "LeftToeBase" in b.joint_names and b.provenance["skeleton"] == "cmu"
+    assert np.allclose(a.keypoint_positions(), b.keypoint_positions(), atol=1e-12)

@@ -99,51 +99,83 @@ def _p95(x: np.ndarray) -> float:
     return float(np.percentile(x, 95)) if x.size else np.nan
 
 
-def measure(root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray, contacts: np.ndarray | None,
-            fps: float, standing_height: float | None = None) -> Features:
-    """Features of one frame range.
+@dataclass(frozen=True)
+class Signals:
+    """Per-frame signals of a whole clip, from which any frame range's features are aggregated.
 
-    Args:
-        root_pos: (T, 3) m, world Z-up.
-        root_rot: (T, 4) xyzw.
-        dof_pos: (T, D) rad.
-        contacts: (T, 2) foot contacts (bool or 0/1) or None.
-        fps: frame rate, Hz.
-        standing_height: reference root height (m) the drop is measured from;
-            default: the 95th percentile of this range's root height.
-
-    Height drop is measured to the 5th percentile of root height (robust to a
-    single-frame dip); ``low_posture_frac`` is the fraction of frames with the
-    root more than ``LOW_POSTURE_DROP_M`` below ``standing_height``.
+    Derivatives are taken once over the whole clip (so a window's edges see
+    their real neighbours). Units: m/s, m/s^2, rad/s, rad/s^2, rad/s^3, m.
     """
+
+    fps: float
+    root_speed: np.ndarray      # horizontal root speed
+    root_acc: np.ndarray        # |root acceleration|
+    dof_vel_rms: np.ndarray     # RMS over joints
+    dof_acc_rms: np.ndarray
+    dof_jerk_rms: np.ndarray
+    yaw_rate: np.ndarray        # |heading rate|
+    root_z: np.ndarray
+    support: np.ndarray | None  # number of feet in contact, or None
+
+
+def signals(root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray, contacts: np.ndarray | None,
+            fps: float) -> Signals:
+    """Per-frame signals of a clip (root_pos (T, 3) m; root_rot (T, 4) xyzw; dof_pos (T, D) rad; contacts (T, 2))."""
     root_pos = np.asarray(root_pos, dtype=np.float64)
     dof_pos = np.asarray(dof_pos, dtype=np.float64)
     v, a = _derivatives(root_pos, fps, 2)
     dv, da, dj = _derivatives(dof_pos, fps, 3)
     yaw = np.unwrap(rot.yaw_of(rot.normalize(root_rot)))
     yaw_rate = _derivatives(yaw, fps, 1)[0]
-    z = root_pos[:, 2]
-    ref = float(np.percentile(z, 95)) if standing_height is None else float(standing_height)
-    rms = lambda m: np.sqrt(np.mean(m ** 2, axis=1)) if m.shape[1] else np.zeros(len(m))  # noqa: E731
-    airborne = single = np.nan
+
+    def rms(m: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.mean(m ** 2, axis=1)) if m.shape[1] else np.zeros(len(m))
+
+    support = None
     if contacts is not None and len(contacts):
-        c = np.asarray(contacts) > 0.5
-        count = c.sum(axis=1)
+        support = (np.asarray(contacts) > 0.5).sum(axis=1)
+    return Signals(fps=float(fps), root_speed=np.linalg.norm(v[:, :2], axis=1), root_acc=np.linalg.norm(a, axis=1),
+                   dof_vel_rms=rms(dv), dof_acc_rms=rms(da), dof_jerk_rms=rms(dj), yaw_rate=np.abs(yaw_rate),
+                   root_z=root_pos[:, 2].copy(), support=support)
+
+
+def aggregate(sig: Signals, lo: int = 0, hi: int | None = None, standing_height: float | None = None) -> Features:
+    """Features of frames ``[lo, hi)`` of a clip's signals.
+
+    ``standing_height`` is the reference root height (m) the drop is measured
+    from; default: the 95th percentile of the range's root height. Height drop
+    is measured to the 5th percentile of root height (robust to a single-frame
+    dip); ``low_posture_frac`` is the fraction of frames with the root more
+    than ``LOW_POSTURE_DROP_M`` below ``standing_height``.
+    """
+    sl = slice(lo, hi)
+    z = sig.root_z[sl]
+    ref = float(np.percentile(z, 95)) if standing_height is None else float(standing_height)
+    z5, z95 = np.percentile(z, [5, 95])
+    airborne = single = np.nan
+    if sig.support is not None:
+        count = sig.support[sl]
         airborne = float(np.mean(count == 0))
         single = float(np.mean(count == 1))
     return Features(
-        root_speed_p95_mps=_p95(np.linalg.norm(v[:, :2], axis=1)),
-        root_acc_p95_mps2=_p95(np.linalg.norm(a, axis=1)),
-        dof_vel_rms_p95_radps=_p95(rms(dv)),
-        dof_acc_rms_p95_radps2=_p95(rms(da)),
-        dof_jerk_rms_p95_radps3=_p95(rms(dj)),
+        root_speed_p95_mps=_p95(sig.root_speed[sl]),
+        root_acc_p95_mps2=_p95(sig.root_acc[sl]),
+        dof_vel_rms_p95_radps=_p95(sig.dof_vel_rms[sl]),
+        dof_acc_rms_p95_radps2=_p95(sig.dof_acc_rms[sl]),
+        dof_jerk_rms_p95_radps3=_p95(sig.dof_jerk_rms[sl]),
         airborne_frac=airborne,
         single_support_frac=single,
-        height_drop_m=max(0.0, ref - float(np.percentile(z, 5))),
-        height_range_m=float(np.percentile(z, 95) - np.percentile(z, 5)),
+        height_drop_m=max(0.0, ref - float(z5)),
+        height_range_m=float(z95 - z5),
         low_posture_frac=float(np.mean(z < ref - LOW_POSTURE_DROP_M)),
-        turn_rate_p95_radps=_p95(np.abs(yaw_rate)),
+        turn_rate_p95_radps=_p95(sig.yaw_rate[sl]),
     )
+
+
+def measure(root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray, contacts: np.ndarray | None,
+            fps: float, standing_height: float | None = None) -> Features:
+    """Features of one frame range (see :func:`signals` and :func:`aggregate`)."""
+    return aggregate(signals(root_pos, root_rot, dof_pos, contacts, fps), standing_height=standing_height)
 
 
 def with_extras(features: Features, zmp_margin_m: float | None = None, retarget_residual_m: float | None = None,
@@ -180,12 +212,21 @@ def difficulty(features: Features, references: Mapping[str, Reference] = REFEREN
     return LEVEL_MIN + (LEVEL_MAX - LEVEL_MIN) * score
 
 
+#: retarget metrics read as the retarget residual (m), in order of preference
+RESIDUAL_METRICS = ("keypoint_error_m", "keypoint_error_mean_m")
+
+
 def retarget_residual(metrics: Mapping[str, float]) -> float | None:
     """The retarget residual (m) from a RobotMotion's metrics, if it reports one.
 
-    Takes the metrics whose name contains ``residual`` or ``error`` and ends in
-    ``_m`` (metres); prefers a ``mean`` one, else the largest.
+    Uses the first of ``RESIDUAL_METRICS`` present (the retarget stage reports
+    ``keypoint_error_m``, the mean keypoint distance); otherwise the metrics
+    whose name contains ``residual`` or ``error`` and ends in ``_m``: a
+    ``mean`` one if any, else the largest.
     """
+    for key in RESIDUAL_METRICS:
+        if key in metrics and np.isfinite(float(metrics[key])):
+            return float(metrics[key])
     cands = {k: float(v) for k, v in metrics.items()
              if ("residual" in k or "error" in k) and k.endswith("_m") and np.isfinite(float(v))}
     if not cands:

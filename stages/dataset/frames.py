@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from stages.common import rotations as rot
-from stages.dataset.schema import Column, column_layout, num_columns
+from stages.dataset.schema import GROUPS, Column, column_layout, group_widths
 from stages.retarget.motion import RobotMotion
 
 
@@ -35,9 +35,19 @@ def root_velocities(root_pos: np.ndarray, root_rot: np.ndarray, fps: float) -> t
     return lin, ang
 
 
+def continuous(q: np.ndarray) -> np.ndarray:
+    """Flip signs along time (axis 0) so consecutive quaternions have dot >= 0 (vectorised)."""
+    q = np.asarray(q, dtype=np.float64)
+    if len(q) < 2:
+        return q.copy()
+    flips = np.sum(q[1:] * q[:-1], axis=-1) < 0.0
+    sign = np.concatenate((np.ones((1,) + flips.shape[1:]), np.cumprod(np.where(flips, -1.0, 1.0), axis=0)))
+    return q * sign[..., None]
+
+
 def motion_frames(motion: RobotMotion, start: int = 0, stop: int | None = None,
-                  columns: tuple[Column, ...] | None = None) -> np.ndarray:
-    """Rows ``[start, stop)`` of ``motion`` as a (n, F) float32 array.
+                  columns: tuple[Column, ...] | None = None) -> dict[str, np.ndarray]:
+    """Rows ``[start, stop)`` of ``motion`` per column group: ``{group: (n, F_group) float32}``.
 
     Quaternions are normalised and made sign-continuous over time so that
     readers can interpolate neighbours directly.
@@ -49,12 +59,12 @@ def motion_frames(motion: RobotMotion, start: int = 0, stop: int | None = None,
     cols = columns or column_layout(len(motion.dof_names), num_links)
     sl = slice(start, stop)
     root_pos = np.asarray(motion.root_pos[sl], dtype=np.float64)
-    root_rot = rot.make_continuous(rot.normalize(motion.root_rot[sl]))
+    root_rot = continuous(rot.normalize(motion.root_rot[sl]))
     lin, ang = root_velocities(root_pos, root_rot, motion.fps)
     n = stop - start
     link_rot = np.asarray(motion.link_rot[sl], dtype=np.float64).reshape(n, num_links, 4)
     if num_links:
-        link_rot = rot.make_continuous(rot.normalize(link_rot))
+        link_rot = continuous(rot.normalize(link_rot))
     values = {
         "root_pos": root_pos,
         "root_rot": root_rot,
@@ -66,15 +76,21 @@ def motion_frames(motion: RobotMotion, start: int = 0, stop: int | None = None,
         "link_rot": link_rot,
         "contacts": np.asarray(motion.contacts[sl], dtype=np.float64).reshape(n, 2),
     }
-    out = np.empty((n, num_columns(cols)), dtype=np.float32)
+    out = {g: np.empty((n, w), dtype=np.float32) for g, w in group_widths(cols).items()}
     for col in cols:
-        out[:, col.start:col.stop] = np.asarray(values[col.name], dtype=np.float64).reshape(n, col.width)
-    if not np.all(np.isfinite(out)):
-        raise ValueError("non-finite values in the motion")
+        out[col.group][:, col.start:col.stop] = np.asarray(values[col.name], dtype=np.float64).reshape(n, col.width)
+    for group in GROUPS:
+        if not np.all(np.isfinite(out[group])):
+            raise ValueError("non-finite values in the motion")
     return out
 
 
-def split_columns(rows: np.ndarray, columns: tuple[Column, ...]) -> dict[str, np.ndarray]:
-    """Named views of rows (..., F) reshaped to each column's per-frame shape."""
-    lead = rows.shape[:-1]
-    return {c.name: rows[..., c.start:c.stop].reshape(*lead, *c.shape) for c in columns}
+def split_columns(rows: dict[str, np.ndarray], columns: tuple[Column, ...]) -> dict[str, np.ndarray]:
+    """Named views of group rows ``{group: (..., F_group)}`` reshaped to each column's per-frame shape."""
+    out = {}
+    for c in columns:
+        block = rows.get(c.group)
+        if block is None:
+            continue
+        out[c.name] = block[..., c.start:c.stop].reshape(*block.shape[:-1], *c.shape)
+    return out

@@ -59,22 +59,29 @@ class Interpolator:
         flat0 = i0.reshape(-1)
         flat1 = i1.reshape(-1)
         wf = np.asarray(w, dtype=rows.dtype).reshape(-1)
+        cols = [self.columns[n] for n in names]
+        lo = min((c.start for c in cols), default=0)
+        hi = max((c.stop for c in cols), default=0)
+        block = rows if (lo == 0 and hi == rows.shape[1]) else np.ascontiguousarray(rows[:, lo:hi])
+        a_all = block.take(flat0, axis=0)        # one row gather for all requested fields
+        b_all = block.take(flat1, axis=0)
+        # linear blend of the whole block in three contiguous passes; quaternion and nearest
+        # fields are then taken from the unblended rows
+        lin = b_all - a_all
+        lin *= wf[:, None]
+        lin += a_all
         out = {}
-        for name in names:
-            c = self.columns[name]
-            a = rows[flat0, c.start:c.stop]
-            b = rows[flat1, c.start:c.stop]
+        for c in cols:
+            sl = slice(c.start - lo, c.stop - lo)
             if c.kind == "linear":
-                b -= a
-                b *= wf[:, None]
-                b += a
-                val = b
+                val = lin[:, sl]
             elif c.kind == "quat":
                 n = c.width // 4
-                val = slerp(a.reshape(-1, n, 4), b.reshape(-1, n, 4), np.repeat(wf, n).reshape(-1, n))
+                val = slerp(a_all[:, sl].reshape(-1, n, 4), b_all[:, sl].reshape(-1, n, 4),
+                            np.repeat(wf, n).reshape(-1, n))
             else:
-                val = np.where(wf[:, None] < 0.5, a, b)
-            out[name] = val.reshape(*lead, *c.shape)
+                val = np.where(wf[:, None] < 0.5, a_all[:, sl], b_all[:, sl])
+            out[c.name] = val.reshape(*lead, *c.shape)
         return out
 
 

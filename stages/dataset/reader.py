@@ -31,7 +31,8 @@ from pipeline.errors import InputError
 from stages.common.npzio import load_npz
 from stages.dataset.frames import split_columns
 from stages.dataset.interp import Interpolator, frame_positions
-from stages.dataset.schema import CLIPS_NAME, MANIFEST_NAME, SCHEMA, SPLITS, WINDOWS_NAME, Column
+from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SPLITS, VARIANTS, WINDOWS_NAME, Column,
+                                   group_widths)
 
 #: bytes of decompressed chunks h5py may cache per shard (chunked layouts only)
 CHUNK_CACHE_BYTES = 32 << 20
@@ -62,9 +63,9 @@ class WindowTable:
 class _Shard:
     """One shard's readers in the current process."""
 
-    def __init__(self, path: Path, info: dict[str, Any], width: int):
+    def __init__(self, path: Path, info: dict[str, Any], widths: dict[str, int]):
         self.path = path
-        self.width = width
+        self.widths = widths
         expected = int(info["bytes"])
         try:
             size = path.stat().st_size
@@ -76,59 +77,72 @@ class _Shard:
                              f"run `python -m pipeline verify` on the dataset")
         import h5py
 
-        self.offsets: dict[str, int] = {}
-        self.rows: dict[str, int] = {}
+        self.offsets: dict[tuple[str, str], int] = {}
+        self.datasets: dict[tuple[str, str], Any] = {}
+        self.variants: set[str] = set()
+        self.num_rows = -1
         self.h5 = None
-        self.datasets: dict[str, Any] = {}
         try:
             h5 = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=10007)
         except OSError as exc:
             raise InputError(path, "corrupt_shard", f"not a readable HDF5 shard ({exc})") from None
-        contiguous = True
         try:
-            for variant in ("raw", "adapted"):
-                key = f"{variant}/frames"
-                if key not in h5:
+            for variant in VARIANTS:
+                if variant not in h5:
                     continue
-                ds = h5[key]
-                if ds.ndim != 2 or ds.shape[1] != width or ds.dtype != np.float32:
-                    raise InputError(path, "corrupt_shard", f"{key} has shape {ds.shape} {ds.dtype}, "
-                                                            f"expected (N, {width}) float32")
-                self.rows[variant] = int(ds.shape[0])
-                offset = ds.id.get_offset()
-                if ds.chunks is None and not ds.compression and offset is not None:
-                    self.offsets[variant] = int(offset)
-                else:
-                    contiguous = False
-                    self.datasets[variant] = ds
+                self.variants.add(variant)
+                for group, width in widths.items():
+                    key = f"{variant}/{group}"
+                    ds = h5[key]
+                    if ds.ndim != 2 or ds.shape[1] != width or ds.dtype != np.float32:
+                        raise InputError(path, "corrupt_shard", f"{key} has shape {ds.shape} {ds.dtype}, "
+                                                                f"expected (N, {width}) float32")
+                    if self.num_rows not in (-1, ds.shape[0]):
+                        raise InputError(path, "corrupt_shard", f"{key} has {ds.shape[0]} rows, other arrays "
+                                                                f"{self.num_rows}")
+                    self.num_rows = int(ds.shape[0])
+                    offset = ds.id.get_offset() if ds.shape[0] else None
+                    if ds.chunks is None and not ds.compression and offset is not None:
+                        self.offsets[(variant, group)] = int(offset)
+                    else:
+                        self.datasets[(variant, group)] = ds
         except KeyError as exc:
             h5.close()
             raise InputError(path, "corrupt_shard", f"shard lacks {exc}") from None
-        if contiguous:
+        except InputError:
             h5.close()
-            self.fd = os.open(path, os.O_RDONLY)
-        else:
+            raise
+        if "raw" not in self.variants:
+            h5.close()
+            raise InputError(path, "corrupt_shard", "shard has no raw frames")
+        if self.datasets:
             self.h5 = h5
-            self.fd = -1
+        else:
+            h5.close()
+        self.fd = os.open(path, os.O_RDONLY) if self.offsets else -1
 
-    def read(self, variant: str, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Rows [start, stop) of ``variant`` (falls back to raw when the shard has no adapted rows)."""
-        if variant not in self.rows:
+    def read(self, variant: str, group: str, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows [start, stop) of one group (falls back to raw when the shard has no adapted rows)."""
+        if variant not in self.variants:
             variant = "raw"
-        if not 0 <= start <= stop <= self.rows[variant]:
+        if not 0 <= start <= stop <= self.num_rows:
             raise InputError(self.path, "corrupt_index", f"rows [{start}, {stop}) outside the shard's "
-                                                         f"{self.rows[variant]} rows")
+                                                         f"{self.num_rows} rows")
         n = stop - start
+        width = self.widths[group]
         if out is None:
-            out = np.empty((n, self.width), dtype=np.float32)
-        if variant in self.offsets:
-            nbytes = n * self.width * 4
-            got = os.preadv(self.fd, [memoryview(out).cast("B")], self.offsets[variant] + start * self.width * 4)
+            out = np.empty((n, width), dtype=np.float32)
+        key = (variant, group)
+        if n == 0 or width == 0:
+            return out
+        if key in self.offsets:
+            nbytes = n * width * 4
+            got = os.preadv(self.fd, [memoryview(out).cast("B")], self.offsets[key] + start * width * 4)
             if got != nbytes:
                 raise InputError(self.path, "truncated_shard", f"short read ({got} of {nbytes} bytes)")
         else:
             try:
-                self.datasets[variant].read_direct(out, np.s_[start:stop], np.s_[0:n])
+                self.datasets[key].read_direct(out, np.s_[start:stop], np.s_[0:n])
             except OSError as exc:
                 raise InputError(self.path, "corrupt_shard", f"cannot read rows [{start}, {stop}) ({exc})") from None
         return out
@@ -180,7 +194,8 @@ class MotionDataset:
         except KeyError as exc:
             raise InputError(self.path / WINDOWS_NAME, "corrupt_table", f"window table lacks {exc}") from None
         self.columns: tuple[Column, ...] = tuple(Column.from_json(c) for c in self.manifest["columns"])
-        self.width = self.columns[-1].stop if self.columns else 0
+        self.widths = group_widths(self.columns)
+        self._field_group = {c.name: c.group for c in self.columns}
         self._interp = Interpolator(self.columns)
         self.clip_shard = np.array([c["shard"] for c in self.clips], dtype=np.int64)
         self.clip_row = np.array([c["row_start"] for c in self.clips], dtype=np.int64)
@@ -206,7 +221,7 @@ class MotionDataset:
         shard = self._shards.get(index)
         if shard is None:
             info = self.manifest["shards"][index]
-            shard = _Shard(self.path / info["file"], info, self.width)
+            shard = _Shard(self.path / info["file"], info, self.widths)
             self._shards[index] = shard
         return shard
 
@@ -261,9 +276,52 @@ class MotionDataset:
         return c, float(self.windows.start_frame[window] / fps), float((self.windows.num_frames[window] - 1) / fps)
 
     # -- frames ------------------------------------------------------------------
-    def _rows(self, clip: int, start: int, stop: int, variant: str, out: np.ndarray | None = None) -> np.ndarray:
+    def _groups(self, fields: Sequence[str] | None) -> list[str]:
+        if fields is None:
+            return list(GROUPS)
+        unknown = [f for f in fields if f not in self._field_group]
+        if unknown:
+            raise KeyError(f"unknown field(s) {unknown}; fields are {sorted(self._field_group)}")
+        return [g for g in GROUPS if any(self._field_group[f] == g for f in fields)]
+
+    def _rows(self, clip: int, group: str, start: int, stop: int, variant: str,
+              out: np.ndarray | None = None) -> np.ndarray:
         row = int(self.clip_row[clip])
-        return self._shard(int(self.clip_shard[clip])).read(variant, row + start, row + stop, out)
+        return self._shard(int(self.clip_shard[clip])).read(variant, group, row + start, row + stop, out)
+
+    def _read_spans(self, clips: np.ndarray, lo: np.ndarray, hi: np.ndarray, offsets: np.ndarray, group: str,
+                    variant: str, buf: np.ndarray) -> None:
+        """Rows [lo, hi) of each clip into consecutive blocks of ``buf`` (block b starts at offsets[b]).
+
+        Contiguous shards: one ``os.preadv`` per span, offsets computed up front.
+        """
+        width = self.widths[group]
+        shard_ids = self.clip_shard[clips]
+        fds, bases = {}, {}
+        for s in np.unique(shard_ids).tolist():
+            shard = self._shard(s)
+            key = (variant if variant in shard.variants else "raw", group)
+            if key not in shard.offsets:
+                fds = {}
+                break
+            fds[s], bases[s] = shard.fd, shard.offsets[key]
+        if not fds or width == 0:
+            for b in range(len(clips)):
+                self._rows(int(clips[b]), group, int(lo[b]), int(hi[b]), variant, buf[offsets[b]:offsets[b + 1]])
+            return
+        for s in fds:
+            last = int((self.clip_row[clips] + hi)[shard_ids == s].max())
+            if last > self._shards[s].num_rows:
+                raise InputError(self._shards[s].path, "corrupt_index", f"row {last} outside the shard")
+        row_bytes = 4 * width
+        file_off = ((self.clip_row[clips] + lo) * row_bytes).tolist()
+        buf_off = (offsets * row_bytes).tolist()
+        mv = memoryview(buf.reshape(-1)).cast("B")
+        for b, s in enumerate(shard_ids.tolist()):
+            want = buf_off[b + 1] - buf_off[b]
+            got = os.preadv(fds[s], [mv[buf_off[b]:buf_off[b + 1]]], bases[s] + file_off[b])
+            if got != want:
+                raise InputError(self._shards[s].path, "truncated_shard", f"short read ({got} of {want} bytes)")
 
     def clip(self, clip: int, start: int = 0, stop: int | None = None, variant: str = "raw",
              fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -272,17 +330,10 @@ class MotionDataset:
         stop = n if stop is None else stop
         if not 0 <= start < stop <= n:
             raise IndexError(f"frames [{start}, {stop}) outside clip {clip} of {n} frames")
-        rows = self._rows(clip, start, stop, variant)
-        return self._named(rows, fields)
-
-    def _named(self, rows: np.ndarray, fields: Sequence[str] | None) -> dict[str, np.ndarray]:
+        rows = {g: self._rows(clip, g, start, stop, variant) for g in self._groups(fields)}
         named = split_columns(rows, self.columns)
-        if fields is not None:
-            unknown = set(fields) - set(named)
-            if unknown:
-                raise KeyError(f"unknown field(s) {sorted(unknown)}; fields are {sorted(named)}")
-            named = {k: named[k] for k in fields}
-        return {k: np.ascontiguousarray(v) for k, v in named.items()}
+        names = list(named) if fields is None else list(fields)
+        return {k: np.ascontiguousarray(named[k]) for k in names}
 
     def window(self, clip: int, t0: float, num_frames: int, dt: float, variant: str = "raw",
                fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -312,13 +363,18 @@ class MotionDataset:
         i0, i1, w, valid = frame_positions(times, fps, nfr)
         lo = i0[:, 0]
         hi = i1.max(axis=1) + 1
-        counts = hi - lo
-        offsets = np.concatenate(([0], np.cumsum(counts)))
-        buf = np.empty((int(offsets[-1]), self.width), dtype=np.float32)
-        for b in range(len(clips)):
-            self._rows(int(clips[b]), int(lo[b]), int(hi[b]), variant, buf[offsets[b]:offsets[b + 1]])
+        offsets = np.concatenate(([0], np.cumsum(hi - lo)))
         base = (offsets[:-1] - lo)[:, None]
-        out = self._interp(buf, i0 + base, i1 + base, w.astype(np.float32), fields)
+        j0, j1 = i0 + base, i1 + base
+        wf = w.astype(np.float32)
+        out: dict[str, np.ndarray] = {}
+        for group in self._groups(fields):
+            buf = np.empty((int(offsets[-1]), self.widths[group]), dtype=np.float32)
+            self._read_spans(clips, lo, hi, offsets, group, variant, buf)
+            names = [c.name for c in self.columns if c.group == group and (fields is None or c.name in fields)]
+            out.update(self._interp(buf, j0, j1, wf, names))
+        if fields is not None:
+            out = {k: out[k] for k in fields}
         out["valid"] = valid
         return out
 

@@ -10,8 +10,12 @@ A dataset folder holds::
     shards/shard-00000.h5  frame data, frame-major, clips concatenated
 
 Each shard holds, per *variant* (``raw`` = retargeted, ``adapted`` = output of
-the adapt stage, when present), one float32 array ``<variant>/frames`` of shape
-(N, F): one row per frame, the columns given by :func:`column_layout`.
+the adapt stage, when present) and per column *group*, one float32 array
+``<variant>/<group>`` of shape (N, F_group): one row per frame, the columns
+given by :func:`column_layout`. Groups: ``core`` (root pose and velocities,
+joint positions and velocities, foot contacts: what a tracking policy reads
+every step) and ``links`` (key-link poses), so a reader that needs only the
+core never reads link data.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ CLIPS_NAME = "clips.json"
 WINDOWS_NAME = "windows.npz"
 SHARD_DIR = "shards"
 VARIANTS = ("raw", "adapted")
+GROUPS = ("core", "links")
 SPLITS = ("train", "val", "test")
 
 
@@ -40,7 +45,8 @@ class Column:
 
     Attributes:
         name: field name (e.g. ``root_rot``).
-        start: first column.
+        group: the array (column group) holding it: ``core`` or ``links``.
+        start: first column inside its group's array.
         shape: per-frame shape of the field (e.g. ``(4,)`` or ``(L, 3)``).
         kind: how the reader interpolates it between frames: ``linear``,
             ``quat`` (slerp; last axis is an xyzw quaternion) or ``nearest``.
@@ -48,6 +54,7 @@ class Column:
     """
 
     name: str
+    group: str
     start: int
     shape: tuple[int, ...]
     kind: str
@@ -65,36 +72,40 @@ class Column:
         return self.start + self.width
 
     def to_json(self) -> dict:
-        return {"name": self.name, "start": self.start, "shape": list(self.shape), "kind": self.kind,
+        return {"name": self.name, "group": self.group, "start": self.start, "shape": list(self.shape), "kind": self.kind,
                 "unit": self.unit}
 
     @classmethod
     def from_json(cls, data: dict) -> "Column":
-        return cls(str(data["name"]), int(data["start"]), tuple(int(s) for s in data["shape"]), str(data["kind"]),
+        return cls(str(data["name"]), str(data["group"]), int(data["start"]), tuple(int(s) for s in data["shape"]), str(data["kind"]),
                    str(data.get("unit", "")))
 
 
 def column_layout(num_dofs: int, num_links: int) -> tuple[Column, ...]:
     """The frame columns for a robot with ``num_dofs`` joints and ``num_links`` key links."""
     spec = [
-        ("root_pos", (3,), "linear", "m, world Z-up"),
-        ("root_rot", (4,), "quat", "quaternion xyzw, root in world"),
-        ("root_lin_vel", (3,), "linear", "m/s, world frame"),
-        ("root_ang_vel", (3,), "linear", "rad/s, world frame"),
-        ("dof_pos", (num_dofs,), "linear", "rad"),
-        ("dof_vel", (num_dofs,), "linear", "rad/s"),
-        ("link_pos", (num_links, 3), "linear", "m, world Z-up"),
-        ("link_rot", (num_links, 4), "quat", "quaternion xyzw, link in world"),
-        ("contacts", (2,), "nearest", "1 = foot in contact [left, right]"),
+        ("root_pos", "core", (3,), "linear", "m, world Z-up"),
+        ("root_rot", "core", (4,), "quat", "quaternion xyzw, root in world"),
+        ("root_lin_vel", "core", (3,), "linear", "m/s, world frame"),
+        ("root_ang_vel", "core", (3,), "linear", "rad/s, world frame"),
+        ("dof_pos", "core", (num_dofs,), "linear", "rad"),
+        ("dof_vel", "core", (num_dofs,), "linear", "rad/s"),
+        ("contacts", "core", (2,), "nearest", "1 = foot in contact [left, right]"),
+        ("link_pos", "links", (num_links, 3), "linear", "m, world Z-up"),
+        ("link_rot", "links", (num_links, 4), "quat", "quaternion xyzw, link in world"),
     ]
     columns = []
-    start = 0
-    for name, shape, kind, unit in spec:
-        col = Column(name, start, shape, kind, unit)
+    next_start = {g: 0 for g in GROUPS}
+    for name, group, shape, kind, unit in spec:
+        col = Column(name, group, next_start[group], shape, kind, unit)
         columns.append(col)
-        start = col.stop
+        next_start[group] = col.stop
     return tuple(columns)
 
 
-def num_columns(columns: tuple[Column, ...]) -> int:
-    return columns[-1].stop if columns else 0
+def group_widths(columns: tuple[Column, ...]) -> dict[str, int]:
+    """Number of columns of each group's array."""
+    widths = {g: 0 for g in GROUPS}
+    for c in columns:
+        widths[c.group] = max(widths[c.group], c.stop)
+    return widths

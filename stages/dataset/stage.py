@@ -62,6 +62,7 @@ def run(clips: list[ClipOutcome], settings: Settings, globals: RunGlobals, out_d
     inputs = list(clip_inputs(clips))
     summary = write_dataset(out_dir, inputs, settings, robot=globals.robot, total=len(inputs),
                             extra={"run": {"robot": globals.robot, "seed": globals.seed, "fps": globals.fps}})
+    summary.pop("path", None)          # out_dir is a temporary folder the DAG renames when the stage succeeds
     summary["offered"] = len(clips)
     summary["not_keepable"] = len(clips) - len(inputs)
     return summary

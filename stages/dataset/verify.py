@@ -16,7 +16,7 @@ import numpy as np
 from stages.common.hashing import sha256_file
 from stages.common.npzio import load_npz
 from pipeline.errors import InputError
-from stages.dataset.schema import CLIPS_NAME, MANIFEST_NAME, SCHEMA, SPLITS, WINDOWS_NAME
+from stages.dataset.schema import CLIPS_NAME, MANIFEST_NAME, SCHEMA, SPLITS, WINDOWS_NAME, Column, group_widths
 
 
 @dataclass
@@ -103,9 +103,12 @@ def verify_dataset(path: str | Path, check_values: bool = True) -> VerifyReport:
         return report
     report.clips = len(clips)
     report.windows = int(len(windows.get("clip", [])))
-    width = int(manifest["columns"][-1]["start"] + int(np.prod(manifest["columns"][-1]["shape"]))) \
-        if manifest.get("columns") else 0
-    shard_rows = _check_shards(root, manifest, intact, width, clips, report, check_values)
+    try:
+        columns = tuple(Column.from_json(c) for c in manifest["columns"])
+    except (KeyError, TypeError, ValueError) as exc:
+        report.add(MANIFEST_NAME, "corrupt_manifest", f"bad column layout ({exc})")
+        return report
+    shard_rows = _check_shards(root, manifest, intact, columns, clips, report, check_values)
     _check_clips(clips, manifest, shard_rows, report)
     _check_windows(windows, clips, report)
     totals = manifest.get("totals", {})
@@ -118,11 +121,11 @@ def verify_dataset(path: str | Path, check_values: bool = True) -> VerifyReport:
     return report
 
 
-def _check_shards(root: Path, manifest: dict[str, Any], intact: set[str], width: int, clips: list[dict[str, Any]],
-                  report: VerifyReport, check_values: bool) -> dict[int, int]:
+def _check_shards(root: Path, manifest: dict[str, Any], intact: set[str], columns: tuple[Column, ...],
+                  clips: list[dict[str, Any]], report: VerifyReport, check_values: bool) -> dict[int, int]:
     import h5py
 
-    quat_cols = [(c["start"], c["start"] + int(np.prod(c["shape"]))) for c in manifest["columns"] if c["kind"] == "quat"]
+    widths = group_widths(columns)
     rows_of: dict[int, int] = {}
     for index, info in enumerate(manifest.get("shards", [])):
         rel = info["file"]
@@ -132,19 +135,22 @@ def _check_shards(root: Path, manifest: dict[str, Any], intact: set[str], width:
             with h5py.File(root / rel, "r") as h5:
                 rows = None
                 for variant in info.get("variants", ["raw"]):
-                    key = f"{variant}/frames"
-                    if key not in h5:
-                        report.add(rel, "missing_array", f"lacks {key}")
-                        continue
-                    ds = h5[key]
-                    if ds.ndim != 2 or ds.shape[1] != width:
-                        report.add(rel, "bad_shape", f"{key} has shape {ds.shape}, expected (N, {width})")
-                        continue
-                    if ds.shape[0] != int(info["rows"]):
-                        report.add(rel, "bad_shape", f"{key} has {ds.shape[0]} rows, the manifest says {info['rows']}")
-                    rows = int(ds.shape[0])
-                    if check_values:
-                        _check_values(rel, key, ds, quat_cols, report)
+                    for group, width in widths.items():
+                        key = f"{variant}/{group}"
+                        if key not in h5:
+                            report.add(rel, "missing_array", f"lacks {key}")
+                            continue
+                        ds = h5[key]
+                        if ds.ndim != 2 or ds.shape[1] != width:
+                            report.add(rel, "bad_shape", f"{key} has shape {ds.shape}, expected (N, {width})")
+                            continue
+                        if ds.shape[0] != int(info["rows"]):
+                            report.add(rel, "bad_shape", f"{key} has {ds.shape[0]} rows, the manifest says "
+                                                         f"{info['rows']}")
+                        rows = int(ds.shape[0])
+                        if check_values:
+                            quats = [(c.start, c.stop) for c in columns if c.group == group and c.kind == "quat"]
+                            _check_values(rel, key, ds, quats, report)
                 if rows is not None:
                     rows_of[index] = rows
                 mine = [c for c in clips if c["shard"] == index]

@@ -26,8 +26,8 @@ from stages.common.hashing import sha256_file, sha256_json
 from stages.common.npzio import _fsync_dir, atomic_write_bytes, save_npz
 from stages.dataset import difficulty as diff
 from stages.dataset.frames import motion_frames, split_columns
-from stages.dataset.schema import (CLIPS_NAME, MANIFEST_NAME, SCHEMA, SCHEMA_VERSION, SHARD_DIR, SPLITS,
-                                   WINDOWS_NAME, Column, column_layout, num_columns, shard_name)
+from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SCHEMA_VERSION, SHARD_DIR, SPLITS,
+                                   WINDOWS_NAME, Column, column_layout, group_widths, shard_name)
 from stages.dataset.settings import Settings
 from stages.retarget.motion import RobotMotion
 
@@ -99,45 +99,51 @@ def _as_motion(value: RobotMotion | Path | str) -> RobotMotion:
     return value if isinstance(value, RobotMotion) else RobotMotion.load(value)
 
 
+Rows = dict[str, np.ndarray]   # column group -> (n, F_group) float32
+
+
 class _ShardWriter:
     """Accumulates rows of clip entries and writes a shard when it is full."""
 
-    def __init__(self, out_dir: Path, columns: tuple[Column, ...], settings: Settings, progress: bool):
+    def __init__(self, out_dir: Path, columns: tuple[Column, ...], settings: Settings):
         self.out_dir = out_dir
         self.columns = columns
         self.settings = settings
-        self.width = num_columns(columns)
-        self.target_rows = max(1, int(settings.shard_mb * 1e6 / (4 * self.width)))
+        self.widths = group_widths(columns)
+        self.target_rows = max(1, int(settings.shard_mb * 1e6 / (4 * max(1, sum(self.widths.values())))))
         self.shards: list[dict[str, Any]] = []
         self.bytes_written = 0
         self._reset()
 
     def _reset(self) -> None:
-        self.raw: list[np.ndarray] = []
-        self.adapted: list[np.ndarray | None] = []
+        self.raw: list[Rows] = []
+        self.adapted: list[Rows | None] = []
         self.clip_indices: list[int] = []
+        self.lengths: list[int] = []
         self.rows = 0
 
     @property
     def index(self) -> int:
         return len(self.shards)
 
-    def add(self, clip_index: int, raw: np.ndarray, adapted: np.ndarray | None) -> tuple[int, int]:
+    def add(self, clip_index: int, raw: Rows, adapted: Rows | None) -> tuple[int, int]:
         """Queue a clip entry's rows; returns (shard index, row start)."""
-        if self.rows and self.rows + len(raw) > self.target_rows:
+        n = len(raw[GROUPS[0]])
+        if self.rows and self.rows + n > self.target_rows:
             self.flush()
         start = self.rows
         self.raw.append(raw)
         self.adapted.append(adapted)
         self.clip_indices.append(clip_index)
-        self.rows += len(raw)
+        self.lengths.append(n)
+        self.rows += n
         return self.index, start
 
-    def _dataset_options(self) -> dict[str, Any]:
+    def _dataset_options(self, width: int) -> dict[str, Any]:
         s = self.settings
         if s.chunk_frames <= 0:
             return {}
-        opts: dict[str, Any] = {"chunks": (min(s.chunk_frames, max(self.rows, 1)), self.width)}
+        opts: dict[str, Any] = {"chunks": (min(s.chunk_frames, max(self.rows, 1)), max(width, 1))}
         if s.codec == "lzf":
             opts.update(compression="lzf", shuffle=True)
         elif s.codec == "gzip":
@@ -150,25 +156,30 @@ class _ShardWriter:
         rel = shard_name(self.index)
         path = self.out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        raw = np.concatenate(self.raw, axis=0)
         has_adapted = any(a is not None for a in self.adapted)
-        starts = np.cumsum([0] + [len(r) for r in self.raw[:-1]]).astype(np.int64)
+        variants = {"raw": self.raw}
+        if has_adapted:
+            variants["adapted"] = [a if a is not None else r for a, r in zip(self.adapted, self.raw)]
+        starts = np.cumsum([0] + self.lengths[:-1]).astype(np.int64)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
+        nbytes = 0
         try:
             with h5py.File(tmp, "w") as h5:
                 h5.attrs["schema"] = SCHEMA
                 h5.attrs["shard"] = self.index
                 h5.attrs["columns"] = json.dumps([c.to_json() for c in self.columns])
-                opts = self._dataset_options()
-                h5.create_dataset("raw/frames", data=raw, dtype=np.float32, **opts)
+                for variant, entries in variants.items():
+                    for group in GROUPS:
+                        data = np.concatenate([e[group] for e in entries], axis=0)
+                        nbytes += data.nbytes
+                        h5.create_dataset(f"{variant}/{group}", data=data, dtype=np.float32,
+                                          **self._dataset_options(self.widths[group]))
                 if has_adapted:
-                    adapted = np.concatenate([a if a is not None else r for a, r in zip(self.adapted, self.raw)])
-                    h5.create_dataset("adapted/frames", data=adapted, dtype=np.float32, **opts)
                     h5.create_dataset("clips/has_adapted", data=np.array([a is not None for a in self.adapted]))
                 h5.create_dataset("clips/index", data=np.asarray(self.clip_indices, dtype=np.int64))
                 h5.create_dataset("clips/row_start", data=starts)
-                h5.create_dataset("clips/num_frames", data=np.asarray([len(r) for r in self.raw], dtype=np.int64))
+                h5.create_dataset("clips/num_frames", data=np.asarray(self.lengths, dtype=np.int64))
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
@@ -177,10 +188,9 @@ class _ShardWriter:
                 os.unlink(tmp)
             raise
         _fsync_dir(path.parent)
-        size = path.stat().st_size
-        self.bytes_written += raw.nbytes * (2 if has_adapted else 1)
-        self.shards.append({"file": rel, "bytes": size, "sha256": sha256_file(path), "rows": int(len(raw)),
-                            "clips": len(self.clip_indices), "variants": ["raw", "adapted"] if has_adapted else ["raw"]})
+        self.bytes_written += nbytes
+        self.shards.append({"file": rel, "bytes": path.stat().st_size, "sha256": sha256_file(path),
+                            "rows": int(self.rows), "clips": len(self.clip_indices), "variants": list(variants)})
         self._reset()
 
 
@@ -219,7 +229,7 @@ def write_dataset(out_dir: str | Path, inputs: Iterable[ClipInput], settings: Se
             names = {"robot": robot or motion.robot, "dof_names": list(motion.dof_names),
                      "link_names": list(motion.link_names)}
             writer = _ShardWriter(out_dir, column_layout(len(motion.dof_names), len(motion.link_names)),
-                                  settings, progress)
+                                  settings)
         _check_names(where, motion, names)
         if adapted is not None:
             _check_names(str(item.adapted), adapted, names)
@@ -243,11 +253,12 @@ def write_dataset(out_dir: str | Path, inputs: Iterable[ClipInput], settings: Se
             change = diff.adaptation_change(motion.dof_pos[a:b], adapted.dof_pos[a:b]) if adapted is not None else None
             index = len(clips)
             shard, row = writer.add(index, raw_rows, ad_rows)
-            fields = split_columns(raw_rows.astype(np.float64), writer.columns)
+            fields = split_columns(raw_rows, writer.columns)
+            sig = diff.signals(fields["root_pos"], fields["root_rot"], fields["dof_pos"], fields["contacts"],
+                               motion.fps)
 
             def score(lo: int, hi: int) -> tuple[float, diff.Features]:
-                feats = diff.measure(fields["root_pos"][lo:hi], fields["root_rot"][lo:hi], fields["dof_pos"][lo:hi],
-                                     fields["contacts"][lo:hi], motion.fps, standing_height=standing)
+                feats = diff.aggregate(sig, lo, hi, standing_height=standing)
                 feats = diff.with_extras(feats, item.zmp_margin_m, residual, change)
                 return diff.difficulty(feats), feats
 

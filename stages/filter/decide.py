@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from stages.common.contacts import spans_of
+from stages.filter.checks import CHECKS
 from stages.filter.checks.base import CheckResult
 from stages.filter.settings import Settings
 from stages.filter.verdict import Reason, Verdict
@@ -23,9 +24,11 @@ def dilate(mask: np.ndarray, frames: int) -> np.ndarray:
 
 
 def reasons_of(results: Sequence[CheckResult], settings: Settings) -> list[Reason]:
-    """A :class:`Reason` per failing check: whole-clip codes first, then by failing frame count."""
+    """A :class:`Reason` per failing check: whole-clip codes first, then in check order
+    (:data:`stages.filter.checks.CHECKS`: causes before their dynamic consequences)."""
+    order = {code: i for i, code in enumerate(CHECKS)}
     failed = [r for r in results if r.failed]
-    failed.sort(key=lambda r: (r.code not in settings.reject_whole, -int(r.fail.sum())))
+    failed.sort(key=lambda r: (r.code not in settings.reject_whole, order.get(r.code, len(order))))
     return [Reason(code=r.code, spans=spans_of(r.fail), value=_round(r.worst), threshold=float(r.threshold),
                    unit=r.unit) for r in failed]
 

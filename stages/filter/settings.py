@@ -5,13 +5,22 @@ documented next to its field with its unit. Each check has its own nested
 frozen dataclass; ``enabled = False`` turns a check off.
 
 Short-span tolerances (``allow_frames``) are counted in frames of the
-retargeted clip: a failing run no longer than that is tolerated (noise of a
-finite-difference estimate, a single contact transition), longer runs fail.
+retargeted clip: failing runs separated by at most ``allow_frames // 2``
+frames are merged, then a merged run no longer than ``allow_frames`` is
+tolerated (noise of a finite-difference estimate, a single contact
+transition); longer runs, and short ones that keep coming back, fail.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+#: every reason code a check can report (the names of the per-check sections below)
+CODES: tuple[str, ...] = (
+    "non_finite", "too_short", "joint_position_limit", "joint_velocity", "root_linear_speed",
+    "root_angular_speed", "root_vertical_jump", "non_foot_ground_contact", "floating", "ground_penetration",
+    "self_collision", "flight_momentum", "zmp_outside_support", "joint_torque",
+)
 
 
 @dataclass(frozen=True)
@@ -40,10 +49,15 @@ class JointPositionLimitSettings:
 
 @dataclass(frozen=True)
 class JointVelocitySettings:
-    """|joint velocity| above ``limit_factor`` × the robot's velocity limit."""
+    """|joint velocity| above ``limit_factor`` × the robot's velocity limit.
+
+    The URDF limit is the motor's top speed, where its available torque drops
+    to nothing (torque-speed curve); a motion that runs a joint near it for
+    more than a few frames cannot also carry loads, hence the default 0.9.
+    """
 
     enabled: bool = True
-    limit_factor: float = 1.0            # × URDF velocity limit (rad/s)
+    limit_factor: float = 0.9            # × URDF velocity limit (rad/s)
     allow_frames: int = 1                # frames
 
 
@@ -61,7 +75,7 @@ class RootAngularSpeedSettings:
     """Root (pelvis) angular speed above ``max_radps``."""
 
     enabled: bool = True
-    max_radps: float = 10.0              # rad/s (a fast pirouette ≈ 2 rev/s ≈ 12.6 rad/s is kept by allow_frames)
+    max_radps: float = 10.0              # rad/s (≈ 1.6 rev/s; HoloMotion rejects above 20, units unstated)
     allow_frames: int = 2                # frames
 
 
@@ -133,6 +147,7 @@ class ZmpSettings:
     enabled: bool = True
     margin_m: float = 0.05               # m outside the support polygon that is tolerated
     allow_frames: int = 8                # frames (0.27 s at 30 fps)
+    guard_frames: int = 4                # frames next to a flight that are not judged (>= smoothing half-window)
 
 
 @dataclass(frozen=True)
@@ -140,13 +155,15 @@ class FlightMomentumSettings:
     """In flight the centroidal momentum rate must equal gravity: dL/dt = m g, dk/dt = 0.
 
     The per-frame value is ``max(|c_ddot - g| / linear_tolerance_mps2,
-    |dk/dt| / angular_tolerance_nm)`` (1.0 = at tolerance). Frames next to a
+    |dk/dt| / angular_tolerance_nm)`` (1.0 = at tolerance), from the clip's
+    own (unsmoothed) central differences; frames within ``guard_frames`` of a
     contact (take-off / landing impulses) are not judged.
     """
 
     enabled: bool = True
     linear_tolerance_mps2: float = 4.0   # m/s² of CoM acceleration error
     angular_tolerance_nm: float = 30.0   # N·m of centroidal angular momentum rate
+    guard_frames: int = 2                # frames next to a contact that are not judged
     allow_frames: int = 2                # frames
 
 
@@ -221,3 +238,7 @@ class Settings:
             raise ValueError("dynamics.smooth_window_frames must be odd")
         if self.joint_torque.cone_edges < 3:
             raise ValueError("joint_torque.cone_edges must be >= 3")
+        for key in ("reject_whole", "flag_only"):
+            unknown = [c for c in getattr(self, key) if c not in CODES]
+            if unknown:
+                raise ValueError(f"{key}: unknown reason code(s) {unknown}; known: {', '.join(CODES)}")

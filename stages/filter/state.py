@@ -47,9 +47,12 @@ class ClipState:
     # ------------------------------------------------------------------ raw trajectories
     @cached_property
     def finite(self) -> np.ndarray:
-        """(T,) bool: every root and joint value of the frame is finite."""
+        """(T,) bool: every root and joint value of the frame is finite (and the root quaternion is not zero)."""
         m = self.motion
-        return (np.isfinite(m.root_pos).all(axis=1) & np.isfinite(m.root_rot).all(axis=1)
+        rot = np.asarray(m.root_rot, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            unit = np.linalg.norm(rot, axis=1) > 1e-6
+        return (np.isfinite(m.root_pos).all(axis=1) & np.isfinite(rot).all(axis=1) & unit
                 & np.isfinite(m.dof_pos).all(axis=1))
 
     @cached_property
@@ -180,13 +183,21 @@ class ClipState:
         Root part in the root frame (pinocchio free-flyer twist), joints in rad/s
         and rad/s²; central differences.
         """
-        q = self.q_smooth
-        rot = Rotation.from_quat(q[:, 3:7])
-        lin_world = _gradient(q[:, :3], self.dt)
-        lin_local = rot.inv().apply(lin_world)
-        ang_local = _local_angular_velocity(rot, self.dt)
-        v = np.concatenate([lin_local, ang_local, _gradient(q[:, 7:], self.dt)], axis=1)
-        return v, _gradient(v, self.dt)
+        return _velocity_acceleration(self.q_smooth, self.dt)
+
+    def centroidal_rate_raw(self, frames: np.ndarray) -> np.ndarray:
+        """dh/dt (len(frames), 6) at ``frames`` from the unsmoothed clip (N, N·m; see ``centroidal``)."""
+        frames = np.asarray(frames, dtype=np.int64)
+        out = np.empty((len(frames), 6))
+        if len(frames) == 0:
+            return out
+        v, a = _velocity_acceleration(self.q, self.dt)
+        model = self.body.model
+        data = model.createData()
+        for n, t in enumerate(frames):
+            pin.computeCentroidalMomentumTimeVariation(model, data, self.q[t], v[t], a[t])
+            out[n] = data.dhg.vector
+        return out
 
     @cached_property
     def centroidal(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -260,6 +271,15 @@ def _lowest_outside_spheres(a: np.ndarray, b: np.ndarray, radius: np.ndarray, ce
     low = np.take_along_axis(pts, best[..., None, None], axis=-2)[..., 0, :].copy()
     low[..., 2] -= radius
     return low
+
+
+def _velocity_acceleration(q: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Free-flyer v (T, nv) and a = dv/dt (T, nv) of configurations q (T, nq), central differences."""
+    rot = Rotation.from_quat(q[:, 3:7])
+    lin_local = rot.inv().apply(_gradient(q[:, :3], dt))
+    ang_local = _local_angular_velocity(rot, dt)
+    v = np.concatenate([lin_local, ang_local, _gradient(q[:, 7:], dt)], axis=1)
+    return v, _gradient(v, dt)
 
 
 def _configuration(root_pos: np.ndarray, quat: np.ndarray, dof: np.ndarray) -> np.ndarray:

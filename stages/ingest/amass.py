@@ -19,6 +19,7 @@ World frame: AMASS is Z-up already. SMPL quirk honoured: the pelvis sits at
 
 from __future__ import annotations
 
+import struct
 import warnings
 import zipfile
 import zlib
@@ -40,7 +41,11 @@ _SMPLX_EXPRESSION_DIMS = 100
 
 
 class MeanShapeWarning(UserWarning):
-    """AMASS clip ingested on the approximate SMPL mean-shape skeleton."""
+    """AMASS clip ingested on the approximate SMPL mean-shape skeleton.
+
+    Raised from one code location with one message, so Python's default
+    warning filter shows it once per process, not once per clip.
+    """
 
 
 @dataclass(frozen=True)
@@ -67,28 +72,47 @@ class AmassClip:
 def read_npz_arrays(path: str | Path, keys: tuple[str, ...] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
     """Arrays of an ``.npz`` (all, or ``keys``), never unpickling.
 
-    Returns ``(arrays, skipped)``: ``skipped`` lists keys holding pickled
-    objects, which are left unread (real SMPL-X model files carry two such
-    dictionaries that nothing here needs).
+    Each member's ``.npy`` header is checked before its data is read: object
+    arrays (pickled) are skipped and listed in ``skipped`` (real SMPL-X model
+    files carry two such dictionaries that nothing here needs), and a header
+    claiming more data than the member holds is rejected instead of
+    allocating it. Raises :class:`InputError` (``unreadable``,
+    ``missing_file``) for anything that is not a sound archive.
     """
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
     skipped: list[str] = []
+    fmt = np.lib.format
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            for key in archive.files:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                key = info.filename[:-4]
                 if keys is not None and key not in keys:
                     continue
-                try:
-                    arrays[key] = archive[key]
-                except ValueError as exc:
-                    if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+                with archive.open(info) as member:
+                    version = fmt.read_magic(member)
+                    if version == (1, 0):
+                        shape, fortran, dtype = fmt.read_array_header_1_0(member)
+                    elif version in ((2, 0), (3, 0)):
+                        shape, fortran, dtype = fmt.read_array_header_2_0(member)
+                    else:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    if dtype.hasobject:
                         skipped.append(key)
                         continue
-                    raise
+                    need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                    if need > info.file_size:
+                        raise ValueError(f"array '{key}' declares {need} bytes but holds {info.file_size}")
+                with archive.open(info) as member:
+                    arrays[key] = fmt.read_array(member, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(path, "missing_file", "file not found") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError, NotImplementedError) as exc:
+    except IsADirectoryError:
+        raise InputError(path, "unreadable", "is a folder, not an .npz archive") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError, NotImplementedError,
+            struct.error, UnicodeDecodeError, RuntimeError, OverflowError, TypeError, SyntaxError) as exc:
         raise InputError(path, "unreadable",
                          f"not a readable .npz archive (truncated or corrupted: {exc.__class__.__name__}: {exc})") from None
     return arrays, skipped
@@ -143,13 +167,11 @@ def read_amass(path: str | Path) -> AmassClip:
             raise InputError(path, "bad_shape", f"'root_orient' {root.shape} / 'pose_body' {pose_body.shape}; "
                                                 "expected (T, 3) and (T, 63)")
         body = np.concatenate([root, pose_body], axis=1)
-    if "root_orient" in arrays and "pose_body" in arrays and "poses" in arrays:
-        model_type = "smplx" if model_type == "smplx" else model_type
     if surface and surface not in MODEL_JOINTS:
         raise InputError(path, "bad_model_type", f"unknown surface_model_type {surface!r}")
     if surface and surface != model_type:
-        raise InputError(path, "model_mismatch", f"surface_model_type says {surface!r} but the pose width "
-                                                 f"({body.shape[1] if 'poses' not in arrays else arrays['poses'].shape[1]}) "
+        width = arrays["poses"].shape[1] if "poses" in arrays else 165
+        raise InputError(path, "model_mismatch", f"surface_model_type says {surface!r} but the pose width ({width}) "
                                                  f"is that of {model_type!r} (SMPL-H and SMPL-X files mixed up?)")
     if not np.issubdtype(body.dtype, np.number):
         raise InputError(path, "bad_shape", f"'poses' has non-numeric dtype {body.dtype}")
@@ -252,9 +274,9 @@ def amass_source(path: str | Path, body_models: str | None = None,
     """AMASS file -> Z-up local transforms on the 22 SMPL body joints + provenance."""
     path = Path(path)
     clip = read_amass(path)
-    model_file = find_body_model(body_models, clip.model_type, clip.gender) if body_models else None
     if body_models and not Path(body_models).is_dir():
         raise InputError(path, "missing_body_model", f"body-model folder {body_models} does not exist")
+    model_file = find_body_model(body_models, clip.model_type, clip.gender) if body_models else None
     info = {"fk": "", "model_type": clip.model_type, "gender": clip.gender, "source_fps": f"{clip.fps:g}",
             "source_frames": str(clip.body_pose.shape[0])}
     if model_file is not None:

@@ -7,7 +7,7 @@ kinematics in the Z-up world, estimate the floor and the standing height.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -50,9 +50,25 @@ def resample_local(src: SourceMotion, fps: float) -> tuple[np.ndarray, np.ndarra
         return src.translations, src.local_quats
     t_in = np.arange(n) / src.fps
     t_out = rot.resample_times(n, src.fps, fps)
+    src_index = t_out * src.fps
+    nearest = np.rint(src_index)
+    if np.all(np.abs(src_index - nearest) < 1e-6):      # e.g. 120 -> 30 fps: every 4th frame, exactly
+        idx = np.clip(nearest.astype(int), 0, n - 1)
+        return src.translations[idx], src.local_quats[idx]
     trans = rot.linear_resample(src.translations, t_in, t_out)
     quats = rot.slerp_resample(src.local_quats, t_in, t_out)
     return trans, quats
+
+
+def continuous(q: np.ndarray) -> np.ndarray:
+    """Flip quaternion signs over time (axis 0) so consecutive ones have dot >= 0 (vectorised)."""
+    if q.shape[0] < 2:
+        return q
+    flips = np.sum(q[1:] * q[:-1], axis=-1) < 0.0
+    sign = np.cumprod(np.where(flips, -1.0, 1.0), axis=0)
+    out = q.copy()
+    out[1:] *= sign[..., None]
+    return out
 
 
 def estimate_floor(pos: np.ndarray, foot_idx: list[int], fps: float, percentile: float = 50.0,
@@ -79,28 +95,50 @@ def estimate_floor(pos: np.ndarray, foot_idx: list[int], fps: float, percentile:
     return float(np.percentile(heights, 5.0))
 
 
+#: Plausible source frame rates (Hz); outside them the file is rejected.
+MIN_SOURCE_FPS, MAX_SOURCE_FPS = 1.0, 10000.0
+
+
 #: Hip-joint height over standing height (Winter, Biomechanics and Motor
 #: Control of Human Movement, segment-length table: greater trochanter at 0.530 H).
 HIP_HEIGHT_RATIO = 0.530
 
 
-def estimate_standing_height(pos: np.ndarray, kp: dict[str, int], floor: float, sole_offset: float) -> float:
+#: Ankle height over standing height (same table: lateral malleolus at 0.039 H).
+ANKLE_HEIGHT_RATIO = 0.039
+
+
+def estimate_standing_height(pos: np.ndarray, kp: dict[str, int], floor: float, sole_offset: float,
+                             fps: float = 30.0) -> float:
     """Posture-independent standing height (m), floor to top of head.
 
-    The standing hip-joint height (ankle height above the floor when planted,
-    5th percentile, + shin + thigh bone lengths + the skeleton's sole offset)
-    divided by :data:`HIP_HEIGHT_RATIO`. Leg bones are measured the same way on
-    every skeleton, unlike trunks (CMU BVH lacks the thorax bone), and crouched
-    or lying clips give the same answer as upright ones.
+    The standing hip-joint height (ankle height above the floor with the foot
+    planted flat + shin + thigh bone lengths + the skeleton's sole offset)
+    divided by :data:`HIP_HEIGHT_RATIO`. The ankle height is the median over
+    frames where ankle and toe are both still, the toe is on the floor and the
+    shin is upright;
+    clips with too few such frames (lying, crawling) use
+    :data:`ANKLE_HEIGHT_RATIO` instead. Leg bones are measured the same way on
+    every skeleton, unlike trunks (CMU BVH lacks the thorax bone).
     """
     def seg(a: int, b: int) -> float:
         return float(np.median(np.linalg.norm(pos[:, a] - pos[:, b], axis=-1)))
 
-    hips = []
+    legs, ankles = [], []
     for side in ("left", "right"):
-        ankle = float(np.percentile(pos[:, kp[f"{side}_ankle"], 2], 5.0)) - floor
-        hips.append(ankle + seg(kp[f"{side}_hip"], kp[f"{side}_knee"]) + seg(kp[f"{side}_knee"], kp[f"{side}_ankle"]))
-    return float((np.mean(hips) + sole_offset) / HIP_HEIGHT_RATIO)
+        hip, knee, ankle, toe = (kp[f"{side}_{n}"] for n in ("hip", "knee", "ankle", "toe"))
+        shin = seg(knee, ankle)
+        legs.append(seg(hip, knee) + shin)
+        if pos.shape[0] > 2:
+            speed = np.linalg.norm(np.gradient(pos[:, [ankle, toe]], 1.0 / fps, axis=0), axis=-1).max(axis=1)
+            flat = ((speed < 0.2) & (np.abs(pos[:, toe, 2] - floor) < 0.03) & (pos[:, ankle, 2] > pos[:, toe, 2])
+                    & (pos[:, knee, 2] - pos[:, ankle, 2] > 0.9 * shin))       # upright shin: not kneeling
+            if flat.sum() >= 10:
+                ankles.append(float(np.median(pos[flat, ankle, 2])) - floor)
+    leg = float(np.mean(legs))
+    if ankles:
+        return float((leg + float(np.mean(ankles)) + sole_offset) / HIP_HEIGHT_RATIO)
+    return float(leg / (HIP_HEIGHT_RATIO - ANKLE_HEIGHT_RATIO))
 
 
 def build_motion(src: SourceMotion, fps: float, settings: Settings, provenance: dict[str, str],
@@ -110,6 +148,9 @@ def build_motion(src: SourceMotion, fps: float, settings: Settings, provenance: 
         raise InputError(path, "bad_fps", f"target fps {fps} is not a positive number")
     if not (np.isfinite(src.fps) and src.fps > 0):
         raise InputError(path, "missing_fps", f"source frame rate {src.fps} is not a positive number")
+    if not MIN_SOURCE_FPS <= src.fps <= MAX_SOURCE_FPS:
+        raise InputError(path, "implausible_fps", f"source frame rate {src.fps:g} Hz is outside "
+                                                  f"{MIN_SOURCE_FPS:g}..{MAX_SOURCE_FPS:g} Hz")
     n_src = src.local_quats.shape[0]
     if n_src < 2:
         raise InputError(path, "too_few_frames", f"{n_src} frame(s); a clip needs at least 2")
@@ -122,18 +163,19 @@ def build_motion(src: SourceMotion, fps: float, settings: Settings, provenance: 
     norms = np.linalg.norm(src.local_quats, axis=-1)
     if np.any(norms < 1e-6):
         raise InputError(path, "bad_rotation", "zero rotation quaternion in the source data")
+    src = replace(src, local_quats=src.local_quats / norms[..., None])
     trans, quats = resample_local(src, fps)
     if quats.shape[0] < max(settings.min_frames, 2):
         raise InputError(path, "too_few_frames",
                          f"{quats.shape[0]} frame(s) at {fps:g} fps; at least {max(settings.min_frames, 2)} needed")
     pos, glob = forward_kinematics(src.parents, trans, quats)
-    glob = rot.make_continuous(glob / np.linalg.norm(glob, axis=-1, keepdims=True))
+    glob = continuous(glob / np.linalg.norm(glob, axis=-1, keepdims=True))
     if not np.all(np.isfinite(pos)):
         raise InputError(path, "non_finite", "forward kinematics produced NaN or Inf")
     kp = src.skeleton.keypoint_index(src.names)
     feet = [kp[k] for k in ("left_ankle", "right_ankle", "left_toe", "right_toe")]
     floor = estimate_floor(pos, feet, fps, settings.floor_percentile, settings.floor_stance_speed)
-    height = estimate_standing_height(pos, kp, floor, src.skeleton.sole_offset)
+    height = estimate_standing_height(pos, kp, floor, src.skeleton.sole_offset, fps)
     return HumanMotion(
         joint_names=tuple(src.names),
         parents=np.asarray(src.parents, dtype=np.int32),

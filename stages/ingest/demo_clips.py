@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.ingest.demo_pose import ANKLE_HEIGHT, LEG, REST, L_HIP, PoseTargets
+from stages.ingest.demo_pose import ANKLE_HEIGHT, LEG, REST, L_HIP, PoseTargets, centre_of_mass, pose_positions
 
 GRAVITY = 9.81
 STAND_PELVIS_Z = ANKLE_HEIGHT + float(REST[0, 2] - REST[7, 2])    # straight legs, flat feet
@@ -75,7 +75,7 @@ def _path(s: np.ndarray, n: np.ndarray, curvature: float, heading0: float) -> tu
 
 
 def walk(duration: float, fps: float, step_length: float = 0.5, step_time: float = 0.55,
-         curvature: float = 0.0, heading0: float = 0.0, lift: float = 0.07, pelvis_z: float = 0.93,
+         curvature: float = 0.0, heading0: float = 0.0, lift: float = 0.07, pelvis_z: float = 0.89,
          double_support: float = 0.12, arm_swing: float = 0.3) -> PoseTargets:
     """Steady walking along a straight line or circle, LIPM centre-of-mass motion.
 
@@ -86,7 +86,7 @@ def walk(duration: float, fps: float, step_length: float = 0.5, step_time: float
     """
     T = int(round(duration * fps)) + 1
     t = np.arange(T) / fps
-    tc = np.sqrt(pelvis_z / GRAVITY)
+    tc = np.sqrt((pelvis_z + 0.03) / GRAVITY)                   # CoM sits ~3 cm above the pelvis joint
     k = np.floor(t / step_time).astype(int)
     tau = t - k * step_time
     stance = k % 2                                              # 0 left, 1 right
@@ -113,18 +113,24 @@ def walk(duration: float, fps: float, step_length: float = 0.5, step_time: float
         ankles[:, side, 2] = z
         foot_yaw[:, side] = yaw
         foot_pitch[:, side] = np.where(own, 0.0, 0.15 * np.sin(np.pi * np.clip(sigma, 0.0, 1.0)))
-    nominal = np.full(T, pelvis_z) + 0.012 * np.cos(2 * np.pi * tau / step_time)
-    z = _reach_limited_height(com_xy, heading, ankles, nominal)
-    z = np.minimum(_smooth(z, 1.5), _reach_limited_height(com_xy, heading, ankles, nominal, margin=0.995))
-    pelvis = np.column_stack([com_xy, z])
+    nominal = np.full(T, pelvis_z) - 0.01 * np.cos(2 * np.pi * tau / step_time)   # highest at mid-stance
     # arms swing opposite to the legs: left arm forward when the right foot is ahead
     gait_phase = np.pi * t / step_time
     arm_pitch = arm_swing * np.sin(gait_phase)
     arms = np.stack([_arm(arm_pitch, 0), _arm(-arm_pitch, 1)], axis=1)
     elbow = np.stack([0.35 + 0.2 * np.clip(arm_pitch, 0, None), 0.35 + 0.2 * np.clip(-arm_pitch, 0, None)], axis=1)
-    return PoseTargets(pelvis_pos=pelvis, heading=heading, pelvis_pitch=np.full(T, 0.04),
-                       torso_lean=np.full(T, 0.04), ankle_pos=ankles, foot_yaw=foot_yaw, foot_pitch=foot_pitch,
-                       arm_dirs=arms, elbow=elbow)
+    targets = PoseTargets(pelvis_pos=np.column_stack([com_xy, nominal]), heading=heading,
+                          pelvis_pitch=np.full(T, 0.04), torso_lean=np.full(T, 0.04), ankle_pos=ankles,
+                          foot_yaw=foot_yaw, foot_pitch=foot_pitch, arm_dirs=arms, elbow=elbow)
+    # place the pelvis so that the whole-body CoM (not the pelvis) follows the LIPM path
+    pelvis_xy = com_xy.copy()
+    for _ in range(3):
+        z = _reach_limited_height(pelvis_xy, heading, ankles, nominal)
+        z = np.minimum(_smooth(z, 2.5), _reach_limited_height(pelvis_xy, heading, ankles, nominal, margin=0.995))
+        targets.pelvis_pos = np.column_stack([pelvis_xy, z])
+        com = centre_of_mass(pose_positions(targets))
+        pelvis_xy = pelvis_xy + (com_xy - com[:, :2])
+    return targets
 
 
 def _stand(T: int, heading: float = 0.0) -> PoseTargets:
@@ -172,11 +178,13 @@ def wave(duration: float, fps: float, side: int = 1, freq: float = 1.6, heading:
     p = _stand(len(t), heading)
     raise_ = bump(t, 0.3, 0.6, duration - 1.8, 0.6)
     lateral = 1.0 if side == 0 else -1.0
-    # raise the arm out to the side up to ~45 deg above horizontal, elbow bent ~90 deg, forearm oscillating
-    angle = raise_ * 2.3
-    up_dir = np.stack([0.25 * raise_, lateral * np.sin(angle), -np.cos(angle)], axis=-1)
-    p.arm_dirs[:, side] = up_dir
-    p.elbow[:, side] = 0.25 + raise_ * (1.2 + 0.45 * np.sin(2 * np.pi * freq * t))
+    # upper arm out to the side just above horizontal, rotated outward so the bent elbow points the
+    # forearm up; the forearm swings about vertical
+    up_dir = np.array([0.1, lateral * 0.95, 0.25])
+    p.arm_dirs[:, side] = (1 - raise_)[:, None] * p.arm_dirs[:, side] + raise_[:, None] * up_dir
+    p.arm_twist = np.zeros((len(t), 2))
+    p.arm_twist[:, side] = raise_ * np.pi / 2
+    p.elbow[:, side] = 0.25 + raise_ * (1.2 + 0.4 * np.sin(2 * np.pi * freq * t))
     return p
 
 
@@ -208,7 +216,7 @@ def jump(duration: float, fps: float, flight: float = 0.32, forward: float = 0.0
     p = _stand(len(t), heading)
     T = len(t)
     z_stand = p.pelvis_pos[0, 2]
-    z_top = STAND_PELVIS_Z + 0.005                              # legs straight at take-off / touch-down
+    z_top = STAND_PELVIS_Z - 0.015                              # legs nearly straight at take-off / touch-down
     crouch = 0.22
     t_crouch, t_push = 0.9, 0.28
     t0 = t_crouch + 0.35                                         # start of the push
@@ -238,16 +246,24 @@ def jump(duration: float, fps: float, flight: float = 0.32, forward: float = 0.0
     s2 = np.clip(tl / absorb, 0, 1)
     h10 = s2 - 6 * s2 ** 3 + 8 * s2 ** 4 - 3 * s2 ** 5
     z_low = z_stand - 0.18
-    down = h00_ = 1 - 10 * s2 ** 3 + 15 * s2 ** 4 - 6 * s2 ** 5
-    z_land = down * z_top + (1 - h00_) * z_low + h10 * absorb * (-v0)
+    h00_land = 1 - 10 * s2 ** 3 + 15 * s2 ** 4 - 6 * s2 ** 5
+    z_land = h00_land * z_top + (1 - h00_land) * z_low + h10 * absorb * (-v0)
     rise = min_jerk((tl - absorb - 0.1) / 0.6)
     z[land] = np.where(tl < absorb, z_land, z_low + (z_stand - z_low) * rise)
     p.pelvis_pos[:, 2] = z
-    # forward travel during the flight (feet follow the pelvis in the air)
+    # forward travel: the pelvis speeds up during the push, flies at constant speed, slows in the
+    # landing; the feet leave behind the pelvis and land ahead of it
     fwd = np.array([np.cos(heading), np.sin(heading)])
-    travel = forward * min_jerk((t - t_off) / flight)
-    p.pelvis_pos[:, :2] += np.outer(travel, fwd)
-    p.ankle_pos[..., :2] += np.outer(travel, fwd)[:, None, :]
+    vx = forward / (flight + 0.5 * t_push + 0.5 * absorb)
+    x = np.zeros(T)
+    sp = np.clip((t - t0) / t_push, 0, 1)
+    x += vx * t_push * (sp ** 4 * (2.5 - 3 * sp + sp ** 2))      # integral of min_jerk (vx t_push / 2 in all)
+    x += vx * np.clip(t - t_off, 0, flight)
+    sa = np.clip((t - t_land) / absorb, 0, 1)
+    x += vx * absorb * (sa - sa ** 4 * (2.5 - 3 * sa + sa ** 2))  # integral of 1 - min_jerk (vx absorb / 2)
+    feet_x = np.where(t < t_off, 0.0, forward * min_jerk((t - t_off) / flight))
+    p.pelvis_pos[:, :2] += np.outer(x, fwd)
+    p.ankle_pos[..., :2] += np.outer(feet_x, fwd)[:, None, :]
     lift = np.clip(z - z_top, 0.0, None)
     p.ankle_pos[..., 2] += lift[:, None]
     # keep feet within reach in the crouch: lean forward, arms swing back then up
@@ -256,7 +272,7 @@ def jump(duration: float, fps: float, flight: float = 0.32, forward: float = 0.0
     p.torso_lean = 0.02 + 0.45 * depth
     p.pelvis_pitch = 0.2 * depth
     p.pelvis_pos[:, :2] -= np.outer(0.07 * depth, fwd)
-    arm = -0.6 * depth + 1.4 * (air | push) * min_jerk((t - t0) / 0.25)
+    arm = -0.5 * depth + 1.0 * bump(t, t0, 0.3, t_land - t0 - 0.3, 0.5)
     p.arm_dirs = np.stack([_arm(arm, 0), _arm(arm, 1)], axis=1)
     return p
 
@@ -292,10 +308,9 @@ def arm_through_body(duration: float, fps: float, side: int = 1, heading: float 
     into = bump(t, 0.5, 0.8, duration - 2.4, 0.8)
     lateral = 1.0 if side == 0 else -1.0
     start = p.arm_dirs[:, side]
-    across = np.array([0.45, -lateral * 0.85, -0.25])        # pointing to the other side, through the chest
-    d = (1 - into)[:, None] * start + into[:, None] * across + np.array([0.3, 0.0, 0.0]) * np.sin(np.pi * into)[:, None]
-    p.arm_dirs[:, side] = d
-    p.elbow[:, side] = 0.25 + 1.6 * into                       # forearm folds back into the trunk
+    forward = np.array([0.97, -lateral * 0.26, 0.0])          # upper arm forward and slightly inward
+    p.arm_dirs[:, side] = (1 - into)[:, None] * start + into[:, None] * forward
+    p.elbow[:, side] = 0.25 + 2.25 * into                      # forearm folds back: the hand ends inside the chest
     return p
 
 

@@ -109,6 +109,7 @@ class PoseTargets:
     head_pitch: np.ndarray | None = None   # (T,) relative to the torso; default cancels the lean
     pelvis_roll: np.ndarray | None = None  # (T,)
     legs_ik: bool = True            # False: legs follow the pelvis rigidly (rest pose legs)
+    arm_twist: np.ndarray | None = None    # (T, 2) external rotation of the upper arms (rad)
 
 
 def solve_pose(t: PoseTargets) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +158,9 @@ def solve_pose(t: PoseTargets) -> tuple[np.ndarray, np.ndarray]:
     for side, (shoulder, elbow, wrist) in enumerate(((L_SHOULDER, L_ELBOW, L_WRIST), (R_SHOULDER, R_ELBOW, R_WRIST))):
         rest_dir = _unit(REST[elbow] - REST[shoulder])
         upper_local = swing(rest_dir, t.arm_dirs[:, side])
+        if t.arm_twist is not None:          # external rotation: the elbow then flexes upward from a T-pose
+            angle = t.arm_twist[:, side:side + 1] * (-1.0 if side == 0 else 1.0)
+            upper_local = rot.multiply(upper_local, rot.from_rotvec(rest_dir * angle))
         G[:, shoulder] = rot.multiply(torso, upper_local)
         hinge = _unit(np.cross(rest_dir, np.array([1.0, 0.0, 0.0])))   # flexion bends the forearm forward in T-pose
         G[:, elbow] = rot.multiply(G[:, shoulder], rot.from_rotvec(hinge * t.elbow[:, side:side + 1]))
@@ -186,3 +190,36 @@ def design_positions(local: np.ndarray, pelvis_pos: np.ndarray) -> np.ndarray:
     trans[:, 0] = pelvis_pos
     pos, _ = forward_kinematics(BODY_PARENTS, trans, local)
     return pos
+
+
+#: Segment (proximal joint, distal joint, mass fraction, centre-of-mass position
+#: along the segment from the proximal end), approximate adult values after
+#: de Leva (1996); the trunk is split over the spine chain.
+SEGMENTS: tuple[tuple[int, int, float, float], ...] = (
+    (PELVIS, SPINE1, 0.142, 0.5),
+    (SPINE1, SPINE3, 0.155, 0.5),
+    (SPINE3, NECK, 0.163, 0.5),
+    (NECK, HEAD, 0.069, 1.0),
+    (L_HIP, L_KNEE, 0.1416, 0.41), (R_HIP, R_KNEE, 0.1416, 0.41),
+    (L_KNEE, L_ANKLE, 0.0433, 0.44), (R_KNEE, R_ANKLE, 0.0433, 0.44),
+    (L_ANKLE, L_FOOT, 0.0137, 0.5), (R_ANKLE, R_FOOT, 0.0137, 0.5),
+    (L_SHOULDER, L_ELBOW, 0.0271, 0.58), (R_SHOULDER, R_ELBOW, 0.0271, 0.58),
+    (L_ELBOW, L_WRIST, 0.0162, 0.46), (R_ELBOW, R_WRIST, 0.0162, 0.46),
+    (L_WRIST, L_WRIST, 0.0061, 0.0), (R_WRIST, R_WRIST, 0.0061, 0.0),
+)
+
+
+def centre_of_mass(positions: np.ndarray) -> np.ndarray:
+    """Approximate whole-body centre of mass (T, 3) from (T, 22, 3) joint positions."""
+    total = np.zeros(positions.shape[:-2] + (3,))
+    mass = 0.0
+    for a, b, m, r in SEGMENTS:
+        total = total + m * (positions[..., a, :] + r * (positions[..., b, :] - positions[..., a, :]))
+        mass += m
+    return total / mass
+
+
+def pose_positions(t: PoseTargets) -> np.ndarray:
+    """(T, 22, 3) world joint positions of a target pose."""
+    G, pelvis = solve_pose(t)
+    return design_positions(to_local(G), pelvis)

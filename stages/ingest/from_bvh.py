@@ -7,7 +7,7 @@ import numpy as np
 from stages.common import rotations as rot
 from stages.ingest.build import SourceMotion
 from stages.ingest.bvh import BvhFile, local_transforms
-from stages.ingest.skeletons import BvhFormat, SkeletonMap, resolve_bvh_format
+from stages.ingest.skeletons import BvhFormat, resolve_bvh_format
 
 
 def bvh_source(bvh: BvhFile, bvh_format: str = "auto", path=None) -> tuple[SourceMotion, BvhFormat]:
@@ -36,7 +36,3 @@ def bvh_source(bvh: BvhFile, bvh_format: str = "auto", path=None) -> tuple[Sourc
         skeleton=smap,
     ), fmt
 
-
-def skeleton_of(bvh: BvhFile, bvh_format: str = "auto", path=None) -> SkeletonMap:
-    """The skeleton table matching a BVH's joint names."""
-    return resolve_bvh_format(bvh.names, bvh_format, path)[1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
@@ -11,22 +11,13 @@ from tqdm import tqdm
 from pipeline.errors import InputError
 from stages.common.robot.trajectory import robot_motion_from_trajectory
 from stages.ingest.motion import KEYPOINT_NAMES, HumanMotion
-from stages.retarget.contacts import ContactSettings, human_foot_contacts
+from stages.retarget.contacts import human_foot_contacts
 from stages.retarget.metrics import evaluate
 from stages.retarget.motion import RobotMotion
 from stages.retarget.scaling import compute_scaling, rest_pose
 from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
-from stages.retarget.targets import TargetSettings, Targets, build_targets
-
-
-@dataclass(frozen=True)
-class RetargetSettings:
-    """All retargeting settings (the stage's ``Settings`` fields map onto these)."""
-
-    contacts: ContactSettings = field(default_factory=ContactSettings)
-    targets: TargetSettings = field(default_factory=TargetSettings)
-    solver: SolverSettings = field(default_factory=SolverSettings)
-    metrics: bool = True
+from stages.retarget.settings import Settings
+from stages.retarget.targets import Targets, build_targets
 
 
 @dataclass(frozen=True)
@@ -52,7 +43,22 @@ def _check(human: HumanMotion) -> np.ndarray:
     return kp
 
 
-def prepare(human: HumanMotion, robot, settings: RetargetSettings = RetargetSettings()) -> Prepared:
+def frame_clearance(robot) -> dict[str, float]:
+    """Frame -> lowest height (m) its origin may take so that none of its capsules is below z = 0.
+
+    Orientation-free bound: capsule radius plus the distance from the frame
+    origin to the capsule's core segment, the largest over the frame's capsules.
+    """
+    col = robot.collision
+    out: dict[str, float] = {}
+    for p, a, b, r in zip(col.primitives, col.a_local, col.b_local, col.radius):
+        d = b - a
+        s = float(np.clip(-(a @ d) / max(d @ d, 1e-12), 0.0, 1.0))
+        out[p.frame] = max(out.get(p.frame, 0.0), float(r + np.linalg.norm(a + s * d)))
+    return out
+
+
+def prepare(human: HumanMotion, robot, settings: Settings = Settings()) -> Prepared:
     """Contacts, scaling and per-frame targets of a clip (no IK)."""
     kp = _check(human)
     cfg = robot.config
@@ -74,7 +80,8 @@ def prepare(human: HumanMotion, robot, settings: RetargetSettings = RetargetSett
             corners.append(np.zeros((4, 3)))
     corners = np.stack(corners)
     targets = build_targets(kp, human.fps, human.floor_height, contacts, cfg.keypoint_tasks, rest, scaling,
-                            tuple(cfg.foot_frames), (corners[0], corners[1]), settings.targets)
+                            tuple(cfg.foot_frames), (corners[0], corners[1]), settings.targets,
+                            frame_clearance(robot))
     return Prepared(kp, contacts, scaling, targets, corners)
 
 
@@ -106,14 +113,14 @@ def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSe
     return out, info
 
 
-def retarget_motion(human: HumanMotion, robot, settings: RetargetSettings = RetargetSettings(),
+def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
                     progress: bool = False) -> RobotMotion:
     """Retarget ``human`` onto ``robot``.
 
     Args:
         human: the canonical human motion (Z-up, metres).
         robot: a ``stages.common.robot.Robot``.
-        settings: see :class:`RetargetSettings`.
+        settings: see :class:`Settings`.
         progress: show a tqdm bar over frames.
 
     Returns:
@@ -133,7 +140,7 @@ def retarget_motion(human: HumanMotion, robot, settings: RetargetSettings = Reta
     metrics: dict[str, float] = {}
     if settings.metrics:
         metrics.update(evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
-                                prep.scaling.root_scale))
+                                prep.scaling.root_scale, prep.targets.pos))
     metrics.update({k: float(v) for k, v in prep.scaling.summary().items()})
     metrics.update({"solve_s": round(elapsed, 4), "frames_per_s": round(T / max(elapsed, 1e-9), 1),
                     "first_frame_s": info["first_frame_s"], "ik_frames_per_s": info["ik_frames_per_s"],

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.common.contacts import foot_contacts
+from stages.common.contacts import foot_contacts, spans_of
 
 FOOT_POINTS: tuple[tuple[str, str], ...] = (("left_ankle", "left_toe"), ("right_ankle", "right_toe"))
 
@@ -25,7 +25,9 @@ class ContactSettings:
     Attributes:
         height: a foot point within this height (m) of its resting height can be in contact.
         speed: and slower than this (m/s).
-        min_span_frames: shorter contact / flight runs are absorbed (debounce, frames).
+        min_span_frames: shorter contact / flight runs of each point are absorbed (debounce, frames).
+        max_gap_s: a foot's contact gaps up to this long (s) are filled (a flickering
+            stance would otherwise re-land the foot in a new place).
         rest_percentile: percentile (%) of a point's height over the clip taken as its resting height.
         max_rest_height: cap (m) on a point's resting height above the floor.
     """
@@ -33,6 +35,7 @@ class ContactSettings:
     height: float = 0.05
     speed: float = 0.35
     min_span_frames: int = 3
+    max_gap_s: float = 0.1
     rest_percentile: float = 5.0
     max_rest_height: float = 0.15
 
@@ -57,5 +60,17 @@ def human_foot_contacts(keypoints: dict[str, np.ndarray], fps: float, floor_heig
                                  0.0, settings.max_rest_height))
             flags.append(foot_contacts(p[:, None, :], fps, floor_height + rest, settings.height, settings.speed,
                                        settings.min_span_frames)[:, 0])
-        out.append(flags[0] & flags[1])
+        out.append(fill_gaps(flags[0] & flags[1], int(round(settings.max_gap_s * fps))))
     return np.stack(out, axis=1)
+
+
+def fill_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
+    """``mask`` with False runs of at most ``max_gap`` frames between two True runs set True."""
+    mask = np.asarray(mask, dtype=bool).copy()
+    if max_gap <= 0:
+        return mask
+    spans = spans_of(mask)
+    for (_, stop), (start, _) in zip(spans[:-1], spans[1:]):
+        if start - stop <= max_gap:
+            mask[stop:start] = True
+    return mask

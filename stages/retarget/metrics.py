@@ -5,12 +5,13 @@ and the human clip it came from, so a retarget from another tool (Unitree's
 LAFAN1 G1 CSVs) is scored exactly like ours. Units are in the metric names.
 
 * ``keypoint_error_m``: mean distance between robot task frames and the scaled
-  human keypoints, both relative to the pelvis (translation-free).
+  human keypoints (each segment scaled to the robot's length, as the IK targets
+  are built), both relative to the pelvis (translation-free).
 * ``limb_direction_error_deg`` (mean) / ``_p95_deg``: angle between each robot
   limb (hip->knee, knee->ankle, shoulder->elbow, elbow->wrist frames) and the
   human limb.
-* ``foot_slide_cm_s``: mean horizontal speed of the sole centre over the human's
-  contact frames.
+* ``foot_slide_cm_s``: mean horizontal speed of the sole centre between
+  consecutive frames that are both in contact (human contact mask).
 * ``contact_foot_height_m``: mean height of the lowest sole corner over contact
   frames (a constant float or sink shows here).
 * ``ground_penetration_frac``: fraction of frames where a sole corner or a
@@ -63,7 +64,8 @@ def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
-             human_keypoints: np.ndarray, contacts: np.ndarray, root_scale: float) -> dict[str, float]:
+             human_keypoints: np.ndarray, contacts: np.ndarray, root_scale: float,
+             target_pos: np.ndarray | None = None) -> dict[str, float]:
     """All metrics of one robot trajectory against its human clip.
 
     Args:
@@ -73,6 +75,9 @@ def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_
         human_keypoints: (T, K, 3) over :data:`KEYPOINT_NAMES`, m, Z-up.
         contacts: (T, 2) bool human foot contact [left, right].
         root_scale: the human -> robot scale of the clip.
+        target_pos: (T, M, 3) the scaled human keypoints of the robot's keypoint
+            tasks (retarget targets, m); when None the human keypoints scaled by
+            ``root_scale`` stand in.
     """
     T = root_pos.shape[0]
     if human_keypoints.shape[0] != T or contacts.shape[0] != T:
@@ -91,10 +96,15 @@ def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_
 
     # keypoints relative to the pelvis, after scaling
     frame_of = {t.human: t.frame for t in tasks}
-    names = [t.human for t in tasks if t.human != "pelvis"]
-    h = human_keypoints[:, [kidx[n] for n in names]] - human_keypoints[:, [kidx["pelvis"]]]
-    r = pos[:, [fi[frame_of[n]] for n in names]] - pos[:, [fi[frame_of["pelvis"]]]]
-    out["keypoint_error_m"] = float(np.mean(np.linalg.norm(r - root_scale * h, axis=-1)))
+    others = [m for m, t in enumerate(tasks) if t.human != "pelvis"]
+    pelvis = [t.human for t in tasks].index("pelvis")
+    r = pos[:, [fi[tasks[m].frame] for m in others]] - pos[:, [fi[tasks[pelvis].frame]]]
+    if target_pos is not None:
+        h = target_pos[:, others] - target_pos[:, [pelvis]]
+    else:
+        h = root_scale * (human_keypoints[:, [kidx[tasks[m].human] for m in others]]
+                          - human_keypoints[:, [kidx["pelvis"]]])
+    out["keypoint_error_m"] = float(np.mean(np.linalg.norm(r - h, axis=-1)))
 
     # limb directions
     limbs = []
@@ -125,16 +135,10 @@ def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_
     lowest_sole = np.stack([z.min(axis=1) for z in corners_z], axis=1)          # (T, 2)
     centre = np.stack(centres, axis=1)                                          # (T, 2, 3)
     contacts = np.asarray(contacts, dtype=bool)
-    if T > 1:
-        speed = np.linalg.norm(np.gradient(centre[..., :2], 1.0 / fps, axis=0), axis=-1)
-    else:
-        speed = np.zeros((T, 2))
-    if contacts.any():
-        out["foot_slide_cm_s"] = float(100.0 * np.mean(speed[contacts]))
-        out["contact_foot_height_m"] = float(np.mean(lowest_sole[contacts]))
-    else:
-        out["foot_slide_cm_s"] = 0.0
-        out["contact_foot_height_m"] = float("nan")
+    step = np.linalg.norm(np.diff(centre[..., :2], axis=0), axis=-1) * fps             # (T-1, 2) m/s
+    both = contacts[1:] & contacts[:-1]
+    out["foot_slide_cm_s"] = float(100.0 * np.mean(step[both])) if both.any() else 0.0
+    out["contact_foot_height_m"] = float(np.mean(lowest_sole[contacts])) if contacts.any() else float("nan")
     cap_idx = np.array([fi[f] for f in col.frames], dtype=int)
     # feet touch the floor through their soles; their capsules are coarse bounding volumes
     not_foot = np.array([p.frame not in feet for p in col.primitives], dtype=bool)

@@ -124,15 +124,26 @@ def _rot_y(pitch: np.ndarray) -> np.ndarray:
     return out
 
 
+def _segment_or(v: np.ndarray, fallback: np.ndarray, min_length: float = 0.05) -> np.ndarray:
+    """``v`` (T, 3), or ``fallback`` when the skeleton's segment is degenerate (median length
+    below ``min_length`` m, e.g. two keypoints mapped to coincident joints)."""
+    return v if np.median(np.linalg.norm(v, axis=-1)) >= min_length else fallback
+
+
 def estimate_orientations(kp: dict[str, np.ndarray], contacts: np.ndarray) -> dict[str, np.ndarray]:
     """Canonical orientations (T, 3, 3) of the pelvis, torso and feet from keypoint positions.
+
+    Pelvis: lateral = left hip - right hip, up = spine - pelvis. Torso: lateral =
+    left shoulder - right shoulder, up = neck - spine. Either "up" falls back to
+    neck - pelvis on skeletons where the segment is degenerate.
 
     Feet: heading and pitch of ankle -> toe, with the clip's median pitch during
     contact (the flat-foot pitch of this skeleton) removed, no roll.
     """
+    trunk = kp["neck"] - kp["pelvis"]
     out = {
-        "pelvis": frame_from_lateral_up(kp["left_hip"] - kp["right_hip"], kp["spine"] - kp["pelvis"]),
-        "torso": frame_from_lateral_up(kp["left_shoulder"] - kp["right_shoulder"], kp["neck"] - kp["spine"]),
+        "pelvis": frame_from_lateral_up(kp["left_hip"] - kp["right_hip"], _segment_or(kp["spine"] - kp["pelvis"], trunk)),
+        "torso": frame_from_lateral_up(kp["left_shoulder"] - kp["right_shoulder"], _segment_or(kp["neck"] - kp["spine"], trunk)),
     }
     pelvis_heading = np.arctan2(out["pelvis"][:, 1, 0], out["pelvis"][:, 0, 0])
     for side, (ankle, toe) in enumerate((("left_ankle", "left_toe"), ("right_ankle", "right_toe"))):
@@ -210,7 +221,8 @@ def _lowest_corner(pos: np.ndarray, rot: np.ndarray, corners: np.ndarray) -> np.
 def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contacts: np.ndarray,
                   tasks: tuple, rest: RestPose, scaling: Scaling, foot_frames: tuple[str, str],
                   sole_corners: tuple[np.ndarray, np.ndarray],
-                  settings: TargetSettings = TargetSettings()) -> Targets:
+                  settings: TargetSettings = TargetSettings(),
+                  clearance: dict[str, float] | None = None) -> Targets:
     """IK targets of every frame.
 
     Args:
@@ -225,6 +237,8 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
         foot_frames: robot (left, right) foot frames.
         sole_corners: per foot, (C, 3) sole corners in the foot frame (m).
         settings: see :class:`TargetSettings`.
+        clearance: robot frame -> minimum height (m) of its origin (from its
+            collision capsules); non-foot targets are lifted to it.
 
     Raises:
         ValueError: the tasks lack the pelvis or a foot.
@@ -328,6 +342,13 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
         L2 = float(np.linalg.norm(rest.position(frame_of[a]) - rest.position(frame_of[k])))
         pos[k] = two_bone(pos[h], pos[a], L1, L2, pos[k])
     shift = shift + drop
+
+    # Every other body stays above the floor: a frame's target is at least its clearance high.
+    for t in tasks:
+        c = (clearance or {}).get(t.frame, 0.0)
+        if c > 0.0 and t.human not in foot_kp:
+            pos[t.human] = pos[t.human].copy()
+            pos[t.human][:, 2] = np.maximum(pos[t.human][:, 2], c)
 
     frames = tuple(t.frame for t in tasks)
     names = tuple(t.human for t in tasks)

@@ -1,5 +1,10 @@
 """The filter's checks, in the order they run.
 
+The order is also the order of diagnosis: a clip's main reason is its first
+failing check, kinematic and contact causes before their dynamic
+consequences (a body lying on the floor also breaks the ZMP and torque
+checks; it is reported as ``non_foot_ground_contact`` first).
+
 Each check is ``check(state: ClipState, settings) -> CheckResult`` where
 ``settings`` is the check's own section of :class:`stages.filter.settings.Settings`
 (the attribute named like the reason code).
@@ -27,12 +32,12 @@ CHECKS: dict[str, Check] = {
     "root_linear_speed": root_linear_speed,
     "root_angular_speed": root_angular_speed,
     "root_vertical_jump": root_vertical_jump,
-    "ground_penetration": ground_penetration,
-    "floating": floating,
     "non_foot_ground_contact": non_foot_ground_contact,
+    "floating": floating,
+    "ground_penetration": ground_penetration,
     "self_collision": self_collision,
-    "zmp_outside_support": zmp_outside_support,
     "flight_momentum": flight_momentum,
+    "zmp_outside_support": zmp_outside_support,
     "joint_torque": joint_torque,
 }
 

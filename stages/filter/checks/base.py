@@ -43,17 +43,30 @@ class CheckResult:
 
 
 def drop_short_runs(mask: np.ndarray, allow_frames: int) -> np.ndarray:
-    """``mask`` without its True runs of at most ``allow_frames`` frames."""
+    """``mask`` without its isolated short True runs.
+
+    Runs separated by gaps of at most ``allow_frames // 2`` frames are first
+    merged (a violation that keeps coming back is not a short one), then
+    merged runs of at most ``allow_frames`` frames are dropped.
+    """
     mask = np.asarray(mask, dtype=bool)
     if allow_frames <= 0 or not mask.any():
         return mask.copy()
-    padded = np.concatenate(([False], mask, [False]))
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
     out = mask.copy()
-    for start, stop in zip(edges[::2], edges[1::2]):
+    runs = _runs(out)
+    for (_, stop), (start, _) in zip(runs, runs[1:]):
+        if start - stop <= allow_frames // 2:
+            out[stop:start] = True
+    for start, stop in _runs(out):
         if stop - start <= allow_frames:
             out[start:stop] = False
     return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    padded = np.concatenate(([False], mask, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def threshold_result(code: str, value: np.ndarray, threshold: float, unit: str, allow_frames: int = 0,

@@ -11,7 +11,7 @@ import numpy as np
 import pinocchio as pin
 from scipy.optimize import nnls
 
-from stages.filter.checks.base import CheckResult, drop_short_runs, threshold_result
+from stages.filter.checks.base import CheckResult, threshold_result
 from stages.filter.settings import FlightMomentumSettings, JointTorqueSettings, ZmpSettings
 from stages.filter.state import GRAVITY, ClipState
 
@@ -34,7 +34,11 @@ def zmp(com: np.ndarray, force: np.ndarray, moment: np.ndarray, min_normal: floa
 
 def convex_hull(points: np.ndarray) -> np.ndarray:
     """Counter-clockwise convex hull (H, 2) of 2-D points (monotone chain; collinear points dropped)."""
-    pts = np.unique(np.round(np.asarray(points, dtype=np.float64), 9), axis=0)
+    pts = np.asarray(points, dtype=np.float64)
+    pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
+    if len(pts) > 1:
+        step = np.abs(np.diff(pts, axis=0)).max(axis=1) > 1e-12
+        pts = pts[np.concatenate([[True], step])]
     if len(pts) <= 2:
         return pts
 
@@ -90,25 +94,46 @@ def support_distance(state: ClipState) -> np.ndarray:
 
 
 def zmp_outside_support(state: ClipState, s: ZmpSettings) -> CheckResult:
-    """Signed distance (m) of the ZMP outside the support polygon of the contact points, per frame."""
-    return threshold_result("zmp_outside_support", support_distance(state), s.margin_m, "m", s.allow_frames)
+    """Signed distance (m) of the ZMP outside the support polygon of the contact points, per frame.
+
+    Frames within ``guard_frames`` of an airborne frame are not judged: the
+    smoothed accelerations there mix flight (no floor force) with stance.
+    """
+    judged = ~_near(~state.any_contact, s.guard_frames)
+    return threshold_result("zmp_outside_support", support_distance(state), s.margin_m, "m", s.allow_frames,
+                            judged=judged)
+
+
+def _near(mask: np.ndarray, frames: int) -> np.ndarray:
+    """``mask`` grown by ``frames`` frames on both sides."""
+    out = mask.copy()
+    for shift in range(1, frames + 1):
+        out[shift:] |= mask[:-shift]
+        out[:-shift] |= mask[shift:]
+    return out
 
 
 def flight_momentum(state: ClipState, s: FlightMomentumSettings) -> CheckResult:
     """Ballistic consistency in flight, per airborne frame (1.0 = at tolerance).
 
     Value ``max(|dL/dt - m g| / (m · linear_tolerance), |dk/dt| / angular_tolerance)``
-    on frames with no contact whose neighbours have none either.
+    on frames with no contact within ``guard_frames`` frames (contact detection
+    is good to about a frame, and the central differences span one more).
     """
-    force, moment = state.contact_wrench          # = dh/dt - m g: must vanish in flight
-    lin = np.linalg.norm(force, axis=1) / state.body.mass
-    ang = np.linalg.norm(moment, axis=1)
-    value = np.maximum(lin / s.linear_tolerance_mps2, ang / s.angular_tolerance_nm)
     air = ~state.any_contact
     judged = air.copy()
-    judged[1:] &= air[:-1]
-    judged[:-1] &= air[1:]
-    return threshold_result("flight_momentum", value, 1.0, "x tolerance", s.allow_frames, judged=judged)
+    for shift in range(1, s.guard_frames + 1):      # frames within guard_frames of a contact are not judged
+        judged[shift:] &= air[:-shift]
+        judged[:-shift] &= air[shift:]
+    value = np.full(state.num_frames, np.nan)
+    frames = np.flatnonzero(judged)
+    if frames.size:
+        dh = state.centroidal_rate_raw(frames)      # dh/dt - m g must vanish in flight
+        mass = state.body.mass
+        lin = np.linalg.norm(dh[:, :3] - np.array([0.0, 0.0, -mass * GRAVITY]), axis=1) / mass
+        ang = np.linalg.norm(dh[:, 3:], axis=1)
+        value[frames] = np.maximum(lin / s.linear_tolerance_mps2, ang / s.angular_tolerance_nm)
+    return threshold_result("flight_momentum", value, 1.0, "x tolerance", s.allow_frames)
 
 
 def cone_generators(friction: float, edges: int) -> np.ndarray:
@@ -124,7 +149,7 @@ def joint_torques(state: ClipState, s: JointTorqueSettings) -> tuple[np.ndarray,
     Per frame: ``tau = RNEA(q, v, a) - sum_i J_i^T f_i`` with ``f_i`` at the contact
     points in a linearised friction cone (non-negative combinations of the cone
     edges, hence unilateral). The forces minimise, by NNLS, the root wrench
-    residual (weight 1 / (0.001 m g)) plus the joint torques relative to the
+    residual (weight 1 / (1e-4 m g)) plus the joint torques relative to the
     effort limits plus a tiny force norm (a unique, spread-out solution).
     """
     body = state.body
@@ -135,8 +160,8 @@ def joint_torques(state: ClipState, s: JointTorqueSettings) -> tuple[np.ndarray,
     gens = cone_generators(s.friction, s.cone_edges)
     D = model.nv - 6
     effort = np.where(np.isfinite(body.effort_limit), body.effort_limit, 1e6)
-    weights = np.concatenate([np.full(6, 1.0 / (1e-3 * body.mass * GRAVITY)), 1.0 / effort])
-    reg = 1e-3
+    weights = np.concatenate([np.full(6, 1.0 / (1e-4 * body.mass * GRAVITY)), 1.0 / effort])
+    reg = 1e-4
     tau = np.empty((state.num_frames, D))
     residual = np.zeros((state.num_frames, 6))
     frame_ids = body.frame_ids
@@ -149,18 +174,19 @@ def joint_torques(state: ClipState, s: JointTorqueSettings) -> tuple[np.ndarray,
             continue
         pin.computeJointJacobians(model, data, q)
         pin.updateFramePlacements(model, data)
-        cols = []
+        jp = np.empty((idx.size, 3, model.nv))
         jac_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for i in idx:
+        for n, i in enumerate(idx):
             k = int(frame[i])
             if k not in jac_cache:
                 fid = int(frame_ids[k])
                 J = pin.getFrameJacobian(model, data, fid, pin.ReferenceFrame.LOCAL_WORLD_ALIGNED)
                 jac_cache[k] = (J, data.oMf[fid].translation.copy())
             J, origin = jac_cache[k]
-            lever = points[t, i] - origin
-            # J_p^T f = J_lin^T f + J_ang^T (lever x f), for each cone edge f
-            cols.append(J[:3].T @ gens.T + J[3:].T @ np.cross(lever, gens).T)
+            lx, ly, lz = points[t, i] - origin
+            # point Jacobian J_p = J_lin - [lever]x J_ang
+            jp[n] = J[:3] - np.array([[0.0, -lz, ly], [lz, 0.0, -lx], [-ly, lx, 0.0]]) @ J[3:]
+        cols = [np.einsum("nij,ki->jnk", jp, gens).reshape(model.nv, -1)]
         G = np.concatenate(cols, axis=1)                                   # (nv, n*K)
         A = np.vstack([weights[:, None] * G, reg * np.eye(G.shape[1])])
         rhs = np.concatenate([weights * full, np.zeros(G.shape[1])])

@@ -12,7 +12,7 @@ from stages.filter.state import ClipState
 
 
 def non_finite(state: ClipState, s: NonFiniteSettings) -> CheckResult:
-    """Frames holding NaN or inf in the root pose or joint positions (value 1 = non-finite)."""
+    """Frames holding NaN or inf in the root pose or joint positions, or a zero root quaternion (value 1)."""
     bad = ~state.finite
     return CheckResult("non_finite", bad, bad.astype(np.float64), 0.0, "flag")
 

@@ -1,0 +1,39 @@
+"""Settings of the retarget stage (the manifest's ``stages.retarget`` section).
+
+Nested sections (each a frozen dataclass documented in its own module):
+
+* ``contacts`` (:class:`stages.retarget.contacts.ContactSettings`): human foot
+  contact thresholds (m, m/s, frames).
+* ``targets`` (:class:`stages.retarget.targets.TargetSettings`): ground shift
+  smoothing (s), contact lock blending (frames), foot weight factors, leg reach.
+* ``solver`` (:class:`stages.retarget.solver.SolverSettings`): IK iterations,
+  damping, limit gains, first-frame starts, ground and self-collision rows.
+
+Task weights per robot frame live in the robot config (``keypoint_tasks``,
+``posture_weights``); these settings scale or complement them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stages.retarget.contacts import ContactSettings
+from stages.retarget.solver import SolverSettings
+from stages.retarget.targets import TargetSettings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Retargeting settings.
+
+    Attributes:
+        contacts: human foot contact detection.
+        targets: IK target construction (ground, contact locks, weights).
+        solver: the differential IK.
+        metrics: compute the quality metrics of every clip (FK over the clip; ~5 % of the time).
+    """
+
+    contacts: ContactSettings = field(default_factory=ContactSettings)
+    targets: TargetSettings = field(default_factory=TargetSettings)
+    solver: SolverSettings = field(default_factory=SolverSettings)
+    metrics: bool = True

@@ -1,0 +1,46 @@
+"""The retarget clip stage: one canonical human motion -> one robot motion artifact."""
+
+from __future__ import annotations
+
+from pipeline.stage import ClipStage, StageInput, StageResult
+from stages.retarget.settings import Settings
+
+__all__ = ["Settings", "STAGE", "run", "summary_of"]
+
+#: Metrics copied into the run manifest's per-clip summary.
+SUMMARY_KEYS: tuple[str, ...] = (
+    "limb_direction_error_deg", "keypoint_error_m", "foot_slide_cm_s", "ground_penetration_frac",
+    "self_collision_frac", "joint_limit_violations", "velocity_limit_excess_max", "jerk_mean_rad_s3",
+    "root_scale", "frames_per_s",
+)
+
+
+def summary_of(motion) -> dict:
+    """JSON-able summary of a retargeted clip (frames, fps, robot, the main metrics)."""
+    out = {"frames": motion.num_frames, "fps": float(motion.fps), "robot": motion.robot}
+    for key in SUMMARY_KEYS:
+        if key in motion.metrics:
+            out[key] = round(float(motion.metrics[key]), 6)
+    return out
+
+
+def run(inp: StageInput, settings: Settings) -> StageResult:
+    """Retarget the clip's ingested human motion onto ``inp.globals.robot``.
+
+    Raises:
+        InputError: the human motion is unusable (too short, non-finite,
+            degenerate skeleton); the clip is rejected with that reason.
+    """
+    from stages.common.robot import load_robot
+    from stages.ingest.motion import HumanMotion
+    from stages.retarget.api import retarget_motion
+
+    human = HumanMotion.load(inp.upstream["ingest"])
+    robot = load_robot(inp.globals.robot)
+    motion = retarget_motion(human, robot, settings)
+    motion.provenance["clip_id"] = inp.clip.clip_id
+    arrays, meta = motion.to_arrays()
+    return StageResult(arrays=arrays, meta=meta, summary=summary_of(motion))
+
+
+STAGE = ClipStage(name="retarget", version="1", settings_type=Settings, run=run)

@@ -1,0 +1,98 @@
+"""The filter on our own retargets: LAFAN1 ground1_subject1 and the demo corpus."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+
+from stages.common.contacts import spans_of
+from stages.common.robot import load_robot
+from stages.filter.api import evaluate
+from stages.filter.settings import Settings
+from stages.ingest.api import ingest_file
+from stages.ingest.demo import write_demo_corpus
+from stages.retarget.api import retarget_motion
+from stages.retarget.settings import Settings as RetargetSettings
+from tests.conftest import require_shared
+
+#: demo clip stem -> the reason code it was built to fail
+BUILT_TO_FAIL = {
+    "infeasible_too_fast": "joint_velocity",
+    "infeasible_floating": "floating",
+    "infeasible_lying_on_floor": "non_foot_ground_contact",
+    "infeasible_limbs_through_body": "self_collision",
+}
+
+
+@pytest.fixture(scope="module")
+def robot():
+    return load_robot("g1")
+
+
+def _retarget(path, robot, settings=RetargetSettings()):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # mean-shape skeleton warning of the AMASS-layout demo clips
+        return retarget_motion(ingest_file(path), robot, settings)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, robot):
+    folder = tmp_path_factory.mktemp("demo")
+    out = {}
+    for path in write_demo_corpus(folder, seed=0):
+        stem = path.stem.rsplit("_s", 1)[0]
+        motion = _retarget(path, robot)
+        out[stem] = (path, motion, evaluate(motion, robot, Settings()))
+    return out
+
+
+def test_demo_feasible_clips_pass(demo):
+    feasible = {k: v for k, v in demo.items() if not k.startswith("infeasible_")}
+    assert len(feasible) >= 8
+    for stem, (_, motion, outcome) in feasible.items():
+        verdict = outcome.verdict
+        assert verdict.verdict == "pass", (stem, [(r.code, r.spans, r.value) for r in verdict.reasons])
+        assert verdict.segments == [(0, motion.num_frames)]
+
+
+@pytest.mark.parametrize("stem", ["infeasible_too_fast", "infeasible_floating", "infeasible_lying_on_floor"])
+def test_demo_infeasible_clips_rejected_for_their_reason(demo, stem):
+    _, _, outcome = demo[stem]
+    verdict = outcome.verdict
+    assert verdict.verdict == "reject" and verdict.segments == []
+    main = verdict.reasons[0]
+    assert main.code == BUILT_TO_FAIL[stem], [(r.code, r.value) for r in verdict.reasons]
+    assert (main.value > main.threshold) if main.code != "non_foot_ground_contact" else (main.value < main.threshold)
+
+
+def test_demo_limbs_through_body(demo, robot):
+    """The retargeter's collision rows push the forearm out of the torso, and the filter agrees the result is
+    collision-free; retargeted without them, the clip is rejected for self-collision."""
+    path, motion, outcome = demo["infeasible_limbs_through_body"]
+    depth = next(r for r in outcome.results if r.code == "self_collision")
+    assert np.nanmax(depth.value) <= Settings().self_collision.max_depth_m
+    raw_settings = RetargetSettings(solver=dataclasses.replace(RetargetSettings().solver, self_collision=False))
+    raw = _retarget(path, robot, raw_settings)
+    verdict = evaluate(raw, robot, Settings()).verdict
+    assert verdict.verdict == "reject"
+    assert verdict.reasons[0].code == "self_collision", [(r.code, r.value) for r in verdict.reasons]
+
+
+def test_ground1_flagged_for_non_foot_contact_where_it_lies(robot):
+    path = require_shared("lafan1", "ground1_subject1.bvh")
+    motion = _retarget(path, robot)
+    outcome = evaluate(motion, robot, Settings())
+    reason = next(r for r in outcome.verdict.reasons if r.code == "non_foot_ground_contact")
+    flagged = np.zeros(motion.num_frames, dtype=bool)
+    for a, b in reason.spans:
+        flagged[a:b] = True
+    z = motion.root_pos[:, 2]
+    down = [s for s in spans_of(z < 0.45) if s[1] - s[0] >= 10]
+    assert sum(b - a for a, b in down) > 0.6 * motion.num_frames       # the subject spends most of the clip low
+    for a, b in down:
+        assert flagged[a:b].mean() > 0.9, (a, b)
+    assert not flagged[z > 0.7].any()                   # standing at the start and the end is not flagged
+    assert not flagged[:200].any() and not flagged[-50:].any()

@@ -1,0 +1,155 @@
+"""Unit tests of the retarget stage's pieces (geometry helpers, solver, metrics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pinocchio as pin
+import pytest
+from scipy.spatial.transform import Rotation
+
+from stages.common.robot import load_robot
+from stages.retarget.contacts import fill_gaps
+from stages.retarget.metrics import evaluate
+from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, converge_pink, log3
+from stages.retarget.targets import frame_from_lateral_up, two_bone
+
+
+@pytest.fixture(scope="module")
+def g1():
+    return load_robot("g1")
+
+
+def _ik(robot, settings=SolverSettings()):
+    frames = tuple(t.frame for t in robot.config.keypoint_tasks)
+    feet = np.array([frames.index(f) for f in robot.config.foot_frames])
+    corners = np.stack([robot.config.sole(f).corners() for f in robot.config.foot_frames])
+    return DiffIK(robot, frames, feet, corners, settings), frames
+
+
+def _random_q(robot, rng, spread=0.4):
+    q = pin.neutral(robot.model)
+    q[:3] = [0.3, -0.2, 0.9]
+    q[3:7] = Rotation.from_euler("zyx", rng.uniform(-0.3, 0.3, 3)).as_quat()
+    q[7:] = np.clip(robot.default_pose + rng.uniform(-spread, spread, robot.num_dofs), robot.lower, robot.upper)
+    return q
+
+
+def _targets_at(ik, q, weights=1.0):
+    ik.placements(q)
+    M = ik.M
+    return FrameTargets(ik.Hm[:, :3, 3].copy(), ik.Hm[:, :3, :3].copy(), np.full(M, weights), np.full(M, weights))
+
+
+def test_log3_matches_scipy():
+    rng = np.random.default_rng(1)
+    rv = rng.normal(size=(50, 3))
+    rv *= (rng.uniform(0.0, 3.0, 50) / np.linalg.norm(rv, axis=1))[:, None]
+    mats = Rotation.from_rotvec(rv).as_matrix()
+    np.testing.assert_allclose(log3(mats), rv, atol=1e-7)
+
+
+def test_frame_from_lateral_up_is_a_rotation_keeping_lateral():
+    rng = np.random.default_rng(2)
+    lat = rng.normal(size=(20, 3))
+    up = rng.normal(size=(20, 3))
+    R = frame_from_lateral_up(lat, up)
+    np.testing.assert_allclose(R @ np.swapaxes(R, 1, 2), np.broadcast_to(np.eye(3), R.shape), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(R), 1.0, atol=1e-12)
+    np.testing.assert_allclose(R[:, :, 1], lat / np.linalg.norm(lat, axis=1, keepdims=True), atol=1e-12)
+    # z is on the side of "up"
+    assert np.all(np.einsum("ti,ti->t", R[:, :, 2], up) > 0)
+
+
+def test_two_bone_keeps_lengths_and_bends_towards_hint():
+    root = np.zeros((3, 3))
+    end = np.array([[0.0, 0.0, -0.5], [0.0, 0.0, -0.7], [0.1, 0.0, -0.2]])
+    hint = np.array([[1.0, 0.0, -0.3]] * 3)
+    mid = two_bone(root, end, 0.35, 0.3, hint)
+    np.testing.assert_allclose(np.linalg.norm(mid - root, axis=1), 0.35, atol=1e-9)
+    reachable = np.linalg.norm(end, axis=1) <= 0.65
+    np.testing.assert_allclose(np.linalg.norm(end - mid, axis=1)[reachable], 0.3, atol=1e-9)
+    assert np.all(mid[:, 0] >= -1e-12)                 # bends towards +x like the hint
+
+
+def test_fill_gaps_only_fills_short_gaps():
+    m = np.array([1, 1, 0, 1, 1, 0, 0, 0, 1, 0], dtype=bool)
+    out = fill_gaps(m, 2)
+    assert out.tolist() == [True, True, True, True, True, False, False, False, True, False]
+
+
+def test_stacked_solver_reaches_reachable_targets_like_pink(g1):
+    """Targets from FK of a random configuration: both the stacked QP and pink itself converge."""
+    rng = np.random.default_rng(3)
+    st = SolverSettings(ground=False, self_collision=False, first_frame_iterations=300)
+    ik, frames = _ik(g1, st)
+    goal = _random_q(g1, rng)
+    tg = _targets_at(ik, goal)
+    start = goal.copy()
+    start[7:] = np.clip(goal[7:] + rng.uniform(-0.2, 0.2, g1.num_dofs), g1.lower, g1.upper)
+    q = start
+    for _ in range(30):
+        q = ik.integrate(q, ik.step(q, tg, None, 1.0, constraints=False))
+    ik.placements(q)
+    assert np.max(np.linalg.norm(ik.Hm[:, :3, 3] - tg.pos, axis=1)) < 2e-3
+    q_pink = converge_pink(g1, frames, tg, start, st)
+    ik.placements(q_pink)
+    assert np.max(np.linalg.norm(ik.Hm[:, :3, 3] - tg.pos, axis=1)) < 2e-3
+
+
+def test_limits_hold_for_unreachable_targets(g1):
+    """Targets far out of reach: joints stay in their limits and within the velocity limit per frame."""
+    rng = np.random.default_rng(4)
+    ik, _ = _ik(g1)
+    q = _random_q(g1, rng, 0.1)
+    tg = _targets_at(ik, q)
+    far = FrameTargets(tg.pos + rng.normal(scale=0.8, size=tg.pos.shape), tg.rot, tg.pos_w, tg.rot_w)
+    dt = 1.0 / 30.0
+    for _ in range(20):
+        q_new = ik.solve_frame(q, far, dt)
+        assert np.all(q_new[7:] >= g1.lower - 1e-9) and np.all(q_new[7:] <= g1.upper + 1e-9)
+        assert np.all(np.abs(q_new[7:] - q[7:]) <= g1.velocity_limit * dt + 1e-6)
+        q = q_new
+
+
+def test_ground_rows_keep_soles_above_floor(g1):
+    """A foot target 10 cm below the floor: the sole corners stop at z = 0."""
+    rng = np.random.default_rng(5)
+    ik, frames = _ik(g1)
+    q = _random_q(g1, rng, 0.05)
+    q[3:7] = [0, 0, 0, 1]
+    ik.placements(q)
+    lowest = min(float((ik.Hm[m, :3, :3] @ c + ik.Hm[m, :3, 3])[2])
+                 for m in ik.foot_index for c in ik.sole_corners[list(ik.foot_index).index(m)])
+    q[2] -= lowest                                          # lowest sole corner on the floor
+    tg = _targets_at(ik, q)
+    pos = tg.pos.copy()
+    pos[ik.foot_index, 2] -= 0.1
+    tg = FrameTargets(pos, tg.rot, tg.pos_w, tg.rot_w)
+    for _ in range(10):
+        q = ik.solve_frame(q, tg, 1.0 / 30.0)
+    ik.placements(q)
+    z = [float((ik.Hm[m, :3, :3] @ c + ik.Hm[m, :3, 3])[2]) for s, m in enumerate(ik.foot_index)
+         for c in ik.sole_corners[s]]
+    assert min(z) > -2e-3
+
+
+def test_metrics_count_limit_violations_and_slide(g1):
+    T = 40
+    fps = 30.0
+    root_pos = np.tile([0.0, 0.0, 0.8], (T, 1))
+    root_pos[:, 0] = np.linspace(0.0, 0.4, T)               # the whole robot glides 0.3 m/s
+    root_rot = np.tile([0.0, 0.0, 0.0, 1.0], (T, 1))
+    dof = np.tile(g1.default_pose, (T, 1))
+    dof[5, 19] = g1.upper[19] + 0.1                          # one wrist beyond its limit
+    human = np.zeros((T, 18, 3))
+    human[..., 2] = np.linspace(0.0, 1.7, 18)
+    contacts = np.ones((T, 2), dtype=bool)
+    m = evaluate(g1, fps, root_pos, root_rot, dof, human, contacts, 0.75)
+    assert m["joint_limit_violations"] == 1.0
+    assert m["joint_limit_excess_max_rad"] == pytest.approx(0.1, abs=1e-9)
+    assert m["foot_slide_cm_s"] == pytest.approx(100 * 0.4 / (T - 1) * fps, rel=1e-6)
+    assert m["velocity_limit_excess_max"] == 0.0              # 0.1 rad in one frame is slow enough
+    dof[20:, 3] += 2.0                                        # knee jumps 2 rad in one frame: 30 rad/s
+    m = evaluate(g1, fps, root_pos, root_rot, dof, human, contacts, 0.75)
+    assert m["velocity_limit_excess_max"] == pytest.approx(30.0 / g1.velocity_limit[3] - 1.0, rel=1e-6)
+    assert m["velocity_limit_frames_frac"] == pytest.approx(2 / T)
