@@ -77,6 +77,7 @@ def totals(clips: list[dict[str, Any]], last_stage: str | None, corpus: dict[str
             seconds += float(ingest.get("summary", {}).get("duration", 0.0))
     return {
         "clips": len(clips),
+        "filter": filter_totals(clips),
         "ok": ok,
         "rejected": sum(rejected.values()),
         "rejected_by_reason": dict(sorted(rejected.items())),
@@ -86,6 +87,34 @@ def totals(clips: list[dict[str, Any]], last_stage: str | None, corpus: dict[str
         "corpus_errors": sorted(n for n, r in corpus.items() if r.get("status") == "error"),
         "hours_ingested": round(seconds / 3600.0, 4),
         "wall_s": round(wall_s, 2),
+    }
+
+
+def filter_totals(clips: list[dict[str, Any]]) -> dict[str, Any]:
+    """Verdict counts, clips per failing reason code, and hours kept / trimmed away / rejected."""
+    verdicts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    kept = trimmed_away = rejected = 0.0
+    for clip in clips:
+        summary = clip["stages"].get("filter", {}).get("summary")
+        if not summary or "verdict" not in summary:
+            continue
+        verdict = summary["verdict"]["verdict"]
+        verdicts[verdict] += 1
+        for code in set(summary.get("reason_codes", [])):
+            reasons[code] += 1
+        total, keep = float(summary.get("seconds_total", 0.0)), float(summary.get("seconds_kept", 0.0))
+        if verdict == "reject":
+            rejected += total
+        else:
+            kept += keep
+            trimmed_away += total - keep
+    return {
+        "verdicts": dict(sorted(verdicts.items())),
+        "clips_per_reason": dict(sorted(reasons.items())),
+        "hours_kept": round(kept / 3600.0, 4),
+        "hours_trimmed_away": round(trimmed_away / 3600.0, 4),
+        "hours_rejected": round(rejected / 3600.0, 4),
     }
 
 
@@ -131,6 +160,13 @@ def format_table(data: dict[str, Any], per_clip: bool = True) -> str:
         lines.append(f"  rejected  {reason:<40} {n}")
     for reason, n in t["errors_by_reason"].items():
         lines.append(f"  error     {reason:<40} {n}")
+    f = t.get("filter", {})
+    if f.get("verdicts"):
+        lines.append("filter: " + "   ".join(f"{k}: {v}" for k, v in f["verdicts"].items())
+                     + f"   hours kept: {f['hours_kept']}   trimmed away: {f['hours_trimmed_away']}"
+                     f"   rejected: {f['hours_rejected']}")
+        for code, n in f["clips_per_reason"].items():
+            lines.append(f"  reason    {code:<40} {n} clip(s)")
     for name, rec in data["corpus"].items():
         summary = rec.get("summary", {})
         brief = ", ".join(f"{k}={v}" for k, v in summary.items() if isinstance(v, (int, float, str)))[:160]

@@ -67,3 +67,5 @@ def test_extras_raise_difficulty_and_residual_metric():
     assert diff.retarget_residual({"keypoint_error_mean_m": 0.04, "keypoint_error_max_m": 0.2}) == 0.04
     assert diff.retarget_residual({"foo_error_max_m": 0.2, "bar_residual_m": 0.1}) == 0.2
     assert diff.retarget_residual({"speed_mps": 1.0}) is None
+    # the retarget stage's own metric wins over other distances
+    assert diff.retarget_residual({"keypoint_error_m": 0.013, "ground_penetration_max_m": 0.5}) == 0.013

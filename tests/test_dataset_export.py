@@ -7,7 +7,6 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 
 from stages.common import rotations as rot

@@ -10,7 +10,7 @@ from stages.dataset.reader import open_dataset
 from stages.dataset.samplers import AdaptiveSampler, UniformSampler
 from stages.dataset.settings import Settings
 from stages.dataset.synthetic import synthetic_inputs
-from stages.dataset.torch_data import SampledWindows, SamplerIndices, WindowDataset
+from stages.dataset.torch_data import SampledWindows, SamplerIndices, WindowDataset, item_uniform
 from stages.dataset.writer import write_dataset
 
 
@@ -51,3 +51,12 @@ def test_curriculum_sampler_feeds_dataloader(tmp_path):
     out = list(DataLoader(stream, batch_size=None, num_workers=0))
     assert len(out) == 3 and out[0]["dof_pos"].shape == (4, 5, 29)
     assert np.all(np.isfinite(out[2]["root_rot"].numpy()))
+
+
+def test_item_uniform_is_uniform_and_keyed():
+    u = item_uniform(3, 0, np.arange(20000))
+    assert u.min() >= 0.0 and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 0.01 and abs(np.mean(u < 0.25) - 0.25) < 0.01
+    np.testing.assert_array_equal(u[[5, 7]], item_uniform(3, 0, np.array([5, 7])))
+    assert not np.allclose(u[:100], item_uniform(3, 1, np.arange(100)))
+    assert not np.allclose(u[:100], item_uniform(4, 0, np.arange(100)))

@@ -27,6 +27,22 @@ from torch.utils.data import Dataset, IterableDataset, Sampler, get_worker_info
 from stages.dataset.reader import MotionDataset, open_dataset
 
 
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser on uint64 arrays (wrapping arithmetic): a fast, well-mixed hash."""
+    z = x + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def item_uniform(seed: int, epoch: int, items: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) numbers that depend only on (seed, epoch, item): reproducible in any worker."""
+    with np.errstate(over="ignore"):
+        key = _splitmix64(_splitmix64(np.array([seed], dtype=np.uint64)) ^ np.uint64(epoch & 0xFFFFFFFFFFFFFFFF))
+        z = _splitmix64(key ^ np.asarray(items, dtype=np.uint64))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
 def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
 
@@ -59,8 +75,7 @@ class WindowDataset(Dataset):
         t0 = w.start_frame[windows] / fps
         if self.random_start:
             span = (w.num_frames[windows] - 1) / fps
-            u = np.array([np.random.default_rng((self.seed, self.epoch, int(i))).random() for i in items])
-            t0 = t0 + u * span
+            t0 = t0 + item_uniform(self.seed, self.epoch, items) * span
         out = self.data.windows_batch(clips, t0, self.num_frames, self.dt, self.variant, self.fields)
         out.update(clip=clips, window=windows, t0=t0)
         return out

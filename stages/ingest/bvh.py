@@ -241,19 +241,10 @@ def _parse_motion(tail: str, n_channels: int, path) -> tuple[float, int, np.ndar
                          f"motion line {bad[0] + 1} has {counts[bad[0]]} values, the hierarchy declares {n_channels} channels")
     if len(rows) < 2:
         raise InputError(path, "too_few_frames", f"{len(rows)} motion frame(s); a clip needs at least 2")
-    joined = " ".join(rows)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            flat = np.fromstring(joined, dtype=np.float64, sep=" ")   # fast path (text mode is supported)
-    except (ValueError, DeprecationWarning):
-        flat = None
-    if flat is None or flat.size != len(rows) * n_channels:
-        try:
-            flat = np.array(joined.split(), dtype=np.float64)
-        except ValueError as exc:
-            raise InputError(path, "corrupt_motion", f"non-numeric motion value ({exc})") from None
-    motion = flat.reshape(len(rows), n_channels)
+        motion = np.loadtxt(rows, dtype=np.float64, ndmin=2, comments=None)   # strict, C parser
+    except ValueError as exc:
+        raise InputError(path, "corrupt_motion", f"non-numeric motion value ({exc})") from None
     if not np.all(np.isfinite(motion)):
         frame = int(np.flatnonzero(~np.all(np.isfinite(motion), axis=1))[0])
         raise InputError(path, "non_finite", f"NaN or Inf in the motion data (first at frame {frame})")

@@ -8,8 +8,8 @@ LAFAN1-style BVH files. File names say what each clip is:
 - deliberately infeasible, each failing one specific check:
   ``infeasible_too_fast_*`` (joint velocity: arms whipping at 6 Hz),
   ``infeasible_floating_*`` (floating: the body rises 0.45 m with no contact
-  for ~1.5 s), ``infeasible_limbs_through_body_*`` (self-collision: forearm
-  inside the torso), ``infeasible_lying_on_floor_*`` (non-foot ground
+  for ~1.5 s), ``infeasible_limbs_through_body_*`` (self-collision: the hand
+  enters the chest and the arm sweeps through the trunk to the other side), ``infeasible_lying_on_floor_*`` (non-foot ground
   contact: lying on the back).
 
 Deterministic for a seed: the seed jitters speeds, step lengths, headings

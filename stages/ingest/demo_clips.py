@@ -301,16 +301,31 @@ def floating(duration: float, fps: float, height: float = 0.45, heading: float =
     return p
 
 
+def keyframes(t: np.ndarray, times: list[float], values: list) -> np.ndarray:
+    """Min-jerk interpolation between keyframe ``values`` at ``times`` (held outside them)."""
+    values = [np.asarray(v, dtype=np.float64) for v in values]
+    out = np.empty((len(t),) + values[0].shape)
+    out[:] = values[0]
+    for k in range(len(times) - 1):
+        seg = (t > times[k]) & (t <= times[k + 1])
+        w = min_jerk((t[seg] - times[k]) / (times[k + 1] - times[k])).reshape((-1,) + (1,) * values[0].ndim)
+        out[seg] = (1 - w) * values[k] + w * values[k + 1]
+    out[t > times[-1]] = values[-1]
+    return out
+
+
 def arm_through_body(duration: float, fps: float, side: int = 1, heading: float = 0.0) -> PoseTargets:
-    """Standing; one arm sweeps across so the forearm and hand pass deep into the torso."""
+    """Standing; one arm folds so the hand enters the chest, then sweeps across *through* the trunk
+    until the hand comes out on the other side, and back."""
     t = _times(duration, fps)
     p = _stand(len(t), heading)
-    into = bump(t, 0.5, 0.8, duration - 2.4, 0.8)
     lateral = 1.0 if side == 0 else -1.0
-    start = p.arm_dirs[:, side]
-    forward = np.array([0.97, -lateral * 0.26, 0.0])          # upper arm forward and slightly inward
-    p.arm_dirs[:, side] = (1 - into)[:, None] * start + into[:, None] * forward
-    p.elbow[:, side] = 0.25 + 2.25 * into                      # forearm folds back: the hand ends inside the chest
+    hang = p.arm_dirs[0, side]
+    forward_in = np.array([0.97, -lateral * 0.26, 0.0])       # upper arm forward, slightly inward
+    across = np.array([0.0, -lateral * 0.95, -0.3])           # upper arm through the chest to the other side
+    times = [0.5, 1.2, 2.0, duration - 1.8, duration - 0.6]
+    p.arm_dirs[:, side] = keyframes(t, times, [hang, forward_in, across, across, hang])
+    p.elbow[:, side] = keyframes(t, times, [0.25, 2.5, 0.3, 0.3, 0.25])
     return p
 
 

@@ -45,15 +45,11 @@ def trajectory_poses(robot, q: np.ndarray, frames: list[str]) -> tuple[np.ndarra
     data = model.createData()
     fids = robot.frame_ids(frames)
     T, F = q.shape[0], len(fids)
-    pos = np.empty((T, F, 3))
-    rot = np.empty((T, F, 3, 3))
+    out = np.empty((T, F, 4, 4))
     for t in range(T):
         pin.forwardKinematics(model, data, q[t])
-        for k, fid in enumerate(fids):
-            m = pin.updateFramePlacement(model, data, fid)
-            pos[t, k] = m.translation
-            rot[t, k] = m.rotation
-    return pos, rot
+        out[t] = [pin.updateFramePlacement(model, data, fid).homogeneous for fid in fids]
+    return out[:, :, :3, 3].copy(), out[:, :, :3, :3].copy()
 
 
 def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:

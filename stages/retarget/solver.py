@@ -5,6 +5,7 @@ The quadratic program of one IK step, in the tangent displacement ``dq``
 
     minimise   sum_m  w_p,m^2 |J_p,m dq - g e_p,m|^2 + w_r,m^2 |J_r,m dq - g e_r,m|^2   (FrameTasks)
              + sum_j  w_j^2 (q_j + dq_j - q_ref,j)^2                                 (PostureTask)
+             + w_a^2 |q + dq - q_prev - (q_prev - q_prev2)|^2  (joints)               (LowAccelerationTask)
              + (damping + lm_damping |weighted task error|^2) |dq|^2                 (Tikhonov + LM)
     subject to  k (q_min - q) <= dq_joints <= k (q_max - q)                         (ConfigurationLimit)
                 |q + dq - q_prev| <= v_max / fps                                   (VelocityLimit)
@@ -53,6 +54,9 @@ class SolverSettings:
         lm_damping: Levenberg-Marquardt damping: adds ``lm_damping * |weighted task error|^2``
             to the Tikhonov weight (pink's ``lm_damping``), which tames steps near singular
             (stretched) limbs and unreachable targets.
+        acceleration_weight: pink LowAccelerationTask weight on the joints: cost per rad of
+            change between this frame's and the previous frame's joint displacement
+            (damps chatter of weakly constrained joints such as the wrists).
         config_limit_gain: pink ConfigurationLimit gain in (0, 1].
         velocity_limit_scale: multiplies the robot's joint velocity limits (rad/s).
         posture_scale: multiplies the robot's posture weights.
@@ -74,6 +78,7 @@ class SolverSettings:
     chord_steps: int = 1
     damping: float = 1e-4
     lm_damping: float = 0.0
+    acceleration_weight: float = 0.05
     config_limit_gain: float = 0.5
     velocity_limit_scale: float = 1.0
     posture_scale: float = 1.0
@@ -171,6 +176,9 @@ class DiffIK:
         self.bvec = np.zeros(self.A.shape[0])
         self.H_base = settings.damping * np.eye(self.nv)
         self.H_base[6:, 6:] += np.diag(self.posture_w2)
+        self.acc_w2 = settings.acceleration_weight ** 2
+        self.H_base[6:, 6:] += self.acc_w2 * np.eye(self.nv - 6)
+        self.last_step = np.zeros(self.nv - 6)                  # previous frame's joint displacement
         self.failures = 0
         # capsules: world placements of their frames, bounding spheres for the broad phase
         col = robot.collision
@@ -180,7 +188,7 @@ class DiffIK:
         feet = {self.frames[i] for i in self.foot_index}
         self.ground_prims = np.array([i for i, p in enumerate(col.primitives) if p.frame not in feet], dtype=int)
         self.half_len = 0.5 * np.linalg.norm(col.b_local - col.a_local, axis=1)
-        self.mid_local = 0.5 * (col.a_local + col.b_local)
+        self.ends_local = np.stack([col.a_local, col.b_local], axis=1)         # (P, 2, 3)
         if len(col.pairs):
             i, j = col.pairs[:, 0], col.pairs[:, 1]
             self.pair_reach = self.half_len[i] + self.half_len[j] + col.radius[i] + col.radius[j]
@@ -228,8 +236,9 @@ class DiffIK:
         model, data, col, oMf = self.model, self.data, self.collision, self.oMf
         Hc = self.cap_H
         Hc[:] = [oMf[f].homogeneous for f in self.cap_fids]
-        Rp = Hc[col.prim_frame, :3, :3]
-        pp = Hc[col.prim_frame, :3, 3]
+        Hp = Hc[col.prim_frame]
+        # world end points (P, 2, 3) of every capsule's core segment
+        ends = Hp[:, None, :3, 3] + np.einsum("pij,pkj->pki", Hp[:, :3, :3], self.ends_local)
         rows, lows = [], []
         cache: dict[int, np.ndarray] = {}
 
@@ -240,28 +249,22 @@ class DiffIK:
 
         if st.ground and len(self.ground_prims):
             g = self.ground_prims
-            za = pp[g, 2] + np.einsum("nj,nj->n", Rp[g, 2], col.a_local[g])
-            zb = pp[g, 2] + np.einsum("nj,nj->n", Rp[g, 2], col.b_local[g])
-            low = np.minimum(za, zb) - col.radius[g]
-            for n in np.flatnonzero(low < st.ground_activation):
+            low = ends[g, :, 2] - col.radius[g, None]                       # (G, 2) lowest surface z
+            for n, e in zip(*np.nonzero(low < st.ground_activation)):
                 i = g[n]
                 k = col.prim_frame[i]
                 Jk = jac(k)
-                for z, local in ((za[n], col.a_local[i]), (zb[n], col.b_local[i])):
-                    if z - col.radius[i] < st.ground_activation:               # each low end point
-                        r = Rp[i] @ local
-                        rows.append(Jk[2] + r[1] * Jk[3] - r[0] * Jk[4])
-                        lows.append(col.radius[i] - z)
+                r = ends[i, e] - Hc[k, :3, 3]
+                rows.append(Jk[2] + r[1] * Jk[3] - r[0] * Jk[4])
+                lows.append(-low[n, e])
         if st.self_collision and len(col.pairs):
-            centre = pp + np.einsum("nij,nj->ni", Rp, self.mid_local)
+            centre = ends.mean(axis=1)
             i_all, j_all = col.pairs[:, 0], col.pairs[:, 1]
             gap = np.linalg.norm(centre[j_all] - centre[i_all], axis=1) - self.pair_reach
             cand = np.flatnonzero(gap < st.collision_activation)
             if len(cand):
                 i, j = i_all[cand], j_all[cand]
-                a = pp + np.einsum("nij,nj->ni", Rp, col.a_local)
-                b = pp + np.einsum("nij,nj->ni", Rp, col.b_local)
-                ca, cb = closest_points_segments(a[i], b[i], a[j], b[j])
+                ca, cb = closest_points_segments(ends[i, 0], ends[i, 1], ends[j, 0], ends[j, 1])
                 diff = cb - ca
                 dist = np.sqrt(np.einsum("ni,ni->n", diff, diff))
                 signed = dist - col.radius[i] - col.radius[j]
@@ -311,6 +314,8 @@ class DiffIK:
         f = -(self.bvec @ self.A)
         qj = q[7:]
         f[6:] += self.posture_w2 * (qj - self.q_ref)
+        if q_prev is not None and self.acc_w2 > 0.0:
+            f[6:] += self.acc_w2 * ((qj - q_prev[7:]) - self.last_step)
         k = self.settings.config_limit_gain
         lo = k * (self.lower - qj)
         hi = k * (self.upper - qj)
@@ -386,6 +391,7 @@ class DiffIK:
                 self._weighted_errors(tg)
                 dq = self._solve_qp(H, q, q_prev, dt, G, glo)
                 q = self.integrate(q, dq)
+        self.last_step = q[7:] - q_prev[7:]
         return q
 
 
