@@ -143,6 +143,11 @@ def test_splits_by_source_deterministic_no_leak(tmp_path):
     ca = json.loads((tmp_path / "a" / "clips.json").read_text())
     cb = json.loads((tmp_path / "b" / "clips.json").read_text())
     assert [c["split"] for c in ca] == [c["split"] for c in cb]
+    assert a["splits"] == b["splits"]
+    # deterministic bytes: same shards, same index
+    ma = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    mb = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert [s["sha256"] for s in ma["shards"] + ma["tables"]] == [s["sha256"] for s in mb["shards"] + mb["tables"]]
     by_source = {}
     for c in ca:
         by_source.setdefault(c["source_clip_id"], set()).add(c["split"])
@@ -178,6 +183,11 @@ def test_adapted_variant_and_robot_mismatch(tmp_path):
         write_dataset(tmp_path / "e", items[:1] + [ClipInput("c", other, {"verdict": "pass", "segments": []})],
                       progress=False)
     assert err.value.code == "robot_mismatch"
+    # not strict (the pipeline stage): the bad clip is left out and reported, the rest is written
+    summary = write_dataset(tmp_path / "f", items[:1] + [ClipInput("c", other, {"verdict": "pass", "segments": []})],
+                            progress=False, strict=False)
+    assert summary["clips"] == 1 and summary["skipped"] == {"robot_mismatch": 1}
+    assert summary["problems"][0]["clip"] == "c"
 
 
 def test_reader_survives_pickle_and_fork(small):

@@ -117,3 +117,11 @@ def test_rewrite_replaces_shards_atomically(dataset):
     assert sorted(p.name for p in (dataset / "shards").iterdir()) == ["shard-00000.h5"]
     assert not list(dataset.rglob("*.tmp"))
     assert np.isclose(open_dataset(dataset).manifest["totals"]["frames"], 200)
+
+
+def test_empty_corpus_is_a_valid_empty_dataset(tmp_path):
+    summary = write_dataset(tmp_path, [], progress=False)
+    assert summary["clips"] == 0 and summary["shards"] == 0
+    assert verify_dataset(tmp_path).ok
+    ds = open_dataset(tmp_path)
+    assert ds.num_clips == 0 and ds.num_windows == 0 and len(ds.split_windows("train")) == 0

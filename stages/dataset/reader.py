@@ -1,7 +1,8 @@
 """Read a dataset written by :mod:`stages.dataset.writer`: lazily, from any process.
 
-``open_dataset(path)`` reads only the manifest and the clip and window tables
-(small); frame data is read from the shards when asked, one contiguous read
+``open_dataset(path)`` reads only the manifest and ``index.npz`` (a few
+numbers per clip and per window); the clip table with all metadata is loaded
+on first access of ``.clips``; frame data is read from the shards when asked, one contiguous read
 per window. Shards are opened on first use in each process (a handle opened
 before ``fork`` is never reused after it), so one :class:`MotionDataset` can be
 handed to DataLoader workers.
@@ -31,7 +32,7 @@ from pipeline.errors import InputError
 from stages.common.npzio import load_npz
 from stages.dataset.frames import split_columns
 from stages.dataset.interp import Interpolator, frame_positions
-from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SPLITS, VARIANTS, WINDOWS_NAME, Column,
+from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SPLITS, VARIANTS, INDEX_NAME, Column,
                                    group_widths)
 
 #: bytes of decompressed chunks h5py may cache per shard (chunked layouts only)
@@ -180,34 +181,49 @@ class MotionDataset:
         if self.manifest.get("schema") != SCHEMA:
             raise InputError(manifest_path, "wrong_schema",
                              f"schema {self.manifest.get('schema')!r}; this reader reads {SCHEMA!r}")
-        clips_path = self.path / CLIPS_NAME
+        index_path = self.path / INDEX_NAME
+        arrays, _ = load_npz(index_path)
         try:
-            self.clips: list[dict[str, Any]] = json.loads(clips_path.read_text())
-        except FileNotFoundError:
-            raise InputError(clips_path, "missing_file", "clip table missing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(clips_path, "corrupt_table", f"not valid JSON ({exc})") from None
-        arrays, _ = load_npz(self.path / WINDOWS_NAME)
-        try:
-            self.windows = WindowTable(**{k: arrays[k] for k in ("clip", "start_frame", "num_frames", "difficulty",
-                                                                "split")})
+            self.windows = WindowTable(**{k: arrays[f"window_{k}"] for k in ("clip", "start_frame", "num_frames",
+                                                                              "difficulty", "split")})
+            self.clip_shard = arrays["clip_shard"].astype(np.int64)
+            self.clip_row = arrays["clip_row_start"].astype(np.int64)
+            self.clip_frames = arrays["clip_num_frames"].astype(np.int64)
+            self.clip_fps = arrays["clip_fps"].astype(np.float64)
+            self.clip_split = arrays["clip_split"].astype(np.int8)
+            self.clip_difficulty = arrays["clip_difficulty"].astype(np.float32)
         except KeyError as exc:
-            raise InputError(self.path / WINDOWS_NAME, "corrupt_table", f"window table lacks {exc}") from None
+            raise InputError(index_path, "corrupt_table", f"index lacks array {exc}") from None
         self.columns: tuple[Column, ...] = tuple(Column.from_json(c) for c in self.manifest["columns"])
         self.widths = group_widths(self.columns)
         self._field_group = {c.name: c.group for c in self.columns}
         self._interp = Interpolator(self.columns)
-        self.clip_shard = np.array([c["shard"] for c in self.clips], dtype=np.int64)
-        self.clip_row = np.array([c["row_start"] for c in self.clips], dtype=np.int64)
-        self.clip_frames = np.array([c["num_frames"] for c in self.clips], dtype=np.int64)
-        self.clip_fps = np.array([c["fps"] for c in self.clips], dtype=np.float64)
+        self._clips: list[dict[str, Any]] | None = None
         self._shards: dict[int, _Shard] = {}
         self._pid = os.getpid()
+
+    @property
+    def clips(self) -> list[dict[str, Any]]:
+        """The clip table (``clips.json``: provenance, verdicts, metrics, features), loaded on first use."""
+        if self._clips is None:
+            clips_path = self.path / CLIPS_NAME
+            try:
+                clips = json.loads(clips_path.read_text())
+            except FileNotFoundError:
+                raise InputError(clips_path, "missing_file", "clip table missing") from None
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise InputError(clips_path, "corrupt_table", f"not valid JSON ({exc})") from None
+            if len(clips) != len(self.clip_shard):
+                raise InputError(clips_path, "corrupt_table", f"{len(clips)} clips, the index has "
+                                                              f"{len(self.clip_shard)}")
+            self._clips = clips
+        return self._clips
 
     # -- pickling / processes -------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_shards"] = {}
+        state["_clips"] = None          # workers reload it only if they need it
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -252,7 +268,7 @@ class MotionDataset:
 
     @property
     def num_clips(self) -> int:
-        return len(self.clips)
+        return int(len(self.clip_shard))
 
     @property
     def num_windows(self) -> int:
@@ -267,7 +283,7 @@ class MotionDataset:
         return np.flatnonzero(self.windows.split == SPLITS.index(split))
 
     def split_clips(self, split: str) -> np.ndarray:
-        return np.array([c["index"] for c in self.clips if c["split"] == split], dtype=np.int64)
+        return np.flatnonzero(self.clip_split == SPLITS.index(split))
 
     def window_time(self, window: int) -> tuple[int, float, float]:
         """``(clip, start_s, duration_s)`` of window ``window``."""

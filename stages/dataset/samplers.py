@@ -231,7 +231,7 @@ def bin_prior(dataset: Any, bin_s: float = 1.0) -> np.ndarray:
         rows = np.flatnonzero(w.clip == c)
         lo = w.start_frame[rows] / fps
         hi = (w.start_frame[rows] + w.num_frames[rows] - 1) / fps
-        vals = np.full(n, float(dataset.clips[c]["difficulty"]))
+        vals = np.full(n, float(dataset.clip_difficulty[c]))
         for b in range(n):
             hit = (lo < (b + 1) * bin_s) & (hi >= b * bin_s)
             if hit.any():

@@ -5,8 +5,9 @@ A dataset folder holds::
     manifest.json          written last; schema, robot, names, column layout,
                            every other file with its size and sha256, totals,
                            splits, settings and their hash
-    clips.json             the clip table (one record per stored clip entry)
-    windows.npz            the window table (arrays, no pickles)
+    clips.json             the clip table (one record per stored clip entry, all metadata)
+    index.npz              what readers need at open: per clip (shard, rows, fps, split,
+                           difficulty) and the window table, as arrays (no pickles)
     shards/shard-00000.h5  frame data, frame-major, clips concatenated
 
 Each shard holds, per *variant* (``raw`` = retargeted, ``adapted`` = output of
@@ -27,7 +28,7 @@ SCHEMA_VERSION = 1
 
 MANIFEST_NAME = "manifest.json"
 CLIPS_NAME = "clips.json"
-WINDOWS_NAME = "windows.npz"
+INDEX_NAME = "index.npz"
 SHARD_DIR = "shards"
 VARIANTS = ("raw", "adapted")
 GROUPS = ("core", "links")

@@ -16,7 +16,7 @@ import numpy as np
 from stages.common.hashing import sha256_file
 from stages.common.npzio import load_npz
 from pipeline.errors import InputError
-from stages.dataset.schema import CLIPS_NAME, MANIFEST_NAME, SCHEMA, SPLITS, WINDOWS_NAME, Column, group_widths
+from stages.dataset.schema import CLIPS_NAME, INDEX_NAME, MANIFEST_NAME, SCHEMA, SPLITS, Column, group_widths
 
 
 @dataclass
@@ -93,16 +93,22 @@ def verify_dataset(path: str | Path, check_values: bool = True) -> VerifyReport:
                                                  f"{str(info['sha256'])[:16]}... (corrupted)")
             continue
         intact.add(rel)
-    if CLIPS_NAME not in intact or WINDOWS_NAME not in intact:
+    if CLIPS_NAME not in intact or INDEX_NAME not in intact:
         return report
-    clips = json.loads((root / CLIPS_NAME).read_text())
     try:
-        windows, _ = load_npz(root / WINDOWS_NAME)
-    except InputError as exc:
-        report.add(WINDOWS_NAME, exc.code, exc.message)
+        clips = json.loads((root / CLIPS_NAME).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        report.add(CLIPS_NAME, "corrupt_table", f"not valid JSON ({exc})")
         return report
+    try:
+        index, _ = load_npz(root / INDEX_NAME)
+    except InputError as exc:
+        report.add(INDEX_NAME, exc.code, exc.message)
+        return report
+    windows = {k[len("window_"):]: v for k, v in index.items() if k.startswith("window_")}
     report.clips = len(clips)
     report.windows = int(len(windows.get("clip", [])))
+    _check_clip_index(index, clips, report)
     try:
         columns = tuple(Column.from_json(c) for c in manifest["columns"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -217,23 +223,37 @@ def _check_clips(clips: list[dict[str, Any]], manifest: dict[str, Any], shard_ro
             report.add(CLIPS_NAME, "split_leak", f"source {c['source_clip_id']} appears in more than one split")
 
 
+def _check_clip_index(index: dict[str, np.ndarray], clips: list[dict[str, Any]], report: VerifyReport) -> None:
+    """index.npz's per-clip arrays must repeat clips.json."""
+    expect = {"clip_shard": [c["shard"] for c in clips], "clip_row_start": [c["row_start"] for c in clips],
+              "clip_num_frames": [c["num_frames"] for c in clips], "clip_fps": [c["fps"] for c in clips],
+              "clip_split": [SPLITS.index(c["split"]) if c.get("split") in SPLITS else -1 for c in clips],
+              "clip_difficulty": [c["difficulty"] for c in clips]}
+    for key, values in expect.items():
+        if key not in index:
+            report.add(INDEX_NAME, "missing_array", f"lacks {key}")
+        elif len(index[key]) != len(values) or not np.allclose(index[key], np.asarray(values, dtype=np.float64),
+                                                               rtol=1e-6, atol=1e-4):
+            report.add(INDEX_NAME, "index_mismatch", f"{key} disagrees with {CLIPS_NAME}")
+
+
 def _check_windows(windows: dict[str, np.ndarray], clips: list[dict[str, Any]], report: VerifyReport) -> None:
     try:
         clip, start, length = windows["clip"], windows["start_frame"], windows["num_frames"]
         difficulty, split = windows["difficulty"], windows["split"]
     except KeyError as exc:
-        report.add(WINDOWS_NAME, "missing_array", f"lacks {exc}")
+        report.add(INDEX_NAME, "missing_array", f"lacks {exc}")
         return
     n = len(clips)
     if np.any((clip < 0) | (clip >= n)):
-        report.add(WINDOWS_NAME, "bad_index", "window points at a clip outside the clip table")
+        report.add(INDEX_NAME, "bad_index", "window points at a clip outside the clip table")
         return
     frames = np.array([c["num_frames"] for c in clips], dtype=np.int64)
     bad = np.flatnonzero((start < 0) | (length < 1) | (start + length > frames[clip]))
     if bad.size:
-        report.add(WINDOWS_NAME, "bad_index", f"{bad.size} window(s) extend outside their clip (first: {bad[0]})")
+        report.add(INDEX_NAME, "bad_index", f"{bad.size} window(s) extend outside their clip (first: {bad[0]})")
     if np.any(~np.isfinite(difficulty)) or np.any((difficulty < 1.0) | (difficulty > 10.0)):
-        report.add(WINDOWS_NAME, "bad_difficulty", "difficulty outside [1, 10]")
+        report.add(INDEX_NAME, "bad_difficulty", "difficulty outside [1, 10]")
     clip_split = np.array([SPLITS.index(c["split"]) if c.get("split") in SPLITS else -1 for c in clips])
     if np.any(clip_split[clip] != split):
-        report.add(WINDOWS_NAME, "split_mismatch", "a window's split differs from its clip's")
+        report.add(INDEX_NAME, "split_mismatch", "a window's split differs from its clip's")

@@ -27,7 +27,7 @@ from stages.common.npzio import _fsync_dir, atomic_write_bytes, save_npz
 from stages.dataset import difficulty as diff
 from stages.dataset.frames import motion_frames, split_columns
 from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SCHEMA_VERSION, SHARD_DIR, SPLITS,
-                                   WINDOWS_NAME, Column, column_layout, group_widths, shard_name)
+                                   INDEX_NAME, Column, column_layout, group_widths, shard_name)
 from stages.dataset.settings import Settings
 from stages.retarget.motion import RobotMotion
 
@@ -196,12 +196,15 @@ class _ShardWriter:
 
 def write_dataset(out_dir: str | Path, inputs: Iterable[ClipInput], settings: Settings = Settings(),
                   robot: str | None = None, extra: dict[str, Any] | None = None,
-                  progress: bool = True, total: int | None = None) -> dict[str, Any]:
+                  progress: bool = True, total: int | None = None, strict: bool = True) -> dict[str, Any]:
     """Write the dataset for ``inputs`` under ``out_dir``; returns a summary dict.
 
     Clips whose verdict is not ``pass``/``trimmed`` are counted and skipped.
-    Raises :class:`InputError` when a motion's robot or joint names differ from
-    the first clip's.
+    A clip whose motion cannot be read, whose robot or joint names differ from
+    the first clip's, or whose adapted motion has another frame count raises
+    :class:`InputError` (``strict``) or is left out and listed in the
+    summary's ``problems`` with its reason code (``strict=False``, what the
+    pipeline stage uses so one bad clip does not sink the corpus).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -213,6 +216,7 @@ def write_dataset(out_dir: str | Path, inputs: Iterable[ClipInput], settings: Se
     clips: list[dict[str, Any]] = []
     win_clip, win_start, win_len, win_diff = [], [], [], []
     skipped: dict[str, int] = {}
+    problems: list[dict[str, str]] = []
     names: dict[str, Any] | None = None
     writer: _ShardWriter | None = None
     frames_total = 0
@@ -222,21 +226,19 @@ def write_dataset(out_dir: str | Path, inputs: Iterable[ClipInput], settings: Se
         if kind not in ("pass", "trimmed"):
             skipped[f"verdict_{kind or 'missing'}"] = skipped.get(f"verdict_{kind or 'missing'}", 0) + 1
             continue
-        motion = _as_motion(item.motion)
-        adapted = _as_motion(item.adapted) if (item.adapted is not None and settings.include_adapted) else None
-        where = str(item.motion) if not isinstance(item.motion, RobotMotion) else item.clip_id
+        try:
+            motion, adapted = _load_checked(item, settings, names)
+        except InputError as exc:
+            if strict:
+                raise
+            skipped[exc.code] = skipped.get(exc.code, 0) + 1
+            problems.append({"clip": item.clip_id, "code": exc.code, "message": str(exc)})
+            continue
         if names is None:
             names = {"robot": robot or motion.robot, "dof_names": list(motion.dof_names),
                      "link_names": list(motion.link_names)}
             writer = _ShardWriter(out_dir, column_layout(len(motion.dof_names), len(motion.link_names)),
                                   settings)
-        _check_names(where, motion, names)
-        if adapted is not None:
-            _check_names(str(item.adapted), adapted, names)
-            if adapted.num_frames != motion.num_frames:
-                raise InputError(str(item.adapted), "frame_mismatch",
-                                 f"adapted motion has {adapted.num_frames} frames, the retargeted one "
-                                 f"{motion.num_frames}")
         assert writer is not None
         segments = _segments(item.verdict, motion.num_frames)
         split = split_of(item.source_sha256, item.clip_id, settings.seed, settings.split_train, settings.split_val)
@@ -308,15 +310,21 @@ def write_dataset(out_dir: str | Path, inputs: Iterable[ClipInput], settings: Se
     atomic_write_bytes(out_dir / CLIPS_NAME, json.dumps(clips, indent=0, sort_keys=True).encode())
     split_codes = {s: i for i, s in enumerate(SPLITS)}
     win_split = [split_codes[clips[c]["split"]] for c in win_clip]
-    save_npz(out_dir / WINDOWS_NAME, {
-        "clip": np.asarray(win_clip, dtype=np.int64),
-        "start_frame": np.asarray(win_start, dtype=np.int64),
-        "num_frames": np.asarray(win_len, dtype=np.int64),
-        "difficulty": np.asarray(win_diff, dtype=np.float32),
-        "split": np.asarray(win_split, dtype=np.int8),
+    save_npz(out_dir / INDEX_NAME, {
+        "clip_shard": np.asarray([c["shard"] for c in clips], dtype=np.int64),
+        "clip_row_start": np.asarray([c["row_start"] for c in clips], dtype=np.int64),
+        "clip_num_frames": np.asarray([c["num_frames"] for c in clips], dtype=np.int64),
+        "clip_fps": np.asarray([c["fps"] for c in clips], dtype=np.float64),
+        "clip_split": np.asarray([split_codes[c["split"]] for c in clips], dtype=np.int8),
+        "clip_difficulty": np.asarray([c["difficulty"] for c in clips], dtype=np.float32),
+        "window_clip": np.asarray(win_clip, dtype=np.int64),
+        "window_start_frame": np.asarray(win_start, dtype=np.int64),
+        "window_num_frames": np.asarray(win_len, dtype=np.int64),
+        "window_difficulty": np.asarray(win_diff, dtype=np.float32),
+        "window_split": np.asarray(win_split, dtype=np.int8),
     }, {"schema": SCHEMA, "splits": list(SPLITS)})
     tables = [{"file": name, "bytes": (out_dir / name).stat().st_size, "sha256": sha256_file(out_dir / name)}
-              for name in (CLIPS_NAME, WINDOWS_NAME)]
+              for name in (CLIPS_NAME, INDEX_NAME)]
     splits = {s: {"clips": sum(c["split"] == s for c in clips),
                   "sources": len({c["source_clip_id"] for c in clips if c["split"] == s}),
                   "windows": int(sum(x == split_codes[s] for x in win_split)),
@@ -346,11 +354,29 @@ def write_dataset(out_dir: str | Path, inputs: Iterable[ClipInput], settings: Se
     atomic_write_bytes(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
     return {"path": str(out_dir), "clips": len(clips), "windows": len(win_clip), "shards": len(shards),
             "frames": int(frames_total), "hours": round(seconds_total / 3600, 6), "skipped": skipped,
-            "frame_bytes": int(bytes_written), "splits": {k: v["clips"] for k, v in splits.items()}}
+            "frame_bytes": int(bytes_written), "splits": {k: v["clips"] for k, v in splits.items()},
+            "problems": problems}
 
 
 def _settings_json(settings: Settings) -> dict[str, Any]:
     return {k: getattr(settings, k) for k in settings.__dataclass_fields__}
+
+
+def _load_checked(item: ClipInput, settings: Settings, names: dict[str, Any] | None
+                  ) -> tuple[RobotMotion, RobotMotion | None]:
+    """The clip's motions, checked against the dataset's names (None = first clip)."""
+    motion = _as_motion(item.motion)
+    adapted = _as_motion(item.adapted) if (item.adapted is not None and settings.include_adapted) else None
+    where = str(item.motion) if not isinstance(item.motion, RobotMotion) else item.clip_id
+    if names is not None:
+        _check_names(where, motion, names)
+    if adapted is not None:
+        _check_names(str(item.adapted), adapted, {"robot": motion.robot, "dof_names": list(motion.dof_names),
+                                                  "link_names": list(motion.link_names)})
+        if adapted.num_frames != motion.num_frames:
+            raise InputError(str(item.adapted), "frame_mismatch", f"adapted motion has {adapted.num_frames} "
+                                                                  f"frames, the retargeted one {motion.num_frames}")
+    return motion, adapted
 
 
 def _check_names(where: str, motion: RobotMotion, names: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from stages.ingest.motion import KEYPOINT_NAMES, HumanMotion
 from stages.retarget.contacts import human_foot_contacts
 from stages.retarget.metrics import evaluate
 from stages.retarget.motion import RobotMotion
-from stages.retarget.scaling import compute_scaling, rest_pose
+from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
 from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
 from stages.retarget.settings import Settings
 from stages.retarget.targets import Targets, build_targets
@@ -26,7 +26,7 @@ class Prepared:
 
     keypoints: np.ndarray
     contacts: np.ndarray
-    scaling: object
+    scaling: Scaling
     targets: Targets
     sole_corners: np.ndarray
 
@@ -103,13 +103,29 @@ def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSe
     out = np.empty((T, robot.model.nq))
     out[0] = q
     dt = 1.0 / fps
+    every = int(round(settings.reseed_interval_s * fps)) if settings.reseed_interval_s > 0 else 0
+    attract_frames = max(1, int(round(settings.reseed_attract_s * fps)))
+    reseeds = tries = 0
+    history: list[float] = []
     for t in tqdm(range(1, T), desc="retarget", unit="frame", disable=not progress, leave=False):
-        q = ik.solve_frame(q, frame(t), dt)
+        ft = frame(t)
+        q = ik.solve_frame(q, ft, dt)
         out[t] = q
+        if every and t % every == 0 and ik.attract_frames == 0:
+            tracked = ik.cost(q, ft)
+            typical = float(np.median(history)) if history else tracked
+            history.append(tracked)
+            if tracked > max(settings.reseed_min_cost, settings.reseed_jump * typical):
+                fresh = ik.fresh_solution(ft, root_index)
+                tries += 1
+                if ik.cost(fresh, ft) < settings.reseed_ratio * tracked:
+                    ik.attract(fresh, attract_frames)
+                    reseeds += 1
     total = time.perf_counter() - start
     info.update({"first_frame_s": round(first, 4), "ik_s": round(total, 4),
                  "ik_frames_per_s": round((T - 1) / max(total - first, 1e-9), 1),
-                 "qp_fallbacks": int(ik.failures)})
+                 "qp_fallbacks": int(ik.failures), "reseeds": reseeds,
+                 "reseed_tries": tries})
     return out, info
 
 
@@ -144,7 +160,8 @@ def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
     metrics.update({k: float(v) for k, v in prep.scaling.summary().items()})
     metrics.update({"solve_s": round(elapsed, 4), "frames_per_s": round(T / max(elapsed, 1e-9), 1),
                     "first_frame_s": info["first_frame_s"], "ik_frames_per_s": info["ik_frames_per_s"],
-                    "qp_fallbacks": float(info["qp_fallbacks"]), "first_frame_start": float(info["first_frame_best"])})
+                    "qp_fallbacks": float(info["qp_fallbacks"]), "first_frame_start": float(info["first_frame_best"]),
+                    "reseeds": float(info["reseeds"])})
     provenance = {k: str(v) for k, v in human.provenance.items()}
     provenance["retarget"] = "pink-formulation differential IK (daqp)"
     return robot_motion_from_trajectory(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], contacts=prep.contacts,

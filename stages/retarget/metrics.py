@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pinocchio as pin
 
+from stages.common.robot.collision import closest_points_segments
 from stages.ingest.motion import KEYPOINT_NAMES
 from stages.retarget.scaling import KEYPOINT_PARENT
 
@@ -50,6 +51,34 @@ def trajectory_poses(robot, q: np.ndarray, frames: list[str]) -> tuple[np.ndarra
         pin.forwardKinematics(model, data, q[t])
         out[t] = [pin.updateFramePlacement(model, data, fid).homogeneous for fid in fids]
     return out[:, :, :3, 3].copy(), out[:, :, :3, :3].copy()
+
+
+def self_penetration(col, frame_pos: np.ndarray, frame_rot: np.ndarray) -> np.ndarray:
+    """(T,) deepest penetration (m, >= 0) over the checked capsule pairs of each frame.
+
+    Same distances as ``CollisionModel.pair_distances``, evaluated only for the
+    pairs whose bounding spheres overlap (the others cannot penetrate).
+
+    Args:
+        col: the robot's ``CollisionModel``.
+        frame_pos: (T, F, 3) positions of ``col.frames``; frame_rot: (T, F, 3, 3).
+    """
+    T = frame_pos.shape[0]
+    worst = np.zeros(T)
+    if not len(col.pairs) or T == 0:
+        return worst
+    a, b = col.segments(frame_pos, frame_rot)
+    i, j = col.pairs[:, 0], col.pairs[:, 1]
+    half = 0.5 * np.linalg.norm(col.b_local - col.a_local, axis=1)
+    reach = half[i] + half[j] + col.radius[i] + col.radius[j]
+    centre = 0.5 * (a + b)
+    gap = np.linalg.norm(centre[:, j] - centre[:, i], axis=-1) - reach
+    t, p = np.nonzero(gap < 0.0)
+    if len(t):
+        ca, cb = closest_points_segments(a[t, i[p]], b[t, i[p]], a[t, j[p]], b[t, j[p]])
+        depth = col.radius[i[p]] + col.radius[j[p]] - np.linalg.norm(cb - ca, axis=-1)
+        np.maximum.at(worst, t, depth)
+    return worst
 
 
 def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -144,14 +173,9 @@ def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_
     out["ground_penetration_max_m"] = float(max(0.0, -floor_min.min()))
 
     # self-collision
-    if len(col.pairs):
-        signed = col.pair_distances(pos[:, cap_idx], rot[:, cap_idx]).signed
-        worst = signed.min(axis=1)
-        out["self_collision_frac"] = float(np.mean(worst < -PENETRATION_TOLERANCE))
-        out["self_penetration_max_m"] = float(max(0.0, -worst.min()))
-    else:
-        out["self_collision_frac"] = 0.0
-        out["self_penetration_max_m"] = 0.0
+    worst = self_penetration(col, pos[:, cap_idx], rot[:, cap_idx])
+    out["self_collision_frac"] = float(np.mean(worst > PENETRATION_TOLERANCE))
+    out["self_penetration_max_m"] = float(worst.max()) if T else 0.0
 
     # limits and smoothness
     lo, hi = np.asarray(robot.lower), np.asarray(robot.upper)

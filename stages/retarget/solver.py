@@ -35,8 +35,6 @@ import daqp
 import numpy as np
 import pinocchio as pin
 
-from stages.common.robot.collision import closest_points_segments
-
 LWA = pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
 _INF = 1e30
 
@@ -72,6 +70,14 @@ class SolverSettings:
         collision_margin: the rows keep capsule surfaces this far apart (m).
         max_collision_rows: at most this many (closest) pairs per step.
         seed: seed of the start perturbations.
+        reseed_interval_s: every this many seconds (0: never) the tracked solution's IK
+            objective is checked; when it is above ``reseed_min_cost`` and ``reseed_jump`` times
+            the median of the earlier checks, the frame is also
+            solved afresh from the default posture (``reseed_iterations`` steps) and, if that
+            is better by the factor ``reseed_ratio``, the robot is drawn to the fresh solution
+            over ``reseed_attract_s`` seconds (posture-like attraction of weight
+            ``reseed_attract_weight``, within the velocity limits). This recovers from
+            flipped-limb local minima after falls or ground contact.
     """
 
     iterations: int = 1
@@ -93,25 +99,38 @@ class SolverSettings:
     collision_margin: float = 0.005
     max_collision_rows: int = 16
     seed: int = 0
-
-
-_VEE_P = (np.array([2, 0, 1]), np.array([1, 2, 0]))
-_VEE_M = (np.array([1, 2, 0]), np.array([2, 0, 1]))
+    reseed_interval_s: float = 0.5
+    reseed_min_cost: float = 0.01
+    reseed_ratio: float = 0.3
+    reseed_jump: float = 3.0
+    reseed_iterations: int = 25
+    reseed_attract_s: float = 0.3
+    reseed_attract_weight: float = 1.0
 
 
 def log3(R: np.ndarray) -> np.ndarray:
-    """Rotation vectors (N, 3) of rotation matrices (N, 3, 3)."""
-    cos = np.clip((np.trace(R, axis1=1, axis2=2) - 1.0) * 0.5, -1.0, 1.0)
-    ang = np.arccos(cos)
-    v = R[:, _VEE_P[0], _VEE_P[1]] - R[:, _VEE_M[0], _VEE_M[1]]
-    s = np.sin(ang)
-    factor = np.where(s > 1e-6, ang / (2.0 * np.maximum(s, 1e-12)), 0.5 + ang * ang / 12.0)
-    out = v * factor[:, None]
-    near_pi = cos < -0.999
-    if np.any(near_pi):
-        from scipy.spatial.transform import Rotation
-        out[near_pi] = Rotation.from_matrix(R[near_pi]).as_rotvec()
-    return out
+    """Rotation vectors (N, 3) of rotation matrices (N, 3, 3) (pinocchio's log3, one call each:
+    cheaper than a vectorised numpy version at the handful of rotations per frame)."""
+    return np.array([pin.log3(r) for r in R]).reshape(-1, 3)
+
+
+def _closest_points(p1: np.ndarray, q1: np.ndarray, p2: np.ndarray, q2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Closest points of segment pairs (K, 3) for the barrier rows: a lean variant of
+    ``stages.common.robot.collision.closest_points_segments`` (fewer array operations, which is
+    what costs at a few pairs per frame): s from the lines' solution, then t, then s again,
+    each clamped to [0, 1]."""
+    d1 = q1 - p1
+    d2 = q2 - p2
+    r = p1 - p2
+    a = np.einsum("ki,ki->k", d1, d1) + 1e-12
+    e = np.einsum("ki,ki->k", d2, d2) + 1e-12
+    b = np.einsum("ki,ki->k", d1, d2)
+    c = np.einsum("ki,ki->k", d1, r)
+    f = np.einsum("ki,ki->k", d2, r)
+    s = np.clip((b * f - c * e) / (a * e - b * b + 1e-12), 0.0, 1.0)
+    t = np.clip((b * s + f) / e, 0.0, 1.0)
+    s = np.clip((b * t - c) / a, 0.0, 1.0)
+    return p1 + d1 * s[:, None], p2 + d2 * t[:, None]
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -179,12 +198,25 @@ class DiffIK:
         self.acc_w2 = settings.acceleration_weight ** 2
         self.H_base[6:, 6:] += self.acc_w2 * np.eye(self.nv - 6)
         self.last_step = np.zeros(self.nv - 6)                  # previous frame's joint displacement
+        self.attract_w2 = 0.0                                   # reseed attraction (see SolverSettings)
+        self.attract_q = np.zeros(self.nv - 6)
+        self.attract_frames = 0
+        self._base_lo = np.full(6, -_INF)                         # the floating base is free
+        self._base_hi = np.full(6, _INF)
+        max_rows = self.sole_corners.shape[0] * self.sole_corners.shape[1] + 2 * len(robot.collision.primitives) \
+            + settings.max_collision_rows
+        self._inf = np.full(max_rows, _INF)
+        self._sense = np.zeros(max_rows + self.nv, dtype=np.int32)
         self.failures = 0
         # capsules: world placements of their frames, bounding spheres for the broad phase
         col = robot.collision
         self.collision = col
         self.cap_fids = robot.frame_ids(col.frames)
         self.cap_H = np.zeros((len(col.frames), 4, 4))
+        shared = [(k, self.frames.index(f)) for k, f in enumerate(col.frames) if f in self.frames]
+        self.cap_from_task = np.array([k for k, _ in shared], dtype=int)
+        self.task_of_cap = np.array([m for _, m in shared], dtype=int)
+        self.cap_fetch = np.array([k for k in range(len(col.frames)) if k not in set(self.cap_from_task)], dtype=int)
         feet = {self.frames[i] for i in self.foot_index}
         self.ground_prims = np.array([i for i, p in enumerate(col.primitives) if p.frame not in feet], dtype=int)
         self.half_len = 0.5 * np.linalg.norm(col.b_local - col.a_local, axis=1)
@@ -235,27 +267,30 @@ class DiffIK:
         st = self.settings
         model, data, col, oMf = self.model, self.data, self.collision, self.oMf
         Hc = self.cap_H
-        Hc[:] = [oMf[f].homogeneous for f in self.cap_fids]
+        Hc[self.cap_from_task] = self.Hm[self.task_of_cap]              # placements the tasks already have
+        Hc[self.cap_fetch] = [oMf[self.cap_fids[k]].homogeneous for k in self.cap_fetch]
         Hp = Hc[col.prim_frame]
         # world end points (P, 2, 3) of every capsule's core segment
         ends = Hp[:, None, :3, 3] + np.einsum("pij,pkj->pki", Hp[:, :3, :3], self.ends_local)
         rows, lows = [], []
         cache: dict[int, np.ndarray] = {}
 
-        def jac(k: int) -> np.ndarray:
-            if k not in cache:
-                cache[k] = pin.getFrameJacobian(model, data, self.cap_fids[k], LWA)
-            return cache[k]
+        def jacs(ks: np.ndarray) -> np.ndarray:
+            for k in ks:
+                if k not in cache:
+                    cache[k] = pin.getFrameJacobian(model, data, self.cap_fids[k], LWA)
+            return np.array([cache[k] for k in ks])
 
         if st.ground and len(self.ground_prims):
             g = self.ground_prims
             low = ends[g, :, 2] - col.radius[g, None]                       # (G, 2) lowest surface z
-            for n, e in zip(*np.nonzero(low < st.ground_activation)):
+            n, e = np.nonzero(low < st.ground_activation)
+            if len(n):
                 i = g[n]
                 k = col.prim_frame[i]
-                Jk = jac(k)
+                Jk = jacs(k)
                 r = ends[i, e] - Hc[k, :3, 3]
-                rows.append(Jk[2] + r[1] * Jk[3] - r[0] * Jk[4])
+                rows.append(Jk[:, 2] + r[:, 1:2] * Jk[:, 3] - r[:, 0:1] * Jk[:, 4])
                 lows.append(-low[n, e])
         if st.self_collision and len(col.pairs):
             centre = ends.mean(axis=1)
@@ -264,27 +299,26 @@ class DiffIK:
             cand = np.flatnonzero(gap < st.collision_activation)
             if len(cand):
                 i, j = i_all[cand], j_all[cand]
-                ca, cb = closest_points_segments(ends[i, 0], ends[i, 1], ends[j, 0], ends[j, 1])
+                ca, cb = _closest_points(ends[i, 0], ends[i, 1], ends[j, 0], ends[j, 1])
                 diff = cb - ca
                 dist = np.sqrt(np.einsum("ni,ni->n", diff, diff))
                 signed = dist - col.radius[i] - col.radius[j]
                 close = np.flatnonzero(signed < st.collision_activation)
                 if len(close):
-                    close = close[np.argsort(signed[close])[: st.max_collision_rows]]
+                    if len(close) > st.max_collision_rows:
+                        close = close[np.argsort(signed[close])[: st.max_collision_rows]]
                     n = diff[close] / np.maximum(dist[close], 1e-9)[:, None]
                     ka, kb = col.prim_frame[i[close]], col.prim_frame[j[close]]
-                    Ja = np.array([jac(k) for k in ka])
-                    Jb = np.array([jac(k) for k in kb])
+                    Ja, Jb = jacs(ka), jacs(kb)
                     ra = ca[close] - Hc[ka, :3, 3]
                     rb = cb[close] - Hc[kb, :3, 3]
-                    block = (np.einsum("ki,kij->kj", n, Jb[:, :3] - Ja[:, :3])
-                             - np.einsum("ki,kij->kj", _cross(n, rb), Jb[:, 3:])
-                             + np.einsum("ki,kij->kj", _cross(n, ra), Ja[:, 3:]))
-                    rows.extend(block)
-                    lows.extend(st.collision_margin - signed[close])
+                    rows.append(np.einsum("ki,kij->kj", n, Jb[:, :3] - Ja[:, :3])
+                                - np.einsum("ki,kij->kj", _cross(n, rb), Jb[:, 3:])
+                                + np.einsum("ki,kij->kj", _cross(n, ra), Ja[:, 3:]))
+                    lows.append(st.collision_margin - signed[close])
         if not rows:
             return np.zeros((0, self.nv)), np.zeros(0)
-        return np.array(rows), np.array(lows)
+        return np.concatenate(rows), np.concatenate(lows)
 
     # -- one QP step ------------------------------------------------------------------------------
     def _weighted_errors(self, tg: FrameTargets) -> None:
@@ -302,6 +336,8 @@ class DiffIK:
         self._weighted_errors(tg)
         H = self.A.T @ self.A
         H += self.H_base
+        if self.attract_frames > 0:
+            H.flat[6 * (self.nv + 1):: self.nv + 1] += self.attract_w2
         lm = self.settings.lm_damping * float(self.bvec @ self.bvec)
         if lm > 0.0:
             H.flat[:: self.nv + 1] += lm
@@ -311,23 +347,28 @@ class DiffIK:
                   G: np.ndarray, glo: np.ndarray) -> np.ndarray:
         """dq (nv,) minimising 1/2 dq'H dq + f'dq (f from ``A``, ``bvec`` and the posture at ``q``)
         subject to the configuration and velocity limits and G dq >= glo."""
-        f = -(self.bvec @ self.A)
+        f = self.bvec @ self.A
+        np.negative(f, out=f)
         qj = q[7:]
-        f[6:] += self.posture_w2 * (qj - self.q_ref)
-        if q_prev is not None and self.acc_w2 > 0.0:
-            f[6:] += self.acc_w2 * ((qj - q_prev[7:]) - self.last_step)
+        fj = f[6:]
+        fj += self.posture_w2 * (qj - self.q_ref)
+        if self.attract_frames > 0:
+            fj += self.attract_w2 * (qj - self.attract_q)
         k = self.settings.config_limit_gain
         lo = k * (self.lower - qj)
         hi = k * (self.upper - qj)
         if q_prev is not None:
             moved = qj - q_prev[7:]
+            if self.acc_w2 > 0.0:
+                fj += self.acc_w2 * (moved - self.last_step)
             vdt = self.vmax * dt
-            lo = np.maximum(lo, -vdt - moved)
-            hi = np.maximum(np.minimum(hi, vdt - moved), lo)
+            np.maximum(lo, -vdt - moved, out=lo)
+            np.minimum(hi, vdt - moved, out=hi)
+            np.maximum(hi, lo, out=hi)
         nb = self.nv
-        blower = np.concatenate([np.full(6, -_INF), lo, glo])
-        bupper = np.concatenate([np.full(6, _INF), hi, np.full(len(glo), _INF)])
-        sense = np.zeros(len(blower), dtype=np.int32)
+        blower = np.concatenate([self._base_lo, lo, glo])
+        bupper = np.concatenate([self._base_hi, hi, self._inf[: len(glo)]])
+        sense = self._sense[: len(blower)]
         x, _, flag, _ = daqp.solve(H, f, G, bupper, blower, sense)
         if flag < 1:
             # infeasible constraint rows (e.g. a deep penetration): solve with the limits only
@@ -392,6 +433,21 @@ class DiffIK:
                 dq = self._solve_qp(H, q, q_prev, dt, G, glo)
                 q = self.integrate(q, dq)
         self.last_step = q[7:] - q_prev[7:]
+        if self.attract_frames > 0:
+            self.attract_frames -= 1
+        return q
+
+    def attract(self, q_target: np.ndarray, frames: int) -> None:
+        """Draw the joints towards ``q_target`` (nq,) for the next ``frames`` frames (reseed)."""
+        self.attract_q = np.asarray(q_target[7:], dtype=np.float64).copy()
+        self.attract_w2 = self.settings.reseed_attract_weight ** 2
+        self.attract_frames = int(frames)
+
+    def fresh_solution(self, tg: FrameTargets, root_index: int) -> np.ndarray:
+        """The frame solved from the default posture with the root at its target (no velocity limit)."""
+        q = default_start(self, tg, root_index)
+        for _ in range(self.settings.reseed_iterations):
+            q = self.integrate(q, self.step(q, tg, None, 1.0))
         return q
 
 
@@ -432,6 +488,15 @@ def converge_pink(robot, frames: tuple[str, ...], tg: FrameTargets, q0: np.ndarr
     return q
 
 
+def default_start(ik: DiffIK, tg: FrameTargets, root_index: int) -> np.ndarray:
+    """The robot's default posture with its root at the root task's target pose (nq,)."""
+    q = pin.neutral(ik.model)
+    q[:3] = tg.pos[root_index]
+    q[3:7] = pin.Quaternion(tg.rot[root_index]).coeffs()           # x y z w
+    q[7:] = ik.robot.default_pose
+    return q
+
+
 def solve_first_frame(ik: DiffIK, tg: FrameTargets, root_index: int) -> tuple[np.ndarray, dict]:
     """First frame to convergence from several starts; returns (q, info).
 
@@ -443,10 +508,7 @@ def solve_first_frame(ik: DiffIK, tg: FrameTargets, root_index: int) -> tuple[np
     st = ik.settings
     robot = ik.robot
     rng = np.random.default_rng(st.seed)
-    base = pin.neutral(ik.model)
-    base[:3] = tg.pos[root_index]
-    base[3:7] = pin.Quaternion(tg.rot[root_index]).coeffs()           # x y z w
-    base[7:] = robot.default_pose
+    base = default_start(ik, tg, root_index)
     starts = [base]
     for _ in range(max(0, st.first_frame_starts - 1)):
         q = base.copy()
