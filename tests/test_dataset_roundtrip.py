@@ -13,7 +13,7 @@ from pipeline.errors import InputError
 from pipeline.stage import ClipOutcome, ClipSource, RunGlobals
 from stages.common import rotations as rot
 from stages.dataset.frames import motion_frames, root_velocities
-from stages.dataset.interp import slerp
+from stages.common.rotations import slerp
 from stages.dataset.reader import open_dataset
 from stages.dataset.settings import Settings
 from stages.dataset.synthetic import random_motion, synthetic_inputs

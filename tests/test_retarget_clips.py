@@ -165,3 +165,18 @@ def test_retarget_clip_tool(tmp_path, capsys):
         assert data["dof_pos"].shape == (121, 29)
         assert data["root_rot"].shape == (121, 4)
     assert main(["retarget-clip", str(tmp_path / "missing.bvh"), "--out", str(out)]) == 2
+
+
+def test_reseed_recovers_from_flipped_limbs(g1):
+    """fallAndGetUp3: after the falls the tracker can keep a flipped hip; the reseed check draws it
+    back to the fresh solution, so the limb-direction error drops."""
+    from stages.retarget.api import retarget_motion
+    from stages.retarget.settings import Settings
+    from stages.retarget.solver import SolverSettings
+
+    human = _human(("lafan1", "fallAndGetUp3_subject1.bvh"), 1800, 3066)
+    with_reseed = retarget_motion(human, g1).metrics
+    without = retarget_motion(human, g1, Settings(solver=SolverSettings(reseed_interval_s=0.0))).metrics
+    assert with_reseed["reseeds"] >= 1 and without["reseeds"] == 0
+    assert with_reseed["limb_direction_error_deg"] < without["limb_direction_error_deg"] - 0.5
+    assert with_reseed["joint_limit_violations"] == 0.0

@@ -9,7 +9,7 @@ In torch code use ``roma``, which shares the xyzw order.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
+from scipy.spatial.transform import Rotation
 
 IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
 
@@ -95,13 +95,39 @@ def from_euler(order: str, angles: np.ndarray, degrees: bool = True) -> np.ndarr
 
 
 def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Flip signs along ``axis`` (time) so consecutive quaternions have dot >= 0."""
-    q = np.array(q, dtype=np.float64, copy=True)
-    q = np.moveaxis(q, axis, 0)
-    for t in range(1, q.shape[0]):
-        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0.0
-        q[t][flip] *= -1.0
+    """Flip signs along ``axis`` (time) so consecutive quaternions have dot >= 0 (vectorised; returns a copy)."""
+    q = np.moveaxis(np.array(q, dtype=np.float64, copy=True), axis, 0)
+    if q.shape[0] > 1:
+        flips = np.sum(q[1:] * q[:-1], axis=-1) < 0.0
+        q[1:] *= np.cumprod(np.where(flips, -1.0, 1.0), axis=0)[..., None]
     return np.moveaxis(q, 0, axis)
+
+
+def slerp(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Spherical linear interpolation of unit quaternions (..., 4, xyzw) with weights ``w`` (...).
+
+    ``w = 0`` gives ``q0``, ``w = 1`` gives ``q1`` (or ``-q1``, the same
+    rotation); interpolates along the shorter arc. Below 1e-3 rad between the
+    two the weights become linear (their difference is below float32 precision).
+    Keeps the dtype of ``q0``.
+    """
+    q0 = np.asarray(q0)
+    q1 = np.asarray(q1)
+    w = np.asarray(w, dtype=q0.dtype)
+    dot = np.einsum("...i,...i->...", q0, q1)
+    neg = dot < 0
+    dot = np.abs(dot)
+    np.minimum(dot, 1.0, out=dot)
+    theta = np.arccos(dot)
+    inv = 1.0 / np.maximum(np.sqrt(1.0 - dot * dot), 1e-6)
+    small = theta < 1e-3
+    a = np.where(small, 1.0 - w, np.sin((1.0 - w) * theta) * inv)
+    b = np.where(small, w, np.sin(w * theta) * inv)
+    b = np.where(neg, -b, b)
+    out = q0 * a[..., None]
+    out += q1 * b[..., None]
+    out /= np.sqrt(np.einsum("...i,...i->...", out, out))[..., None]
+    return out
 
 
 def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -122,14 +148,12 @@ def resample_times(n_frames: int, fps_in: float, fps_out: float) -> np.ndarray:
 
 
 def slerp_resample(q: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> np.ndarray:
-    """Slerp quaternions (T, ..., 4, xyzw) from times ``t_in`` to ``t_out``."""
+    """Slerp quaternions (T, ..., 4, xyzw) from times ``t_in`` (increasing) to ``t_out``."""
     q = np.asarray(q, dtype=np.float64)
-    tail = q.shape[1:-1]
-    flat = q.reshape(q.shape[0], -1, 4)
-    out = np.empty((len(t_out), flat.shape[1], 4))
-    for j in range(flat.shape[1]):
-        out[:, j] = Slerp(t_in, Rotation.from_quat(flat[:, j])).__call__(t_out).as_quat()
-    return make_continuous(out.reshape(len(t_out), *tail, 4))
+    idx = np.clip(np.searchsorted(t_in, t_out, side="right") - 1, 0, len(t_in) - 2)
+    w = np.clip((t_out - t_in[idx]) / (t_in[idx + 1] - t_in[idx]), 0.0, 1.0)
+    w = np.broadcast_to(w.reshape(-1, *([1] * (q.ndim - 2))), (len(t_out), *q.shape[1:-1]))
+    return make_continuous(slerp(q[idx], q[idx + 1], w))
 
 
 def linear_resample(x: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> np.ndarray:

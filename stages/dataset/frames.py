@@ -35,16 +35,6 @@ def root_velocities(root_pos: np.ndarray, root_rot: np.ndarray, fps: float) -> t
     return lin, ang
 
 
-def continuous(q: np.ndarray) -> np.ndarray:
-    """Flip signs along time (axis 0) so consecutive quaternions have dot >= 0 (vectorised)."""
-    q = np.asarray(q, dtype=np.float64)
-    if len(q) < 2:
-        return q.copy()
-    flips = np.sum(q[1:] * q[:-1], axis=-1) < 0.0
-    sign = np.concatenate((np.ones((1,) + flips.shape[1:]), np.cumprod(np.where(flips, -1.0, 1.0), axis=0)))
-    return q * sign[..., None]
-
-
 def motion_frames(motion: RobotMotion, start: int = 0, stop: int | None = None,
                   columns: tuple[Column, ...] | None = None) -> dict[str, np.ndarray]:
     """Rows ``[start, stop)`` of ``motion`` per column group: ``{group: (n, F_group) float32}``.
@@ -59,12 +49,12 @@ def motion_frames(motion: RobotMotion, start: int = 0, stop: int | None = None,
     cols = columns or column_layout(len(motion.dof_names), num_links)
     sl = slice(start, stop)
     root_pos = np.asarray(motion.root_pos[sl], dtype=np.float64)
-    root_rot = continuous(rot.normalize(motion.root_rot[sl]))
+    root_rot = rot.make_continuous(rot.normalize(motion.root_rot[sl]))
     lin, ang = root_velocities(root_pos, root_rot, motion.fps)
     n = stop - start
     link_rot = np.asarray(motion.link_rot[sl], dtype=np.float64).reshape(n, num_links, 4)
     if num_links:
-        link_rot = continuous(rot.normalize(link_rot))
+        link_rot = rot.make_continuous(rot.normalize(link_rot))
     values = {
         "root_pos": root_pos,
         "root_rot": root_rot,

@@ -9,33 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from stages.common.rotations import slerp
+
 from stages.dataset.schema import Column
-
-
-def slerp(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Spherical linear interpolation of unit quaternions (..., 4, xyzw) with weights ``w`` (...).
-
-    ``w = 0`` gives ``q0``, ``w = 1`` gives ``q1`` (or ``-q1``, the same
-    rotation); interpolates along the shorter arc. Below 1e-3 rad between the
-    two the weights become linear (their difference is below float32 precision).
-    """
-    q0 = np.asarray(q0)
-    q1 = np.asarray(q1)
-    w = np.asarray(w, dtype=q0.dtype)
-    dot = np.einsum("...i,...i->...", q0, q1)
-    neg = dot < 0
-    dot = np.abs(dot)
-    np.minimum(dot, 1.0, out=dot)
-    theta = np.arccos(dot)
-    inv = 1.0 / np.maximum(np.sqrt(1.0 - dot * dot), 1e-6)
-    small = theta < 1e-3
-    a = np.where(small, 1.0 - w, np.sin((1.0 - w) * theta) * inv)
-    b = np.where(small, w, np.sin(w * theta) * inv)
-    b = np.where(neg, -b, b)
-    out = q0 * a[..., None]
-    out += q1 * b[..., None]
-    out /= np.sqrt(np.einsum("...i,...i->...", out, out))[..., None]
-    return out
 
 
 class Interpolator:

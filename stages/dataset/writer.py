@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from pipeline.errors import InputError
 from stages.common.hashing import sha256_file, sha256_json
-from stages.common.npzio import _fsync_dir, atomic_write_bytes, save_npz
+from stages.common.npzio import fsync_dir, atomic_write_bytes, save_npz
 from stages.dataset import difficulty as diff
 from stages.dataset.frames import motion_frames, split_columns
 from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SCHEMA_VERSION, SHARD_DIR, SPLITS,
@@ -187,7 +187,7 @@ class _ShardWriter:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         self.bytes_written += nbytes
         self.shards.append({"file": rel, "bytes": path.stat().st_size, "sha256": sha256_file(path),
                             "rows": int(self.rows), "clips": len(self.clip_indices), "variants": list(variants)})
@@ -211,7 +211,7 @@ def write_dataset(out_dir: str | Path, inputs: Iterable[ClipInput], settings: Se
     manifest_path = out_dir / MANIFEST_NAME
     if manifest_path.exists():
         manifest_path.unlink()
-        _fsync_dir(out_dir)
+        fsync_dir(out_dir)
     settings_json = _settings_json(settings)
     clips: list[dict[str, Any]] = []
     win_clip, win_start, win_len, win_diff = [], [], [], []

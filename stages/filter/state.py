@@ -16,6 +16,7 @@ from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation
 
 from pipeline.errors import InputError
+from stages.common.rotations import make_continuous
 from stages.filter.body import Body
 from stages.filter.settings import Settings
 from stages.retarget.motion import RobotMotion
@@ -168,7 +169,7 @@ class ClipState:
         """(T, nq) configurations smoothed for differentiation (Savitzky-Golay, settings.dynamics)."""
         d = self.settings.dynamics
         root_pos = np.asarray(self.motion.root_pos, dtype=np.float64)
-        quat = _continuous(self.root_rot.as_quat())
+        quat = make_continuous(self.root_rot.as_quat())
         dof = self.dof_pos
         w = min(d.smooth_window_frames, self.num_frames - (1 - self.num_frames % 2))
         if w > 2 and w > d.smooth_order:
@@ -291,16 +292,6 @@ def _gradient(x: np.ndarray, dt: float) -> np.ndarray:
     if x.shape[0] < 2:
         return np.zeros_like(x)
     return np.gradient(x, dt, axis=0)
-
-
-def _continuous(quat: np.ndarray) -> np.ndarray:
-    """Flip quaternion signs so consecutive ones have a non-negative dot product."""
-    quat = quat.copy()
-    if len(quat) > 1:
-        flips = np.sum(quat[1:] * quat[:-1], axis=1) < 0
-        sign = np.concatenate([[1.0], np.where(np.cumsum(flips) % 2 == 1, -1.0, 1.0)])
-        quat *= sign[:, None]
-    return quat
 
 
 def _local_angular_velocity(rot: Rotation, dt: float) -> np.ndarray:

@@ -60,17 +60,6 @@ def resample_local(src: SourceMotion, fps: float) -> tuple[np.ndarray, np.ndarra
     return trans, quats
 
 
-def continuous(q: np.ndarray) -> np.ndarray:
-    """Flip quaternion signs over time (axis 0) so consecutive ones have dot >= 0 (vectorised)."""
-    if q.shape[0] < 2:
-        return q
-    flips = np.sum(q[1:] * q[:-1], axis=-1) < 0.0
-    sign = np.cumprod(np.where(flips, -1.0, 1.0), axis=0)
-    out = q.copy()
-    out[1:] *= sign[..., None]
-    return out
-
-
 def estimate_floor(pos: np.ndarray, foot_idx: list[int], fps: float, percentile: float = 50.0,
                    stance_speed: float = 0.2) -> float:
     """Floor z (m) from the lowest foot keypoints.
@@ -169,7 +158,7 @@ def build_motion(src: SourceMotion, fps: float, settings: Settings, provenance: 
         raise InputError(path, "too_few_frames",
                          f"{quats.shape[0]} frame(s) at {fps:g} fps; at least {max(settings.min_frames, 2)} needed")
     pos, glob = forward_kinematics(src.parents, trans, quats)
-    glob = continuous(glob / np.linalg.norm(glob, axis=-1, keepdims=True))
+    glob = rot.make_continuous(glob / np.linalg.norm(glob, axis=-1, keepdims=True))
     if not np.all(np.isfinite(pos)):
         raise InputError(path, "non_finite", "forward kinematics produced NaN or Inf")
     kp = src.skeleton.keypoint_index(src.names)

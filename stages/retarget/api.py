@@ -105,7 +105,7 @@ def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSe
     dt = 1.0 / fps
     every = int(round(settings.reseed_interval_s * fps)) if settings.reseed_interval_s > 0 else 0
     attract_frames = max(1, int(round(settings.reseed_attract_s * fps)))
-    reseeds = tries = 0
+    reseeds = tries = backoff = wait = 0
     history: list[float] = []
     for t in tqdm(range(1, T), desc="retarget", unit="frame", disable=not progress, leave=False):
         ft = frame(t)
@@ -115,12 +115,20 @@ def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSe
             tracked = ik.cost(q, ft)
             typical = float(np.median(history)) if history else tracked
             history.append(tracked)
-            if tracked > max(settings.reseed_min_cost, settings.reseed_jump * typical):
+            if tracked <= max(settings.reseed_min_cost, settings.reseed_jump * typical):
+                backoff = wait = 0
+            elif wait > 0:
+                wait -= 1                                   # a recent try found nothing better
+            else:
                 fresh = ik.fresh_solution(ft, root_index)
                 tries += 1
                 if ik.cost(fresh, ft) < settings.reseed_ratio * tracked:
                     ik.attract(fresh, attract_frames)
                     reseeds += 1
+                    backoff = wait = 0
+                else:
+                    backoff = min(8, 2 * backoff or 1)
+                    wait = backoff
     total = time.perf_counter() - start
     info.update({"first_frame_s": round(first, 4), "ik_s": round(total, 4),
                  "ik_frames_per_s": round((T - 1) / max(total - first, 1e-9), 1),
