@@ -32,7 +32,8 @@ def build_run_manifest(result) -> dict[str, Any]:
         stages = {}
         for name, rec in state.records.items():
             stages[name] = {k: rec.get(k) for k in ("status", "reason", "message", "key", "artifact_sha256",
-                                                   "wall_s", "cached", "summary", "artifact", "traceback")
+                                                   "wall_s", "cached", "summary", "artifact", "traceback",
+                                                   "warnings")
                             if rec.get(k) is not None}
         clips.append({"clip_id": state.clip.clip_id, "source": state.clip.path, "sha256": state.clip.sha256,
                       "dataset": state.clip.dataset, "status": state.status, "stages": stages})
@@ -70,6 +71,10 @@ def totals(clips: list[dict[str, Any]], last_stage: str | None, corpus: dict[str
         elif clip["status"] == "error":
             last = list(clip["stages"].values())[-1]
             errors[f"{list(clip['stages'])[-1]}:{last.get('reason')}"] += 1
+    warned: Counter[str] = Counter()
+    for clip in clips:
+        for rec in clip["stages"].values():
+            warned.update(rec.get("warnings", []))
     seconds = 0.0
     for clip in clips:
         ingest = clip["stages"].get("ingest", {})
@@ -84,6 +89,7 @@ def totals(clips: list[dict[str, Any]], last_stage: str | None, corpus: dict[str
         "errors": sum(errors.values()),
         "errors_by_reason": dict(sorted(errors.items())),
         "per_stage": {k: dict(v) for k, v in per_stage.items()},
+        "warnings": dict(sorted(warned.items())),
         "corpus_errors": sorted(n for n, r in corpus.items() if r.get("status") == "error"),
         "hours_ingested": round(seconds / 3600.0, 4),
         "wall_s": round(wall_s, 2),
@@ -160,6 +166,8 @@ def format_table(data: dict[str, Any], per_clip: bool = True) -> str:
         lines.append(f"  rejected  {reason:<40} {n}")
     for reason, n in t["errors_by_reason"].items():
         lines.append(f"  error     {reason:<40} {n}")
+    for text, n in t.get("warnings", {}).items():
+        lines.append(f"  warning   {text} ({n} clip(s))")
     f = t.get("filter", {})
     if f.get("verdicts"):
         lines.append("filter: " + "   ".join(f"{k}: {v}" for k, v in f["verdicts"].items())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,11 @@ def run_clip_task(task: ClipTask, state: ClipState, corpus: dict[str, dict[str, 
     record: dict[str, Any] = {"stage": task.stage, "key": task.key, "clip_id": task.clip.clip_id,
                               "artifact": None, "summary": {}, "reason": None, "message": None}
     try:
-        result = stage.run(inp, task.settings)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")   # kept in the record; the CLI prints each distinct one once
+            result = stage.run(inp, task.settings)
+        if caught:
+            record["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
         record.update(status=result.status, reason=result.reason, message=result.message,
                       summary=result.summary)
         if result.arrays:
