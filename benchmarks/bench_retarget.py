@@ -40,22 +40,19 @@ def _crop(human, frames: int | None):
 
 def _timed_run(human, robot, settings) -> dict:
     """One retarget with a phase breakdown (s)."""
-    from stages.common.robot.trajectory import robot_motion_from_trajectory
-    from stages.retarget.api import prepare, solve
-    from stages.retarget.metrics import evaluate
+    from stages.retarget.api import prepare, record, solve
 
     t0 = time.perf_counter()
     prep = prepare(human, robot, settings)
     t1 = time.perf_counter()
     q, info = solve(prep, robot, human.fps, settings.solver)
     t2 = time.perf_counter()
-    metrics = evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
-                       prep.scaling.root_scale, prep.targets.pos)
+    info["solve_s"] = t2 - t0
+    motion = record(human, robot, settings, prep, q, info)
     t3 = time.perf_counter()
-    robot_motion_from_trajectory(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], contacts=prep.contacts)
-    t4 = time.perf_counter()
-    return {"targets_s": t1 - t0, "first_frame_s": info["first_frame_s"], "ik_loop_s": (t2 - t1) - info["first_frame_s"],
-            "metrics_s": t3 - t2, "record_s": t4 - t3, "metrics": metrics}
+    return {"targets_s": t1 - t0, "first_frame_s": info["first_frame_s"],
+            "ik_loop_s": (t2 - t1) - info["first_frame_s"], "fk_metrics_record_s": t3 - t2,
+            "metrics": motion.metrics}
 
 
 def _round(d: dict, n: int = 4) -> dict:

@@ -79,6 +79,14 @@ def test_record_is_consistent(retargeted, g1, name):
     np.testing.assert_allclose(motion.dof_vel, np.gradient(motion.dof_pos, 1.0 / motion.fps, axis=0), atol=1e-9)
     assert motion.contacts.shape == (T, 2) and motion.contacts.any()
     assert motion.fps == human.fps
+    # the key link poses equal the shared trajectory -> record helper's FK
+    from stages.common.robot import robot_motion_from_trajectory
+    ref = robot_motion_from_trajectory(g1, motion.fps, motion.root_pos, motion.root_rot, motion.dof_pos,
+                                       contacts=motion.contacts)
+    assert ref.link_names == motion.link_names
+    np.testing.assert_allclose(motion.link_pos, ref.link_pos, atol=1e-9)
+    np.testing.assert_allclose(motion.link_rot, ref.link_rot, atol=1e-9)
+    np.testing.assert_allclose(motion.root_rot, ref.root_rot, atol=1e-12)
     # root translation scaled by the leg ratio (~0.73 for LAFAN1 on the G1, FACTS.md: 0.74)
     if name in ("walk4", "dance1"):
         assert 0.68 < motion.metrics["root_scale"] < 0.8

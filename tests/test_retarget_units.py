@@ -180,3 +180,20 @@ def test_self_penetration_matches_all_pairs(g1):
     got = self_penetration(col, pos, rot)
     assert (ref > 0.01).sum() > 10                             # the random poses do collide
     np.testing.assert_allclose(got, ref, atol=1e-9)
+
+
+def test_foot_contact_needs_a_standing_shin():
+    """Both feet rest on the floor; the left shin is upright, the right lies flat: only the left stands."""
+    from stages.retarget.contacts import human_foot_contacts
+
+    T = 30
+    kp = {
+        "left_ankle": np.tile([0.0, 0.1, 0.08], (T, 1)), "left_toe": np.tile([0.15, 0.1, 0.02], (T, 1)),
+        "left_knee": np.tile([0.02, 0.1, 0.5], (T, 1)),
+        "right_ankle": np.tile([0.0, -0.1, 0.08], (T, 1)), "right_toe": np.tile([0.15, -0.1, 0.02], (T, 1)),
+        "right_knee": np.tile([-0.42, -0.1, 0.1], (T, 1)),
+    }
+    c = human_foot_contacts(kp, 30.0, 0.0)
+    assert c[:, 0].all() and not c[:, 1].any()
+    kp["left_ankle"] = kp["left_ankle"] + np.linspace(0, 1, T)[:, None] * [3.0, 0.0, 0.0]   # sliding fast: no contact
+    assert not human_foot_contacts(kp, 30.0, 0.0)[:, 0].any()

@@ -9,10 +9,10 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.errors import InputError
-from stages.common.robot.trajectory import robot_motion_from_trajectory
+from stages.common.rotations import from_matrix, make_continuous
 from stages.ingest.motion import KEYPOINT_NAMES, HumanMotion
 from stages.retarget.contacts import human_foot_contacts
-from stages.retarget.metrics import evaluate
+from stages.retarget.metrics import evaluate, metric_frames, trajectory_poses
 from stages.retarget.motion import RobotMotion
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
 from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
@@ -159,18 +159,35 @@ def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
     start = time.perf_counter()
     prep = prepare(human, robot, settings)
     q, info = solve(prep, robot, human.fps, settings.solver, progress)
-    elapsed = time.perf_counter() - start
+    info["solve_s"] = time.perf_counter() - start
+    return record(human, robot, settings, prep, q, info)
+
+
+def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.ndarray, info: dict) -> RobotMotion:
+    """The :class:`RobotMotion` of solved configurations q (T, nq): one FK pass for the key
+    links and the metrics; solver timings and scale factors go into ``metrics``."""
+    elapsed = info["solve_s"]
     T = q.shape[0]
+    links = tuple(robot.config.key_links)
+    frames = list(dict.fromkeys(list(links) + metric_frames(robot))) if settings.metrics else list(links)
+    pos, rot = trajectory_poses(robot, q, frames)                 # one FK pass for metrics and record
     metrics: dict[str, float] = {}
     if settings.metrics:
         metrics.update(evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
-                                prep.scaling.root_scale, prep.targets.pos))
+                                prep.scaling.root_scale, prep.targets.pos, poses=(frames, pos, rot)))
     metrics.update({k: float(v) for k, v in prep.scaling.summary().items()})
     metrics.update({"solve_s": round(elapsed, 4), "frames_per_s": round(T / max(elapsed, 1e-9), 1),
                     "first_frame_s": info["first_frame_s"], "ik_frames_per_s": info["ik_frames_per_s"],
                     "qp_fallbacks": float(info["qp_fallbacks"]), "first_frame_start": float(info["first_frame_best"]),
                     "reseeds": float(info["reseeds"])})
-    provenance = {k: str(v) for k, v in human.provenance.items()}
+    provenance = {"robot_description": robot.config.description.name}
+    provenance.update({k: str(v) for k, v in human.provenance.items()})
     provenance["retarget"] = "pink-formulation differential IK (daqp)"
-    return robot_motion_from_trajectory(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], contacts=prep.contacts,
-                                        metrics=metrics, provenance=provenance)
+    idx = [frames.index(f) for f in links]
+    link_rot = from_matrix(rot[:, idx]) if links else np.zeros((T, 0, 4))
+    link_rot = np.where(link_rot[..., 3:4] < 0, -link_rot, link_rot)          # w >= 0, as the robot's FK
+    return RobotMotion(robot=robot.name, fps=float(human.fps), root_pos=q[:, :3].copy(),
+                       root_rot=make_continuous(q[:, 3:7] / np.linalg.norm(q[:, 3:7], axis=1, keepdims=True)),
+                       dof_pos=q[:, 7:].copy(), dof_vel=np.gradient(q[:, 7:], 1.0 / human.fps, axis=0),
+                       dof_names=robot.dof_names, link_names=links, link_pos=pos[:, idx], link_rot=link_rot,
+                       contacts=np.asarray(prep.contacts, dtype=bool), metrics=metrics, provenance=provenance)

@@ -15,7 +15,8 @@ LAFAN1 G1 CSVs) is scored exactly like ours. Units are in the metric names.
 * ``contact_foot_height_m``: mean height of the lowest sole corner over contact
   frames (a constant float or sink shows here).
 * ``ground_penetration_frac``: fraction of frames where a sole corner or a
-  collision capsule (other than the feet's, whose soles stand for them) is more than 1 cm below z = 0; ``ground_penetration_max_m``.
+  collision capsule (other than the feet's, whose soles stand for them) is
+  more than 1 cm below z = 0; ``ground_penetration_max_m``.
 * ``self_collision_frac``: fraction of frames where a checked capsule pair
   penetrates more than 1 cm; ``self_penetration_max_m``.
 * ``joint_limit_violations``: (frame, joint) entries outside the limits by more
@@ -51,6 +52,13 @@ def trajectory_poses(robot, q: np.ndarray, frames: list[str]) -> tuple[np.ndarra
         pin.forwardKinematics(model, data, q[t])
         out[t] = [pin.updateFramePlacement(model, data, fid).homogeneous for fid in fids]
     return out[:, :, :3, 3].copy(), out[:, :, :3, :3].copy()
+
+
+def metric_frames(robot) -> list[str]:
+    """The robot frames :func:`evaluate` needs: task frames, feet and capsule frames."""
+    cfg = robot.config
+    return list(dict.fromkeys([t.frame for t in cfg.keypoint_tasks] + list(cfg.foot_frames)
+                              + list(robot.collision.frames)))
 
 
 def self_penetration(col, frame_pos: np.ndarray, frame_rot: np.ndarray) -> np.ndarray:
@@ -90,7 +98,8 @@ def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
              human_keypoints: np.ndarray, contacts: np.ndarray, root_scale: float,
-             target_pos: np.ndarray | None = None) -> dict[str, float]:
+             target_pos: np.ndarray | None = None,
+             poses: tuple[list[str], np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
     """All metrics of one robot trajectory against its human clip.
 
     Args:
@@ -103,18 +112,22 @@ def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_
         target_pos: (T, M, 3) the scaled human keypoints of the robot's keypoint
             tasks (retarget targets, m); when None the human keypoints scaled by
             ``root_scale`` stand in.
+        poses: optional precomputed FK of the trajectory: (frame names covering
+            :func:`metric_frames`, positions (T, F, 3), rotation matrices (T, F, 3, 3)).
     """
     T = root_pos.shape[0]
     if human_keypoints.shape[0] != T or contacts.shape[0] != T:
-        raise ValueError(f"frame counts differ: robot {T}, human {human_keypoints.shape[0]}, contacts {contacts.shape[0]}")
-    q = robot.configuration(root_pos, root_rot, dof_pos)
+        raise ValueError(f"frame counts differ: robot {T}, human {human_keypoints.shape[0]}, "
+                         f"contacts {contacts.shape[0]}")
     cfg = robot.config
     tasks = list(cfg.keypoint_tasks)
-    task_frames = [t.frame for t in tasks]
     col = robot.collision
     feet = list(cfg.foot_frames)
-    frames = list(dict.fromkeys(task_frames + feet + list(col.frames)))
-    pos, rot = trajectory_poses(robot, q, frames)
+    if poses is None:
+        frames = metric_frames(robot)
+        pos, rot = trajectory_poses(robot, robot.configuration(root_pos, root_rot, dof_pos), frames)
+    else:
+        frames, pos, rot = list(poses[0]), poses[1], poses[2]
     fi = {f: i for i, f in enumerate(frames)}
     kidx = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
     out: dict[str, float] = {"frames": float(T)}

@@ -22,7 +22,13 @@ Two implementations share it:
   stacked in one array (frame Jacobians from one ``computeJointJacobians``,
   errors as world-frame position differences and rotation logs), adds the
   ground and self-collision rows, and calls daqp directly: pink's per-task
-  Python overhead is what limits its throughput, not the QP.
+  Python overhead is what limits its throughput, not the QP. One full step
+  per frame (warm start from the previous frame) is followed by a cheap chord
+  step (errors re-evaluated, same Jacobians and rows).
+
+A periodic reseed check (:class:`SolverSettings`, ``reseed_*``) compares the
+tracked solution with a fresh solve from the default posture and draws the
+robot back when tracking got stuck in a flipped-limb local minimum.
 
 Units: metres, radians, seconds; world Z-up.
 """
@@ -48,6 +54,8 @@ class SolverSettings:
             warm-started from the previous frame.
         chord_steps: cheaper steps after each full one that re-evaluate the task errors
             but reuse its Jacobians, Hessian and constraint rows.
+        chord_threshold: skip the chord steps when the last step moved no joint more than
+            this (rad): the linearisation error is then negligible.
         damping: Tikhonov weight on |dq|^2 (cost / tangent unit^2).
         lm_damping: Levenberg-Marquardt damping: adds ``lm_damping * |weighted task error|^2``
             to the Tikhonov weight (pink's ``lm_damping``), which tames steps near singular
@@ -62,6 +70,8 @@ class SolverSettings:
             default posture, the others perturbed around it).
         first_frame_iterations: maximum pink steps per start.
         first_frame_tolerance: stop a start when |dq|_inf falls below this (rad or m).
+        first_frame_good_cost: no further starts once a start reaches an IK objective below
+            this (cost units; a near-exact fit is not a local minimum).
         start_noise: half-width (rad) of the uniform joint perturbation of extra starts.
         ground: add the ground rows (sole corners and low capsules stay at z >= 0).
         ground_activation: capsules lower than this (m) get a ground row.
@@ -83,6 +93,7 @@ class SolverSettings:
 
     iterations: int = 1
     chord_steps: int = 1
+    chord_threshold: float = 0.02
     damping: float = 1e-4
     lm_damping: float = 0.0
     acceleration_weight: float = 0.05
@@ -92,6 +103,7 @@ class SolverSettings:
     first_frame_starts: int = 4
     first_frame_iterations: int = 100
     first_frame_tolerance: float = 1e-5
+    first_frame_good_cost: float = 0.002
     start_noise: float = 0.5
     ground: bool = True
     ground_activation: float = 0.03
@@ -294,9 +306,10 @@ class DiffIK:
                 rows.append(Jk[:, 2] + r[:, 1:2] * Jk[:, 3] - r[:, 0:1] * Jk[:, 4])
                 lows.append(-low[n, e])
         if st.self_collision and len(col.pairs):
-            centre = ends.mean(axis=1)
+            centre = 0.5 * (ends[:, 0] + ends[:, 1])
             i_all, j_all = col.pairs[:, 0], col.pairs[:, 1]
-            gap = np.linalg.norm(centre[j_all] - centre[i_all], axis=1) - self.pair_reach
+            d = centre[j_all] - centre[i_all]
+            gap = np.sqrt(np.einsum("ni,ni->n", d, d)) - self.pair_reach
             cand = np.flatnonzero(gap < st.collision_activation)
             if len(cand):
                 i, j = i_all[cand], j_all[cand]
@@ -428,6 +441,8 @@ class DiffIK:
             dq = self._solve_qp(H, q, q_prev, dt, G, glo)
             q = self.integrate(q, dq)
             for _ in range(st.chord_steps):
+                if np.abs(dq[6:]).max() < st.chord_threshold:
+                    break                                       # small step: linearisation error negligible
                 glo = glo - G @ dq
                 self.placements(q)
                 self._weighted_errors(tg)
@@ -505,7 +520,8 @@ def solve_first_frame(ik: DiffIK, tg: FrameTargets, root_index: int) -> tuple[np
     Starts: the default posture and ``first_frame_starts - 1`` seeded uniform
     perturbations of it, each with the root at its target pose. Each start is
     run through pink to convergence, then polished with the constrained
-    stacked solver; the lowest objective wins.
+    stacked solver; the lowest objective wins. Once a start fits better than
+    ``first_frame_good_cost`` the remaining starts are skipped.
     """
     st = ik.settings
     robot = ik.robot
@@ -526,4 +542,6 @@ def solve_first_frame(ik: DiffIK, tg: FrameTargets, root_index: int) -> tuple[np
         costs.append(c)
         if c < best_cost:
             best, best_cost = q, c
+        if best_cost < st.first_frame_good_cost:
+            break                                               # a fit this close is not a local minimum
     return best, {"first_frame_costs": [round(c, 6) for c in costs], "first_frame_best": int(np.argmin(costs))}

@@ -51,6 +51,8 @@ class TargetSettings:
     """Target construction settings.
 
     Attributes:
+        smoothing_s: Gaussian sigma (s) applied to the human keypoints over time before
+            the targets are built (0: none); removes mocap jitter the robot would copy.
         ground_smoothing_s: Gaussian sigma (s) of the vertical ground shift.
         contact_blend_frames: frames over which a foot blends into / out of its lock.
         contact_weight_gain: factor on a foot's position/orientation weight while in contact
@@ -61,6 +63,7 @@ class TargetSettings:
         leg_reach: fraction of the robot's straight-leg hip -> ankle distance a target may ask for.
     """
 
+    smoothing_s: float = 0.05
     ground_smoothing_s: float = 0.1
     contact_blend_frames: int = 3
     contact_weight_gain: float = 3.0
@@ -142,8 +145,10 @@ def estimate_orientations(kp: dict[str, np.ndarray], contacts: np.ndarray) -> di
     """
     trunk = kp["neck"] - kp["pelvis"]
     out = {
-        "pelvis": frame_from_lateral_up(kp["left_hip"] - kp["right_hip"], _segment_or(kp["spine"] - kp["pelvis"], trunk)),
-        "torso": frame_from_lateral_up(kp["left_shoulder"] - kp["right_shoulder"], _segment_or(kp["neck"] - kp["spine"], trunk)),
+        "pelvis": frame_from_lateral_up(kp["left_hip"] - kp["right_hip"],
+                                        _segment_or(kp["spine"] - kp["pelvis"], trunk)),
+        "torso": frame_from_lateral_up(kp["left_shoulder"] - kp["right_shoulder"],
+                                       _segment_or(kp["neck"] - kp["spine"], trunk)),
     }
     pelvis_heading = np.arctan2(out["pelvis"][:, 1, 0], out["pelvis"][:, 0, 0])
     for side, (ankle, toe) in enumerate((("left_ankle", "left_toe"), ("right_ankle", "right_toe"))):
@@ -244,7 +249,11 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
         ValueError: the tasks lack the pelvis or a foot.
     """
     T = keypoints.shape[0]
-    kp = {n: keypoints[:, i].astype(np.float64) - np.array([0.0, 0.0, floor_height]) for i, n in enumerate(KEYPOINT_NAMES)}
+    floor = np.array([0.0, 0.0, floor_height])
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if settings.smoothing_s > 0 and T > 1:
+        keypoints = gaussian_filter1d(keypoints, settings.smoothing_s * fps, axis=0, mode="nearest")
+    kp = {n: keypoints[:, i] - floor for i, n in enumerate(KEYPOINT_NAMES)}
     frame_of = {t.human: t.frame for t in tasks}
     if "pelvis" not in frame_of:
         raise ValueError("robot keypoint tasks must include the pelvis")
@@ -323,7 +332,8 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
         v = pos[a] - pos[h]
         horiz2 = np.sum(v[:, :2] ** 2, axis=1)
         need = -v[:, 2] - np.sqrt(np.maximum(reach[a] ** 2 - horiz2, 0.0))
-        drop = np.maximum(drop, np.where(w > 0, np.maximum(need, 0.0), 0.0))
+        helps = (w > 0) & (horiz2 < reach[a] ** 2)              # lowering the pelvis can bring it in reach
+        drop = np.maximum(drop, np.where(helps, np.maximum(need, 0.0), 0.0))
     if drop.any():
         sigma = settings.ground_smoothing_s * fps
         width = max(1, int(round(2 * sigma)))
@@ -368,6 +378,7 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
     for s in (0, 1):
         w = lock_weights[s]
         pw[:, foot_index[s]] *= 1.0 + (settings.contact_weight_gain - 1.0) * w
-        rw[:, foot_index[s]] *= settings.free_foot_rot_gain + (settings.contact_weight_gain - settings.free_foot_rot_gain) * w
+        free = settings.free_foot_rot_gain
+        rw[:, foot_index[s]] *= free + (settings.contact_weight_gain - free) * w
     return Targets(frames=frames, keypoints=names, pos=P, rot=R, pos_weight=pw, rot_weight=rw,
                    contacts=np.asarray(contacts, dtype=bool), foot_index=foot_index, ground_shift=shift)
