@@ -374,3 +374,24 @@ def test_other_robot_h1():
     assert verdict.verdict == "reject"
     # lifted within one frame: a root teleport first, and floating while up
     assert [r.code for r in verdict.reasons][:2] == ["root_vertical_jump", "floating"]
+
+
+def test_self_collision_judges_the_demanded_penetration(stand, body):
+    """A clean robot whose targets demanded 5 cm of penetration on frames 20-39 fails there (the value is the
+    demand less its allowance); 3.5 cm demanded passes; a file without the array is judged on the robot alone."""
+    T = stand.num_frames
+    s = S.self_collision
+    for depth, fires in ((0.05, True), (0.035, False)):
+        demand = np.zeros(T)
+        demand[20:40] = depth
+        m = dataclasses.replace(stand, target_penetration=demand)
+        result, _ = run("self_collision", m, body)
+        assert result.failed == fires
+        assert np.nanmax(result.value) == pytest.approx(depth - s.demanded_allowance_m, abs=1e-9)
+        if fires:
+            assert _spans(result.fail) == [(20, 40)]
+    off = Settings(self_collision=dataclasses.replace(s, demanded=False))
+    result, _ = run("self_collision", dataclasses.replace(stand, target_penetration=np.full(T, 0.2)), body, off)
+    assert not result.failed
+    result, _ = run("self_collision", dataclasses.replace(stand, target_penetration=None), body)
+    assert not result.failed and np.nanmax(result.value) < 0.0

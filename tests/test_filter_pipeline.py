@@ -58,7 +58,7 @@ def test_demo_feasible_clips_pass(demo):
         assert verdict.segments == [(0, motion.num_frames)]
 
 
-@pytest.mark.parametrize("stem", ["infeasible_too_fast", "infeasible_floating", "infeasible_lying_on_floor"])
+@pytest.mark.parametrize("stem", sorted(BUILT_TO_FAIL))
 def test_demo_infeasible_clips_rejected_for_their_reason(demo, stem):
     _, _, outcome = demo[stem]
     verdict = outcome.verdict
@@ -69,16 +69,34 @@ def test_demo_infeasible_clips_rejected_for_their_reason(demo, stem):
 
 
 def test_demo_limbs_through_body(demo, robot):
-    """The retargeter's collision rows push the forearm out of the torso, and the filter agrees the result is
-    collision-free; retargeted without them, the clip is rejected for self-collision."""
+    """The retargeter's collision rows keep the robot's forearm out of its torso, so the robot alone is clean;
+    the targets demand the arm through the chest for over a second, and that is what rejects the clip. Judged
+    on the robot alone it would pass; retargeted without the collision rows, the robot itself collides."""
     path, motion, outcome = demo["infeasible_limbs_through_body"]
-    depth = next(r for r in outcome.results if r.code == "self_collision")
-    assert np.nanmax(depth.value) <= Settings().self_collision.max_depth_m
+    s = Settings().self_collision
+    assert motion.metrics["self_penetration_max_m"] < s.max_depth_m
+    demand = motion.target_penetration
+    assert demand.shape == (motion.num_frames,)
+    deep = demand > s.max_depth_m + s.demanded_allowance_m
+    assert deep.sum() >= 15 and demand[:10].max() < 0.01 and demand[-10:].max() < 0.01
+    reason = outcome.verdict.reasons[0]
+    assert reason.code == "self_collision" and reason.value == pytest.approx(demand.max() - s.demanded_allowance_m,
+                                                                              abs=1e-5)
+    robot_only = Settings(self_collision=dataclasses.replace(s, demanded=False))
+    assert "self_collision" not in {r.code for r in evaluate(motion, robot, robot_only).verdict.reasons}
     raw_settings = RetargetSettings(solver=dataclasses.replace(RetargetSettings().solver, self_collision=False))
     raw = _retarget(path, robot, raw_settings)
-    verdict = evaluate(raw, robot, Settings()).verdict
+    verdict = evaluate(raw, robot, robot_only).verdict
     assert verdict.verdict == "reject"
     assert verdict.reasons[0].code == "self_collision", [(r.code, r.value) for r in verdict.reasons]
+
+
+def test_feasible_demo_clips_demand_no_penetration(demo):
+    s = Settings().self_collision
+    for stem, (_, motion, _) in demo.items():
+        if not stem.startswith("infeasible_"):
+            demand = motion.target_penetration
+            assert np.percentile(demand, 95) < 0.01 and demand.max() < s.max_depth_m + s.demanded_allowance_m, stem
 
 
 def test_ground1_flagged_for_non_foot_contact_where_it_lies(robot):

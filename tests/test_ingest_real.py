@@ -179,6 +179,21 @@ def test_same_subject_same_height_whatever_the_motion():
     assert len(heights) == 5 and np.ptp(heights) < 0.03
 
 
+@pytest.mark.parametrize("name", CMU)
+def test_cmu_spine_segment_is_a_real_segment(name):
+    """spine -> neck is the upper back (CMU's Chest2/Spine1 coincides with lowerneck/Neck, so ``spine`` is the
+    Chest/Spine joint below it), and spine sits between the pelvis and the neck along the trunk."""
+    m = ingest(f"cmu/{name}.bvh")
+    p = m.positions
+    kp = m.keypoints
+    spine_neck = np.linalg.norm(p[:, kp["neck"]] - p[:, kp["spine"]], axis=-1)
+    pelvis_spine = np.linalg.norm(p[:, kp["spine"]] - p[:, kp["pelvis"]], axis=-1)
+    assert spine_neck.min() >= 0.10 and pelvis_spine.min() >= 0.05
+    trunk = p[:, kp["neck"]] - p[:, kp["pelvis"]]
+    along = np.sum((p[:, kp["spine"]] - p[:, kp["pelvis"]]) * trunk, axis=-1) / np.sum(trunk * trunk, axis=-1)
+    assert 0.2 < along.min() and along.max() < 0.8
+
+
 def test_cmu_second_naming_variant(tmp_path):
     """The 01_01-style CMU names (LeftUpLeg, Spine1, LeftToeBase, ...) map to the same keypoints."""
     rename = {"LeftHip": "LeftUpLeg", "LeftKnee": "LeftLeg", "LeftAnkle": "LeftFoot", "LeftToe": "LeftToeBase",

@@ -197,3 +197,74 @@ def test_foot_contact_needs_a_standing_shin():
     assert c[:, 0].all() and not c[:, 1].any()
     kp["left_ankle"] = kp["left_ankle"] + np.linspace(0, 1, T)[:, None] * [3.0, 0.0, 0.0]   # sliding fast: no contact
     assert not human_foot_contacts(kp, 30.0, 0.0)[:, 0].any()
+
+
+def test_capsule_weights_follow_limb_targets_only(g1):
+    """Limb capsules move with their limb targets (weights summing to 1, blended between elbow and wrist);
+    the trunk, hips and shoulders stay where they were solved, the upper arm moves part of the elbow's way."""
+    from stages.retarget.demand import capsule_frame_weights, limb_task_mask
+
+    tasks = g1.config.keypoint_tasks
+    frames = tuple(t.frame for t in tasks)
+    W = capsule_frame_weights(g1, frames, limb_task_mask(tuple(t.human for t in tasks)))
+    cap = {f: W[i] for i, f in enumerate(g1.collision.frames)}
+    for f in ("pelvis", "torso_link", "head_link", "left_shoulder_roll_link", "left_hip_pitch_link"):
+        assert not cap[f].any(), f
+    upper_arm = cap["left_shoulder_yaw_link"]                 # between the (fixed) shoulder and the elbow
+    assert upper_arm.sum() == pytest.approx(upper_arm[frames.index("left_elbow_link")]) and 0 < upper_arm.sum() < 1
+    assert cap["left_elbow_link"][frames.index("left_elbow_link")] == 1.0
+    assert cap["left_rubber_hand"][frames.index("left_wrist_yaw_link")] == 1.0
+    roll = cap["left_wrist_roll_link"]
+    assert roll.sum() == pytest.approx(1.0) and 0.0 < roll[frames.index("left_elbow_link")] < 1.0
+    assert cap["right_knee_link"][frames.index("right_knee_link")] == 1.0
+
+
+def test_target_penetration_measures_the_demand_not_the_solution(g1):
+    """Standing robot, targets at its own frames: no demand. Moving the left wrist target 20 cm towards the torso
+    core demands a penetration equal to the overlap of the moved hand capsules with the torso capsules."""
+    from stages.retarget.demand import capsule_frame_weights, limb_task_mask, target_penetration
+    from stages.retarget.metrics import metric_frames, self_penetration, trajectory_poses
+
+    tasks = g1.config.keypoint_tasks
+    task_frames = tuple(t.frame for t in tasks)
+    keypoints = tuple(t.human for t in tasks)
+    q = pin.neutral(g1.model)
+    q[2] = 0.78
+    q[7:] = g1.default_pose
+    frames = metric_frames(g1)
+    pos, rot = trajectory_poses(g1, q[None], frames)
+    fi = {f: i for i, f in enumerate(frames)}
+    tgt = pos[:, [fi[f] for f in task_frames]].copy()
+    assert target_penetration(g1, task_frames, keypoints, tgt, frames, pos, rot)[0] == pytest.approx(0.0)
+    w = task_frames.index("left_wrist_yaw_link")
+    torso = pos[0, fi["torso_link"]]
+    shift = np.array([torso[0], torso[1], tgt[0, w, 2]]) - tgt[0, w]
+    tgt[0, w] += shift * min(1.0, 0.2 / np.linalg.norm(shift))
+    got = target_penetration(g1, task_frames, keypoints, tgt, frames, pos, rot)[0]
+    W = capsule_frame_weights(g1, task_frames, limb_task_mask(keypoints))
+    cap = [fi[f] for f in g1.collision.frames]
+    moved = pos[:, cap] + np.einsum("cm,tmi->tci", W, tgt - pos[:, [fi[f] for f in task_frames]])
+    assert got > 0.03 and got == pytest.approx(self_penetration(g1.collision, moved, rot[:, cap])[0])
+
+
+def test_robot_motion_round_trip_with_and_without_target_penetration(g1, tmp_path):
+    """``target_penetration`` survives save/load; files written without it load with None."""
+    import dataclasses
+
+    from stages.common.npzio import load_npz, save_npz
+    from stages.filter.synthetic import standing
+    from stages.retarget.motion import RobotMotion
+
+    m = standing(g1, seconds=1.0)
+    demand = np.linspace(0.0, 0.05, m.num_frames)
+    with_demand = dataclasses.replace(m, target_penetration=demand)
+    arrays, meta = with_demand.to_arrays()
+    assert np.array_equal(RobotMotion.from_arrays(arrays, meta).target_penetration, demand)
+    with_demand.save(tmp_path / "a.npz")
+    assert np.array_equal(RobotMotion.load(tmp_path / "a.npz").target_penetration, demand)
+    arrays, meta = dataclasses.replace(m, target_penetration=None).to_arrays()
+    assert "target_penetration" not in arrays
+    save_npz(tmp_path / "old.npz", arrays, meta)
+    old = RobotMotion.load(tmp_path / "old.npz")
+    assert old.target_penetration is None and np.array_equal(old.dof_pos, m.dof_pos)
+    assert set(load_npz(tmp_path / "old.npz")[0]) == set(arrays)

@@ -128,11 +128,24 @@ class NonFootGroundContactSettings:
 
 @dataclass(frozen=True)
 class SelfCollisionSettings:
-    """Penetration depth between non-adjacent collision primitives above ``max_depth_m``."""
+    """Penetration depth between non-adjacent collision primitives above ``max_depth_m``.
+
+    A frame's value is the deeper of the robot's own penetration and, with
+    ``demanded``, the penetration its retarget targets demand
+    (``RobotMotion.target_penetration``: the limbs moved onto the scaled human's;
+    the retargeter's collision rows keep the robot itself clean, so an arm
+    swept through the torso only shows there) less ``demanded_allowance_m``:
+    scaled human limbs and robot capsules differ in shape, so a hand resting
+    against the hip already demands 3-4 cm of G1's pelvis capsule (CMU 131),
+    while an arm swept through the chest demands 4-5 cm for over a second.
+    Files without that array are judged on the robot's own penetration.
+    """
 
     enabled: bool = True
     max_depth_m: float = 0.03            # m (ProtoMotions rejects 0.05 m once or 0.03 m over 10 frames)
     allow_frames: int = 3                # frames
+    demanded: bool = True                # also judge the target (demanded) penetration when present
+    demanded_allowance_m: float = 0.01   # m subtracted from the demanded depth before the comparison
 
 
 @dataclass(frozen=True)

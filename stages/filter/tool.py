@@ -20,6 +20,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="robot name (g1, h1) or robot YAML config (default: the robot named in the file)")
     parser.add_argument("--settings", default=None, metavar="FILTER.yaml",
                         help="YAML mapping of filter settings (the manifest's stages.filter section)")
+    parser.add_argument("--plot", default=None, metavar="OUT.png",
+                        help="also write the verdict as a timeline figure (kept segments, failing spans per reason)")
     parser.set_defaults(func=_main)
     return parser
 
@@ -49,6 +51,10 @@ def _main(args: argparse.Namespace) -> int:
         motion = RobotMotion.load(args.input)
         robot = load_robot(args.robot or motion.robot)
         verdict = filter_motion(motion, robot, settings)
+        if args.plot:
+            from stages.filter.plot import plot_verdict
+
+            plot_verdict(verdict, motion, args.plot)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -71,10 +71,13 @@ LAFAN1 = SkeletonMap(
     sole_offset=0.0,   # measured: LAFAN1 toe joints touch the capture floor (y = 0)
 )
 
-#: CMU cgspeed conversion, naming as in e.g. 01_01.bvh (fairmotion copy).
+#: CMU cgspeed conversion, naming as in e.g. 01_01.bvh (fairmotion copy). The trunk chain is
+#: Hips -> LowerBack -> Spine -> Spine1 -> Neck -> Neck1 -> Head, and Spine1 coincides with Neck
+#: (zero offset, measured on 131_01/131_02 in the other naming), so ``spine`` is the mid-back
+#: ``Spine`` joint: spine -> neck is then the upper back (~11 cm on subject 131), not zero.
 CMU_A = SkeletonMap(
     name="cmu",
-    joints=(("pelvis", "Hips"), ("spine", "Spine1"), ("neck", "Neck"), ("head", "Head"))
+    joints=(("pelvis", "Hips"), ("spine", "Spine"), ("neck", "Neck"), ("head", "Head"))
     + _lr([("hip", "LeftUpLeg", "RightUpLeg"), ("knee", "LeftLeg", "RightLeg"),
            ("ankle", "LeftFoot", "RightFoot"), ("toe", "LeftToeBase", "RightToeBase"),
            ("shoulder", "LeftArm", "RightArm"), ("elbow", "LeftForeArm", "RightForeArm"),
@@ -82,10 +85,11 @@ CMU_A = SkeletonMap(
     sole_offset=0.03,  # measured: planted toe joints sit 3-5 cm above the capture floor
 )
 
-#: CMU cgspeed conversion, naming as in e.g. 131_01.bvh.
+#: CMU cgspeed conversion, naming as in e.g. 131_01.bvh (same tree as :data:`CMU_A`: Chest =
+#: Spine, Chest2 = Spine1, which coincides with lowerneck; ``spine`` is therefore ``Chest``).
 CMU_B = SkeletonMap(
     name="cmu",
-    joints=(("pelvis", "Hips"), ("spine", "Chest2"), ("neck", "lowerneck"), ("head", "Head"))
+    joints=(("pelvis", "Hips"), ("spine", "Chest"), ("neck", "lowerneck"), ("head", "Head"))
     + _lr([("hip", "LeftHip", "RightHip"), ("knee", "LeftKnee", "RightKnee"),
            ("ankle", "LeftAnkle", "RightAnkle"), ("toe", "LeftToe", "RightToe"),
            ("shoulder", "LeftShoulder", "RightShoulder"), ("elbow", "LeftElbow", "RightElbow"),

@@ -12,7 +12,8 @@ from pipeline.errors import InputError
 from stages.common.rotations import from_matrix, make_continuous
 from stages.ingest.motion import KEYPOINT_NAMES, HumanMotion
 from stages.retarget.contacts import human_foot_contacts
-from stages.retarget.metrics import evaluate, metric_frames, trajectory_poses
+from stages.retarget.demand import target_penetration
+from stages.retarget.metrics import PENETRATION_TOLERANCE, evaluate, metric_frames, trajectory_poses
 from stages.retarget.motion import RobotMotion
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
 from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
@@ -165,16 +166,21 @@ def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
 
 def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.ndarray, info: dict) -> RobotMotion:
     """The :class:`RobotMotion` of solved configurations q (T, nq): one FK pass for the key
-    links and the metrics; solver timings and scale factors go into ``metrics``."""
+    links, the target penetration (:mod:`stages.retarget.demand`) and the metrics; solver
+    timings and scale factors go into ``metrics``."""
     elapsed = info["solve_s"]
     T = q.shape[0]
     links = tuple(robot.config.key_links)
-    frames = list(dict.fromkeys(list(links) + metric_frames(robot))) if settings.metrics else list(links)
+    frames = list(dict.fromkeys(list(links) + metric_frames(robot)))
     pos, rot = trajectory_poses(robot, q, frames)                 # one FK pass for metrics and record
+    tg = prep.targets
+    demanded = target_penetration(robot, tg.frames, tg.keypoints, tg.pos, frames, pos, rot)
     metrics: dict[str, float] = {}
     if settings.metrics:
         metrics.update(evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
                                 prep.scaling.root_scale, prep.targets.pos, poses=(frames, pos, rot)))
+        metrics["target_collision_frac"] = float(np.mean(demanded > PENETRATION_TOLERANCE))
+        metrics["target_penetration_max_m"] = float(demanded.max())
     metrics.update({k: float(v) for k, v in prep.scaling.summary().items()})
     metrics.update({"solve_s": round(elapsed, 4), "frames_per_s": round(T / max(elapsed, 1e-9), 1),
                     "first_frame_s": info["first_frame_s"], "ik_frames_per_s": info["ik_frames_per_s"],
@@ -190,4 +196,5 @@ def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.
                        root_rot=make_continuous(q[:, 3:7] / np.linalg.norm(q[:, 3:7], axis=1, keepdims=True)),
                        dof_pos=q[:, 7:].copy(), dof_vel=np.gradient(q[:, 7:], 1.0 / human.fps, axis=0),
                        dof_names=robot.dof_names, link_names=links, link_pos=pos[:, idx], link_rot=link_rot,
-                       contacts=np.asarray(prep.contacts, dtype=bool), metrics=metrics, provenance=provenance)
+                       contacts=np.asarray(prep.contacts, dtype=bool), metrics=metrics, provenance=provenance,
+                       target_penetration=demanded)

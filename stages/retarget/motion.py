@@ -38,6 +38,10 @@ class RobotMotion:
         contacts: (T, 2) bool foot contact [left, right].
         metrics: per-clip quality metrics (floats, units in the name).
         provenance: strings copied from the human motion plus robot info.
+        target_penetration: optional (T,) deepest overlap (m, >= 0) of the robot's checked
+            capsule pairs when its limbs are moved onto the IK targets (the penetration the
+            human motion demands; see ``stages.retarget.demand``); None when not measured
+            (files written before it existed, retargets from other tools).
     """
 
     robot: str
@@ -53,6 +57,7 @@ class RobotMotion:
     contacts: np.ndarray
     metrics: dict[str, float] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
+    target_penetration: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -71,6 +76,8 @@ class RobotMotion:
             "link_rot": np.asarray(self.link_rot, dtype=np.float64),
             "contacts": np.asarray(self.contacts, dtype=bool),
         }
+        if self.target_penetration is not None:
+            arrays["target_penetration"] = np.asarray(self.target_penetration, dtype=np.float64)
         meta = {"schema": SCHEMA, "robot": self.robot, "metrics": dict(self.metrics),
                 "provenance": dict(self.provenance)}
         return arrays, meta
@@ -98,6 +105,7 @@ class RobotMotion:
                 contacts=arrays["contacts"].astype(bool),
                 metrics=dict(meta.get("metrics", {})),
                 provenance=dict(meta.get("provenance", {})),
+                target_penetration=arrays.get("target_penetration"),
             )
         except KeyError as exc:
             raise InputError(path, "missing_array", f"robot motion lacks array {exc}") from None

@@ -127,28 +127,19 @@ def _rot_y(pitch: np.ndarray) -> np.ndarray:
     return out
 
 
-def _segment_or(v: np.ndarray, fallback: np.ndarray, min_length: float = 0.05) -> np.ndarray:
-    """``v`` (T, 3), or ``fallback`` when the skeleton's segment is degenerate (median length
-    below ``min_length`` m, e.g. two keypoints mapped to coincident joints)."""
-    return v if np.median(np.linalg.norm(v, axis=-1)) >= min_length else fallback
-
-
 def estimate_orientations(kp: dict[str, np.ndarray], contacts: np.ndarray) -> dict[str, np.ndarray]:
     """Canonical orientations (T, 3, 3) of the pelvis, torso and feet from keypoint positions.
 
     Pelvis: lateral = left hip - right hip, up = spine - pelvis. Torso: lateral =
-    left shoulder - right shoulder, up = neck - spine. Either "up" falls back to
-    neck - pelvis on skeletons where the segment is degenerate.
+    left shoulder - right shoulder, up = neck - spine (every skeleton table maps
+    ``spine`` to a joint well below the neck; see ``stages.ingest.skeletons``).
 
     Feet: heading and pitch of ankle -> toe, with the clip's median pitch during
     contact (the flat-foot pitch of this skeleton) removed, no roll.
     """
-    trunk = kp["neck"] - kp["pelvis"]
     out = {
-        "pelvis": frame_from_lateral_up(kp["left_hip"] - kp["right_hip"],
-                                        _segment_or(kp["spine"] - kp["pelvis"], trunk)),
-        "torso": frame_from_lateral_up(kp["left_shoulder"] - kp["right_shoulder"],
-                                       _segment_or(kp["neck"] - kp["spine"], trunk)),
+        "pelvis": frame_from_lateral_up(kp["left_hip"] - kp["right_hip"], kp["spine"] - kp["pelvis"]),
+        "torso": frame_from_lateral_up(kp["left_shoulder"] - kp["right_shoulder"], kp["neck"] - kp["spine"]),
     }
     pelvis_heading = np.arctan2(out["pelvis"][:, 1, 0], out["pelvis"][:, 0, 0])
     for side, (ankle, toe) in enumerate((("left_ankle", "left_toe"), ("right_ankle", "right_toe"))):

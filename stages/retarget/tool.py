@@ -24,6 +24,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--bvh-format", default="auto", choices=("auto", "lafan1", "cmu"),
                         help="BVH unit/axis convention (default: %(default)s)")
     parser.add_argument("--progress", action="store_true", help="show a progress bar over frames")
+    parser.add_argument("--plot", default=None, metavar="OUT.png",
+                        help="also write a figure of the result (root and foot heights, contacts, limb-direction "
+                             "error, joint angles against limits, metrics)")
     parser.set_defaults(func=_main)
     return parser
 
@@ -56,6 +59,10 @@ def _main(args: argparse.Namespace) -> int:
         human = _load_human(args.input, args.fps, args.body_models, args.bvh_format)
         motion = retarget_motion(human, robot, progress=args.progress)
         motion.save(args.out)
+        if args.plot:
+            from stages.retarget.plot import plot_retarget
+
+            plot_retarget(motion, human, args.plot, robot=robot)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

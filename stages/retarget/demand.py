@@ -1,0 +1,107 @@
+"""Target penetration: how deep the human's motion asks the robot's bodies to go into each other.
+
+The IK's self-collision barrier rows keep the *solved* robot collision-free,
+so a motion that demands an arm through the torso comes out clean, and only
+the difference between the targets and the solution tells that the human
+asked for something the robot cannot do. This module measures that demand.
+
+Each collision capsule is moved rigidly by the position error (target -
+solved) of the limb targets it hangs between: a capsule on a limb task frame
+(elbow, wrist, knee, ankle) takes that task's error; a capsule between two
+task frames on the kinematic chain (e.g. the wrist roll link between elbow
+and wrist) takes their errors blended by its distance to each (rest
+posture); the trunk, hips and shoulders (rigid-offset targets, not limbs)
+stay as solved. The *target penetration* of a frame is the deepest overlap of
+the robot's checked capsule pairs after that displacement (m, >= 0): the
+penetration the scaled human limbs would cause against the solved body.
+
+World frame Z-up, metres.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pinocchio as pin
+
+from stages.retarget.metrics import self_penetration
+from stages.retarget.targets import DIRECTIONAL
+
+
+def _support(model: pin.Model, frame: str) -> tuple[int, list[int]]:
+    """(parent joint id, joint ids from the root to it) of a frame."""
+    j = model.frames[model.getFrameId(frame)].parentJoint
+    return j, list(model.supports[j])
+
+
+def capsule_frame_weights(robot, task_frames: tuple[str, ...], limb_tasks: np.ndarray) -> np.ndarray:
+    """(C, M) weights of the task errors that move each capsule frame (``robot.collision.frames``).
+
+    Args:
+        robot: a ``stages.common.robot.Robot``.
+        task_frames: (M,) the IK task frames.
+        limb_tasks: (M,) bool, tasks whose error moves the capsules (limb targets); the
+            other tasks anchor their capsules where they were solved (weight 0).
+
+    A capsule frame on the same joint as a task frame follows that task alone;
+    otherwise it blends its nearest task-frame ancestor and nearest task-frame
+    descendant by its rest distance to each (only the ancestor when it has no
+    task-frame descendant).
+    """
+    model = robot.model
+    col = robot.collision
+    data = model.createData()
+    q = pin.neutral(model)
+    q[7:] = robot.default_pose
+    pin.framesForwardKinematics(model, data, q)
+
+    def origin(name: str) -> np.ndarray:
+        return data.oMf[model.getFrameId(name)].translation
+
+    tasks = [(m, *_support(model, f)) for m, f in enumerate(task_frames)]
+    W = np.zeros((len(col.frames), len(task_frames)))
+    for c, frame in enumerate(col.frames):
+        joint, support = _support(model, frame)
+        same = [m for m, jt, _ in tasks if jt == joint]
+        if same:
+            W[c, same[0]] = 1.0
+            continue
+        anc = [(support.index(jt), m) for m, jt, _ in tasks if jt in support]
+        desc = [(float(np.linalg.norm(origin(task_frames[m]) - origin(frame))), m)
+                for m, jt, sup in tasks if joint in sup]
+        if not anc:
+            continue
+        a = max(anc)[1]
+        if not desc:
+            W[c, a] = 1.0
+            continue
+        dist_d, d = min(desc)
+        dist_a = float(np.linalg.norm(origin(task_frames[a]) - origin(frame)))
+        W[c, a] = dist_d / max(dist_a + dist_d, 1e-9)
+        W[c, d] = 1.0 - W[c, a]
+    return W * np.asarray(limb_tasks, dtype=np.float64)[None, :]
+
+
+def limb_task_mask(keypoints: tuple[str, ...]) -> np.ndarray:
+    """(M,) bool: the tasks whose targets are limb keypoints (placed along the human's segment)."""
+    return np.array([k in DIRECTIONAL for k in keypoints], dtype=bool)
+
+
+def target_penetration(robot, task_frames: tuple[str, ...], task_keypoints: tuple[str, ...],
+                       target_pos: np.ndarray, frames: list[str], pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """(T,) deepest capsule overlap (m, >= 0) with every capsule moved by its limb targets' errors.
+
+    Args:
+        robot: a ``stages.common.robot.Robot``.
+        task_frames: (M,) the IK task frames; task_keypoints: (M,) their human keypoints.
+        target_pos: (T, M, 3) IK target positions, m, world.
+        frames: names of the solved frame poses below (must cover the task and capsule frames).
+        pos: (T, F, 3) solved world positions of ``frames``, m; rot: (T, F, 3, 3).
+    """
+    col = robot.collision
+    index = {f: i for i, f in enumerate(frames)}
+    task_idx = [index[f] for f in task_frames]
+    cap_idx = [index[f] for f in col.frames]
+    err = np.asarray(target_pos, dtype=np.float64) - pos[:, task_idx]                   # (T, M, 3)
+    W = capsule_frame_weights(robot, tuple(task_frames), limb_task_mask(tuple(task_keypoints)))
+    moved = pos[:, cap_idx] + np.einsum("cm,tmi->tci", W, err)
+    return self_penetration(col, moved, rot[:, cap_idx])
