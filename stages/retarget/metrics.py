@@ -29,7 +29,6 @@ LAFAN1 G1 CSVs) is scored exactly like ours. Units are in the metric names.
 from __future__ import annotations
 
 import numpy as np
-import pinocchio as pin
 
 from stages.common.robot.collision import closest_points_segments
 from stages.ingest.motion import KEYPOINT_NAMES
@@ -42,16 +41,12 @@ PENETRATION_TOLERANCE = 0.01
 
 
 def trajectory_poses(robot, q: np.ndarray, frames: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """World positions (T, F, 3) and rotation matrices (T, F, 3, 3) of ``frames`` for configurations q (T, nq)."""
-    model = robot.model
-    data = model.createData()
-    fids = robot.frame_ids(frames)
-    T, F = q.shape[0], len(fids)
-    out = np.empty((T, F, 4, 4))
-    for t in range(T):
-        pin.forwardKinematics(model, data, q[t])
-        out[t] = [pin.updateFramePlacement(model, data, fid).homogeneous for fid in fids]
-    return out[:, :, :3, 3].copy(), out[:, :, :3, :3].copy()
+    """World positions (T, F, 3) and rotation matrices (T, F, 3, 3) of ``frames`` for configurations q (T, nq).
+
+    Batched over the frames in numpy (``Robot.frame_placements``; pinocchio frame by frame for models
+    the batched FK does not support)."""
+    q = np.atleast_2d(np.asarray(q, dtype=np.float64))
+    return robot.frame_placements(q[:, :3], q[:, 3:7], q[:, 7:], frames)
 
 
 def metric_frames(robot) -> list[str]:
