@@ -42,8 +42,13 @@ def test_default_manifest_runs_every_stage_and_writes_a_verified_dataset(default
     feasible = [cid for cid in by_id if not cid.startswith("demo__infeasible")]
     assert len(feasible) == 11
     assert all(by_id[cid]["status"] == "ok" for cid in feasible), {c: by_id[c]["status"] for c in feasible}
-    assert by_id["demo__infeasible_floating_s0"]["stages"]["filter"]["reason"] == "floating"
-    assert by_id["demo__infeasible_lying_on_floor_s0"]["stages"]["filter"]["reason"] == "non_foot_ground_contact"
+    built_to_fail = {"floating": "floating", "lying_on_floor": "non_foot_ground_contact",
+                     "limbs_through_body": "self_collision", "too_fast": "joint_velocity"}
+    for name, reason in built_to_fail.items():
+        record = by_id[f"demo__infeasible_{name}_s0"]
+        assert record["status"] == "rejected" and record["stages"]["filter"]["reason"] == reason, name
+    assert totals["filter"]["verdicts"] == {"pass": 11, "reject": 4}
+    assert totals["rejected_by_reason"] == {f"filter:{r}": 1 for r in built_to_fail.values()}
     for cid in feasible:
         assert by_id[cid]["stages"]["retarget"]["summary"]["joint_limit_violations"] == 0
     assert data["corpus"]["dataset"]["status"] == "ok"

@@ -268,3 +268,32 @@ def test_robot_motion_round_trip_with_and_without_target_penetration(g1, tmp_pat
     old = RobotMotion.load(tmp_path / "old.npz")
     assert old.target_penetration is None and np.array_equal(old.dof_pos, m.dof_pos)
     assert set(load_npz(tmp_path / "old.npz")[0]) == set(arrays)
+
+
+def test_demanded_joint_speed_of_a_hand_made_elbow_swing():
+    """An elbow opening and closing by 1 rad every frame at 30 fps demands 30 rad/s: 30/37 of G1's elbow limit;
+    a still pose demands nothing."""
+    from stages.common.robot import load_robot
+    from stages.ingest.motion import KEYPOINT_NAMES
+    from stages.retarget.demand import demanded_joint_speed
+
+    robot = load_robot("g1")
+    T = 12
+    kp = {n: np.zeros((T, 3)) for n in KEYPOINT_NAMES}
+    for side, y in (("left", 0.2), ("right", -0.2)):
+        kp[f"{side}_hip"][:] = (0, y / 2, 0.9)
+        kp[f"{side}_knee"][:] = (0, y / 2, 0.5)
+        kp[f"{side}_ankle"][:] = (0, y / 2, 0.1)
+        kp[f"{side}_shoulder"][:] = (0, y, 1.4)
+        kp[f"{side}_elbow"][:] = (0, y, 1.1)
+        kp[f"{side}_wrist"][:] = (0, y, 0.8)
+    kp["pelvis"][:] = (0, 0, 0.95)
+    kp["spine"][:] = (0, 0, 1.15)
+    kp["neck"][:] = (0, 0, 1.45)
+    still = np.stack([kp[n] for n in KEYPOINT_NAMES], axis=1)
+    assert demanded_joint_speed(still, KEYPOINT_NAMES, 30.0, robot).max() == pytest.approx(0.0, abs=1e-6)
+    bent = np.arange(T) % 2 == 1              # forearm swings forward by 1 rad on odd frames
+    kp["left_wrist"][bent] = (0.3 * np.sin(1.0), 0.2, 1.1 - 0.3 * np.cos(1.0))
+    swing = np.stack([kp[n] for n in KEYPOINT_NAMES], axis=1)
+    demand = demanded_joint_speed(swing, KEYPOINT_NAMES, 30.0, robot)
+    assert demand == pytest.approx(np.full(T, 30.0 / 37.0), rel=1e-6)

@@ -59,6 +59,9 @@ class JointVelocitySettings:
     enabled: bool = True
     limit_factor: float = 0.9            # × URDF velocity limit (rad/s)
     allow_frames: int = 1                # frames
+    demanded: bool = True                # also judge the joint speed the human motion demanded
+                                         # (``RobotMotion.demanded_speed``, same unit), which the
+                                         # retargeter's velocity limits and smoothing hide
 
 
 @dataclass(frozen=True)

@@ -63,4 +63,4 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     return StageResult(arrays=arrays, meta=meta, summary=summary)
 
 
-STAGE = ClipStage(name="filter", version="2", settings_type=Settings, run=run)
+STAGE = ClipStage(name="filter", version="3", settings_type=Settings, run=run)

@@ -51,7 +51,7 @@ def _catalogue(rng: np.random.Generator) -> list[tuple[str, str, Callable[[], Po
         ("kick_left", "bvh", lambda: clips.kick(4.0, f, side=0, height=u(0.3, 0.4), heading=h[8])),
         ("jump_vertical", "npz", lambda: clips.jump(4.0, f, flight=u(0.28, 0.34), heading=h[9])),
         ("jump_forward", "bvh", lambda: clips.jump(4.0, f, flight=0.32, forward=u(0.25, 0.35), heading=h[10])),
-        ("infeasible_too_fast", "npz", lambda: clips.flail_too_fast(3.0, f, freq=u(5.5, 6.5), heading=h[11])),
+        ("infeasible_too_fast", "npz", lambda: clips.flail_too_fast(3.0, f, freq=u(7.0, 8.0), heading=h[11])),
         ("infeasible_floating", "bvh", lambda: clips.floating(5.5, f, height=u(0.4, 0.5), heading=h[12])),
         ("infeasible_limbs_through_body", "npz", lambda: clips.arm_through_body(4.0, f, side=1, heading=h[13])),
         ("infeasible_lying_on_floor", "bvh", lambda: clips.lying(4.0, f, heading=h[14])),

@@ -280,11 +280,15 @@ def jump(duration: float, fps: float, flight: float = 0.32, forward: float = 0.0
 # ---------------------------------------------------------------- infeasible motions
 
 def flail_too_fast(duration: float, fps: float, freq: float = 6.0, heading: float = 0.0) -> PoseTargets:
-    """Standing still while both arms whip 1.4 rad at ``freq`` Hz (joint speeds ~50 rad/s)."""
+    """Standing still while both arms whip ±1.6 rad at ``freq`` Hz and the elbows flap ±0.8 rad.
+
+    At 7.5 Hz the shoulders turn at ~75 rad/s: beyond any humanoid's 20-40 rad/s
+    (G1's shoulders: 37 rad/s), and still clearly so after 30 fps sampling.
+    """
     t = _times(duration, fps)
     p = _stand(len(t), heading)
     ramp = bump(t, 0.3, 0.3, duration - 1.0, 0.3)
-    a = ramp * 1.4 * np.sin(2 * np.pi * freq * t)
+    a = ramp * 1.6 * np.sin(2 * np.pi * freq * t)
     p.arm_dirs = np.stack([_arm(0.7 * ramp + a, 0, 0.2), _arm(0.7 * ramp - a, 1, 0.2)], axis=1)
     p.elbow = np.stack([0.3 + ramp * 0.8 * (1 + np.sin(2 * np.pi * freq * t)),
                         0.3 + ramp * 0.8 * (1 - np.sin(2 * np.pi * freq * t))], axis=1)

@@ -42,4 +42,4 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     return StageResult(arrays=arrays, meta=meta, summary=summary_of(motion))
 
 
-STAGE = ClipStage(name="ingest", version="1", settings_type=Settings, run=run)
+STAGE = ClipStage(name="ingest", version="2", settings_type=Settings, run=run)

@@ -12,7 +12,7 @@ from pipeline.errors import InputError
 from stages.common.rotations import from_matrix, make_continuous
 from stages.ingest.motion import KEYPOINT_NAMES, HumanMotion
 from stages.retarget.contacts import human_foot_contacts
-from stages.retarget.demand import target_penetration
+from stages.retarget.demand import demanded_joint_speed, target_penetration
 from stages.retarget.metrics import PENETRATION_TOLERANCE, evaluate, metric_frames, trajectory_poses
 from stages.retarget.motion import RobotMotion
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
@@ -175,12 +175,14 @@ def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.
     pos, rot = trajectory_poses(robot, q, frames)                 # one FK pass for metrics and record
     tg = prep.targets
     demanded = target_penetration(robot, tg.frames, tg.keypoints, tg.pos, frames, pos, rot)
+    speed_demand = demanded_joint_speed(human.keypoint_positions(), KEYPOINT_NAMES, human.fps, robot)
     metrics: dict[str, float] = {}
     if settings.metrics:
         metrics.update(evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
                                 prep.scaling.root_scale, prep.targets.pos, poses=(frames, pos, rot)))
         metrics["target_collision_frac"] = float(np.mean(demanded > PENETRATION_TOLERANCE))
         metrics["target_penetration_max_m"] = float(demanded.max())
+        metrics["demanded_speed_max"] = float(speed_demand.max())
     metrics.update({k: float(v) for k, v in prep.scaling.summary().items()})
     metrics.update({"solve_s": round(elapsed, 4), "frames_per_s": round(T / max(elapsed, 1e-9), 1),
                     "first_frame_s": info["first_frame_s"], "ik_frames_per_s": info["ik_frames_per_s"],
@@ -197,4 +199,4 @@ def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.
                        dof_pos=q[:, 7:].copy(), dof_vel=np.gradient(q[:, 7:], 1.0 / human.fps, axis=0),
                        dof_names=robot.dof_names, link_names=links, link_pos=pos[:, idx], link_rot=link_rot,
                        contacts=np.asarray(prep.contacts, dtype=bool), metrics=metrics, provenance=provenance,
-                       target_penetration=demanded)
+                       target_penetration=demanded, demanded_speed=speed_demand)

@@ -1,4 +1,12 @@
-"""Target penetration: how deep the human's motion asks the robot's bodies to go into each other.
+"""What the human motion demands of the robot beyond what the IK lets it do.
+
+The IK keeps its solution feasible (self-collision barrier rows, velocity
+limits, smoothed targets), so an infeasible human motion can come out as a
+clean robot motion that no longer follows the human. Two per-frame measures
+tell the filter what was asked: the target penetration and the demanded joint
+speed.
+
+**Target penetration**: how deep the human's motion asks the robot's bodies to go into each other.
 
 The IK's self-collision barrier rows keep the *solved* robot collision-free,
 so a motion that demands an arm through the torso comes out clean, and only
@@ -105,3 +113,84 @@ def target_penetration(robot, task_frames: tuple[str, ...], task_keypoints: tupl
     W = capsule_frame_weights(robot, tuple(task_frames), limb_task_mask(tuple(task_keypoints)))
     moved = pos[:, cap_idx] + np.einsum("cm,tmi->tci", W, err)
     return self_penetration(col, moved, rot[:, cap_idx])
+
+
+#: Limbs whose speed is judged: (name, kind, keypoints, robot joint name pattern).
+#: ``hinge``: rate of the angle between the two segments; ``direction``: angular
+#: speed of the limb segment's direction in the trunk (shoulder) or pelvis (hip) frame.
+SPEED_LIMBS: tuple[tuple[str, str, tuple[str, ...], str], ...] = tuple(
+    item for side in ("left", "right") for item in (
+        (f"{side}_elbow", "hinge", (f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist"), f"{side}_elbow"),
+        (f"{side}_knee", "hinge", (f"{side}_hip", f"{side}_knee", f"{side}_ankle"), f"{side}_knee"),
+        (f"{side}_shoulder", "direction", (f"{side}_shoulder", f"{side}_elbow"), f"{side}_shoulder"),
+        (f"{side}_hip", "direction", (f"{side}_hip", f"{side}_knee"), f"{side}_hip"),
+    )
+)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def _body_frame(up: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) rotation whose columns are forward, left, up (from an up and a left vector)."""
+    z = _unit(up)
+    y = _unit(left - np.sum(left * z, axis=-1, keepdims=True) * z)
+    return np.stack([np.cross(y, z), y, z], axis=-1)
+
+
+def _step_speed(step: np.ndarray, dt: float) -> np.ndarray:
+    """(T,) speed from the (T-1,) absolute changes between consecutive frames: at each frame the
+    larger of the step before and the step after, divided by ``dt``. Unlike a central difference it
+    does not cancel an oscillation that turns back within two frames."""
+    before = np.concatenate([step[:1], step])
+    after = np.concatenate([step, step[-1:]])
+    return np.maximum(before, after) / dt
+
+
+def _direction_speed(d: np.ndarray, dt: float) -> np.ndarray:
+    """(T,) angular speed (rad/s) of unit directions d (T, 3), from the angle swept between
+    consecutive frames (an angle, unlike a difference of unit vectors, does not saturate)."""
+    return _step_speed(np.arccos(np.clip(np.sum(d[1:] * d[:-1], axis=-1), -1.0, 1.0)), dt)
+
+
+def demanded_joint_speed(keypoints: np.ndarray, names: tuple[str, ...], fps: float, robot) -> np.ndarray:
+    """(T,) joint speed the human motion demands / the robot's velocity limit (largest over limbs).
+
+    Measured on the human keypoints (angles do not change with scaling):
+    elbows and knees by the rate of their hinge angle; shoulders and hips by
+    the angular speed of the upper arm / thigh direction in the trunk / pelvis
+    frame, compared with the fastest joint of that group (exact for a
+    single-axis swing, an underestimate for a diagonal one). Per frame, the
+    faster of the steps to the previous and the next frame at the clip's ``fps``.
+
+    Args:
+        keypoints: (T, K, 3) human keypoint positions (m, Z-up).
+        names: the K keypoint names.
+        fps: frame rate (Hz).
+        robot: a ``stages.common.robot.Robot`` (joint names and velocity limits).
+    """
+    index = {n: i for i, n in enumerate(names)}
+    p = np.asarray(keypoints, dtype=np.float64)
+    T = p.shape[0]
+    if T < 2:
+        return np.zeros(T)
+    P = lambda n: p[:, index[n]]  # noqa: E731
+    trunk = _body_frame(P("neck") - P("spine"), P("left_shoulder") - P("right_shoulder"))
+    pelvis = _body_frame(P("spine") - P("pelvis"), P("left_hip") - P("right_hip"))
+    dt = 1.0 / fps
+    ratios = []
+    for limb, kind, points, pattern in SPEED_LIMBS:
+        limits = [v for n, v in zip(robot.dof_names, robot.velocity_limit) if n.startswith(pattern)]
+        if not limits or not all(k in index for k in points):
+            continue
+        if kind == "hinge":
+            a, b, c = (P(k) for k in points)
+            cos = np.sum(_unit(b - a) * _unit(c - b), axis=-1)
+            speed = _step_speed(np.abs(np.diff(np.arccos(np.clip(cos, -1.0, 1.0)))), dt)
+        else:
+            frame = trunk if limb.endswith("shoulder") else pelvis
+            local = np.einsum("tij,ti->tj", frame, _unit(P(points[1]) - P(points[0])))
+            speed = _direction_speed(local, dt)
+        ratios.append(speed / max(limits))
+    return np.max(np.stack(ratios), axis=0) if ratios else np.zeros(T)

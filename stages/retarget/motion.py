@@ -42,6 +42,11 @@ class RobotMotion:
             capsule pairs when its limbs are moved onto the IK targets (the penetration the
             human motion demands; see ``stages.retarget.demand``); None when not measured
             (files written before it existed, retargets from other tools).
+        demanded_speed: optional (T,) joint speed the human motion demands, as a fraction
+            of the robot's velocity limit of the joint concerned (the largest over elbows,
+            knees, shoulders and hips; see ``stages.retarget.demand.demanded_joint_speed``);
+            the IK's velocity limits and target smoothing keep ``dof_vel`` itself within
+            limits, so only this tells that the human moved faster than the robot can.
     """
 
     robot: str
@@ -58,6 +63,7 @@ class RobotMotion:
     metrics: dict[str, float] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
     target_penetration: np.ndarray | None = None
+    demanded_speed: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -76,8 +82,10 @@ class RobotMotion:
             "link_rot": np.asarray(self.link_rot, dtype=np.float64),
             "contacts": np.asarray(self.contacts, dtype=bool),
         }
-        if self.target_penetration is not None:
-            arrays["target_penetration"] = np.asarray(self.target_penetration, dtype=np.float64)
+        for name in ("target_penetration", "demanded_speed"):
+            value = getattr(self, name)
+            if value is not None:
+                arrays[name] = np.asarray(value, dtype=np.float64)
         meta = {"schema": SCHEMA, "robot": self.robot, "metrics": dict(self.metrics),
                 "provenance": dict(self.provenance)}
         return arrays, meta
@@ -106,6 +114,7 @@ class RobotMotion:
                 metrics=dict(meta.get("metrics", {})),
                 provenance=dict(meta.get("provenance", {})),
                 target_penetration=arrays.get("target_penetration"),
+                demanded_speed=arrays.get("demanded_speed"),
             )
         except KeyError as exc:
             raise InputError(path, "missing_array", f"robot motion lacks array {exc}") from None

@@ -34,10 +34,16 @@ def joint_position_limit(state: ClipState, s: JointPositionLimitSettings) -> Che
 
 
 def joint_velocity(state: ClipState, s: JointVelocitySettings) -> CheckResult:
-    """Largest |joint velocity| / velocity limit over the joints, per frame (threshold: the factor)."""
-    ratio = np.abs(state.dof_vel) / state.body.velocity_limit
-    return threshold_result("joint_velocity", ratio.max(axis=1), s.limit_factor, "x velocity limit",
-                            s.allow_frames)
+    """Largest |joint velocity| / velocity limit over the joints, per frame (threshold: the factor).
+
+    With ``s.demanded``, the joint speed the human motion demanded
+    (``RobotMotion.demanded_speed``, the same ratio) counts too, whichever is larger.
+    """
+    ratio = (np.abs(state.dof_vel) / state.body.velocity_limit).max(axis=1)
+    demand = state.motion.demanded_speed if s.demanded else None
+    if demand is not None and np.shape(demand) == (state.num_frames,):
+        ratio = np.fmax(ratio, np.asarray(demand, dtype=np.float64))
+    return threshold_result("joint_velocity", ratio, s.limit_factor, "x velocity limit", s.allow_frames)
 
 
 def root_linear_speed(state: ClipState, s: RootLinearSpeedSettings) -> CheckResult:
