@@ -195,3 +195,17 @@ def test_disabled_check_does_not_run(robot):
     codes = {r.code for r in verdict.reasons}
     assert not codes & {"floating", "root_vertical_jump", "flight_momentum"}
     assert "floating" in {r.code for r in filter_motion(hover, robot).reasons}
+
+
+def test_zmp_margin_is_the_worst_over_kept_judged_frames():
+    import numpy as np
+
+    from stages.filter.checks.base import CheckResult
+    from stages.filter.stage import zmp_margin_kept
+
+    value = np.array([-0.05, -0.02, 0.04, np.nan, -0.03])     # signed distance, > 0 outside
+    result = CheckResult("zmp_outside_support", np.zeros(5, bool), value, 0.02, "m", True)
+    keep = np.array([True, True, False, True, True])
+    assert zmp_margin_kept([result], keep) == 0.02            # frame 2 (outside) is not kept
+    assert zmp_margin_kept([result], np.ones(5, bool)) == -0.04
+    assert zmp_margin_kept([], keep) is None

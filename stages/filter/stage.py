@@ -18,11 +18,24 @@ from stages.filter.verdict import Verdict
 __all__ = ["Settings", "STAGE", "run", "summary_of"]
 
 
-def summary_of(verdict: Verdict) -> dict:
-    """JSON-able summary of a verdict: the verdict itself plus kept / total seconds."""
+def zmp_margin_kept(results, keep: np.ndarray) -> float | None:
+    """Worst ZMP margin (m) over the kept, judged frames: distance of the ZMP inside the support
+    polygon (negative = outside); None when the ZMP check did not run or judged no kept frame."""
+    for result in results:
+        if result.code == "zmp_outside_support":
+            distance = np.asarray(result.value, dtype=np.float64)[np.asarray(keep, dtype=bool)]
+            distance = distance[np.isfinite(distance)]
+            return round(float(-distance.max()), 5) if distance.size else None
+    return None
+
+
+def summary_of(verdict: Verdict, zmp_margin_m: float | None = None) -> dict:
+    """JSON-able summary of a verdict: the verdict itself, kept / total seconds and, when
+    measured, the worst ZMP margin over the kept frames (m)."""
     kept = sum(b - a for a, b in verdict.segments)
     fps = verdict.fps or 1.0
-    return {
+    extra = {} if zmp_margin_m is None else {"zmp_margin_m": zmp_margin_m}
+    return {**extra,
         "verdict": verdict.to_json(),
         "frames_total": int(verdict.num_frames),
         "frames_kept": int(kept),
@@ -53,7 +66,7 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     for result in outcome.results:
         if result.failed:
             arrays[f"fail_{result.code}"] = result.fail.astype(bool)
-    summary = summary_of(verdict)
+    summary = summary_of(verdict, zmp_margin_kept(outcome.results, outcome.keep))
     meta = {"schema": "filter_verdict/1", "verdict": verdict.to_json()}
     if verdict.verdict == "reject":
         code = verdict.reasons[0].code if verdict.reasons else "no_feasible_segment"
@@ -63,4 +76,4 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     return StageResult(arrays=arrays, meta=meta, summary=summary)
 
 
-STAGE = ClipStage(name="filter", version="3", settings_type=Settings, run=run)
+STAGE = ClipStage(name="filter", version="4", settings_type=Settings, run=run)
