@@ -18,7 +18,7 @@ from stages.retarget.motion import RobotMotion
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
 from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
 from stages.retarget.settings import Settings
-from stages.retarget.targets import Targets, build_targets
+from stages.retarget.targets import Targets, build_targets, limb_pairs
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSe
     tg = prep.targets
     T = tg.pos.shape[0]
     ik = DiffIK(robot, tg.frames, tg.foot_index, prep.sole_corners, settings,
-                rot_tasks=np.flatnonzero(tg.rot_weight.max(axis=0) > 0))
+                rot_tasks=np.flatnonzero(tg.rot_weight.max(axis=0) > 0), limbs=limb_pairs(tg.keypoints))
     root_index = tg.frames.index(robot.config.root_frame) if robot.config.root_frame in tg.frames else 0
 
     def frame(t: int) -> FrameTargets:

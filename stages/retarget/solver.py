@@ -96,6 +96,11 @@ class SolverSettings:
             ``reseed_attract_weight``, within the velocity limits). This recovers from
             flipped-limb local minima after falls or ground contact. After a try that finds
             nothing better the next 1, 2, 4, then 8 high-cost checks are skipped.
+        limb_direction_weight: weight (cost / m) of the limb tasks: for each limb (parent task
+            frame -> child task frame, e.g. shoulder -> elbow) the vector between the two frames
+            tracks the vector between their targets. Unlike the frames' absolute position tasks it
+            does not depend on where the parent ended up, so a parent that cannot reach its target
+            (a torso beyond the waist's range carries the shoulders away) does not tilt the limbs.
     """
 
     iterations: int = 1
@@ -126,6 +131,7 @@ class SolverSettings:
     reseed_iterations: int = 15
     reseed_attract_s: float = 0.3
     reseed_attract_weight: float = 1.0
+    limb_direction_weight: float = 0.0
 
 
 def log3(R: np.ndarray) -> np.ndarray:
@@ -179,7 +185,8 @@ class DiffIK:
     """
 
     def __init__(self, robot, frames: tuple[str, ...], foot_index: np.ndarray, sole_corners: np.ndarray,
-                 settings: SolverSettings = SolverSettings(), rot_tasks: np.ndarray | None = None):
+                 settings: SolverSettings = SolverSettings(), rot_tasks: np.ndarray | None = None,
+                 limbs: np.ndarray | None = None):
         """
         Args:
             robot: a ``stages.common.robot.Robot``.
@@ -188,6 +195,8 @@ class DiffIK:
             sole_corners: (2, C, 3) sole corners in each foot frame (m).
             settings: see :class:`SolverSettings`.
             rot_tasks: indices of the frames with an orientation task (default: all).
+            limbs: (L, 2) indices into ``frames`` of (parent, child) pairs whose relative position
+                is a limb task (weight ``settings.limb_direction_weight``; none by default).
         """
         self.robot = robot
         self.model = robot.model
@@ -209,9 +218,17 @@ class DiffIK:
         self.sole_corners = np.asarray(sole_corners, dtype=np.float64)
         self.J = np.zeros((self.M, 6, self.nv))
         self.Hm = np.zeros((self.M, 4, 4))
-        self.A = np.zeros((3 * self.M + 3 * len(self.rot_idx), self.nv))
+        lw = float(settings.limb_direction_weight)
+        self.limbs = np.zeros((0, 2), dtype=int) if limbs is None or lw <= 0.0 else \
+            np.asarray(limbs, dtype=int).reshape(-1, 2)
+        self.limb_w = lw
+        L = len(self.limbs)
+        R3 = 3 * self.M + 3 * len(self.rot_idx)
+        self.A = np.zeros((R3 + 3 * L, self.nv))
         self.A_pos = self.A[: 3 * self.M].reshape(self.M, 3, self.nv)          # views into A
-        self.A_rot = self.A[3 * self.M:].reshape(len(self.rot_idx), 3, self.nv)
+        self.A_rot = self.A[3 * self.M:R3].reshape(len(self.rot_idx), 3, self.nv)
+        self.A_limb = self.A[R3:].reshape(L, 3, self.nv)
+        self._r3 = R3
         self.bvec = np.zeros(self.A.shape[0])
         self.H_base = settings.damping * np.eye(self.nv)
         self.H_base[6:, 6:] += np.diag(self.posture_w2)
@@ -287,8 +304,17 @@ class DiffIK:
         self.placements(q)
         ep, er = self.errors(tg)
         dj = q[7:] - self.q_ref
+        el = self._limb_errors(tg)
         return float(np.sum((tg.pos_w[:, None] * ep) ** 2) + np.sum((tg.rot_w[self.rot_idx, None] * er) ** 2)
-                     + np.sum(self.posture_w2 * dj * dj))
+                     + self.limb_w ** 2 * np.sum(el * el) + np.sum(self.posture_w2 * dj * dj))
+
+    def _limb_errors(self, tg: FrameTargets) -> np.ndarray:
+        """(L, 3) limb vector errors (target child - parent minus current child - parent), m, world."""
+        if not len(self.limbs):
+            return np.zeros((0, 3))
+        p, c = self.limbs[:, 0], self.limbs[:, 1]
+        x = self.Hm[:, :3, 3]
+        return (tg.pos[c] - tg.pos[p]) - (x[c] - x[p])
 
     # -- constraint rows --------------------------------------------------------------------------
     def _sole_rows(self) -> tuple[np.ndarray, np.ndarray]:
@@ -381,13 +407,18 @@ class DiffIK:
         ep, er = self.errors(tg)
         M3 = 3 * self.M
         self.bvec[:M3] = (ep * tg.pos_w[:, None]).ravel()
-        self.bvec[M3:] = (er * tg.rot_w[self.rot_idx, None]).ravel()
+        self.bvec[M3:self._r3] = (er * tg.rot_w[self.rot_idx, None]).ravel()
+        if len(self.limbs):
+            self.bvec[self._r3:] = (self.limb_w * self._limb_errors(tg)).ravel()
 
     def _objective(self, tg: FrameTargets) -> np.ndarray:
         """Fill the weighted task Jacobian ``A`` and errors ``bvec`` at the last FK; returns H (nv, nv)."""
         ri = self.rot_idx
         np.multiply(self.J[:, :3], tg.pos_w[:, None, None], out=self.A_pos)
         np.multiply(self.J[ri, 3:], tg.rot_w[ri, None, None], out=self.A_rot)
+        if len(self.limbs):
+            np.subtract(self.J[self.limbs[:, 1], :3], self.J[self.limbs[:, 0], :3], out=self.A_limb)
+            self.A_limb *= self.limb_w
         self._weighted_errors(tg)
         H = self.A.T @ self.A
         H += self.H_base

@@ -191,6 +191,24 @@ def _chain(kp: dict[str, np.ndarray], est: dict[str, np.ndarray], root: np.ndarr
     return out
 
 
+#: Limb end keypoints whose direction from their parent keypoint is tracked as a limb task.
+LIMB_KEYPOINTS: tuple[str, ...] = ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow",
+                                   "right_elbow", "left_wrist", "right_wrist")
+
+
+def limb_pairs(task_keypoints: tuple[str, ...]) -> np.ndarray:
+    """(L, 2) indices into ``task_keypoints`` of (parent, child) for every limb end in
+    :data:`LIMB_KEYPOINTS` whose nearest task ancestor in the keypoint tree is also a task."""
+    present = set(task_keypoints)
+    out = []
+    for k in LIMB_KEYPOINTS:
+        if k in present:
+            a = _anchor(k, present)
+            if a is not None:
+                out.append((task_keypoints.index(a), task_keypoints.index(k)))
+    return np.array(out, dtype=int).reshape(-1, 2)
+
+
 def two_bone(root: np.ndarray, end: np.ndarray, l1: float, l2: float, hint: np.ndarray) -> np.ndarray:
     """Middle joint (T, 3) of a two-segment chain root -> mid -> end with lengths l1, l2 (m).
 
