@@ -139,3 +139,24 @@ def test_export_cli_and_split_filter(tmp_path):
                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert len(list((tmp_path / "csv").glob("*.csv"))) == n_train > 0
+
+
+def test_gmt_export_has_the_layout_of_the_real_gmt_example_files(tmp_path):
+    """Our export and GMT's own example motions (read with the same code-free unpickler) agree on keys,
+    types, dtypes and array ranks; the dof count is GMT's 23."""
+    folder = require_shared("gmt_motions")
+    examples = [_PlainDataUnpickler(io.BytesIO(p.read_bytes())).load() for p in sorted(folder.glob("*.pkl"))]
+    assert len(examples) == 2
+    m = _g1_like(3)
+    write_dataset(tmp_path / "ds", [ClipInput("c", m, {"verdict": "pass", "segments": [[0, m.num_frames]]},
+                                              source_sha256="0" * 64, dataset="demo")], Settings(), progress=False)
+    summary = export_dataset(tmp_path / "ds", tmp_path / "gmt", ExportOptions(format="gmt"), progress=False)
+    ours = gmt_style_load(Path(summary["index"]))[0]
+    for example in examples:
+        assert set(ours) == set(example)
+        for key, value in example.items():
+            assert type(ours[key]) is type(value), key
+            if isinstance(value, np.ndarray):
+                assert ours[key].dtype == value.dtype and ours[key].ndim == value.ndim, key
+                assert ours[key].shape[1:] == value.shape[1:] or key == "local_body_pos", key
+        assert example["dof_pos"].shape[1] == ours["dof_pos"].shape[1] == 23
