@@ -10,12 +10,13 @@ Reported:
   2 s / 50 Hz window reads per second (one process, batches of 256).
 * ``write_mb_s``: frame bytes per second of the default layout, for the big
   dataset (includes difficulty scoring and sha256 of every shard).
-* ``reads``: windows/s from one process (tracking fields and all fields; best
-  of 3 runs, the machine being shared) and from 2 DataLoader workers.
-* ``memory``: peak RSS (MB) of a fresh process sampling windows from a small
-  and from the big (> 1 GB) dataset, against a process that loads the same
-  motions the way GMT's motion library does (one pickled dict per clip, all
-  in RAM, concatenated).
+* ``reads``: windows/s from one process (tracking fields, + link positions,
+  all fields; best of 3 runs, the machine being shared) and from 2 DataLoader
+  workers (tracking fields and all fields).
+* ``memory``: peak RSS (MB) of a fresh process sampling windows (tracking
+  fields, and all fields) from a small and from the big (> 1 GB) dataset,
+  against a process that loads the same motions the way GMT's motion library
+  does (one pickled dict per clip, all in RAM, concatenated).
 """
 
 from __future__ import annotations
@@ -110,13 +111,14 @@ def _reads_per_s(folder: Path, fields: tuple[str, ...] | None, batches: int, bat
     return best
 
 
-def _dataloader_reads_per_s(folder: Path, batches: int, workers: int = 2, batch: int = 256) -> float:
+def _dataloader_reads_per_s(folder: Path, batches: int, workers: int = 2, batch: int = 256,
+                            fields: tuple[str, ...] | None = TRACKING) -> float:
     import torch
     from torch.utils.data import DataLoader, RandomSampler
 
     from stages.dataset.torch_data import WindowDataset
 
-    ds = WindowDataset(folder, num_frames=WINDOW_FRAMES, dt=DT, split=None, fields=TRACKING)
+    ds = WindowDataset(folder, num_frames=WINDOW_FRAMES, dt=DT, split=None, fields=fields)
     sampler = RandomSampler(ds, replacement=True, num_samples=batch * (batches + 2 * workers),
                             generator=torch.Generator().manual_seed(0))
     loader = DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=workers, collate_fn=WindowDataset.collate,
@@ -147,16 +149,17 @@ def _status_mb(key: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_reader(folder: str, batches: int) -> None:
-    """Sample windows from the dataset; print peak RSS (MB) as JSON."""
+def child_reader(folder: str, batches: int, all_fields: bool = False) -> None:
+    """Sample windows (tracking fields, or all fields) from the dataset; print peak RSS (MB) as JSON."""
     from stages.dataset.reader import open_dataset
 
     base = _status_mb("VmRSS")
     ds = open_dataset(folder)
     rng = np.random.default_rng(0)
+    fields = None if all_fields else TRACKING
     start = time.perf_counter()
     for _ in range(batches):
-        ds.sample_windows(rng.integers(0, ds.num_windows, 256), WINDOW_FRAMES, DT, rng, fields=TRACKING)
+        ds.sample_windows(rng.integers(0, ds.num_windows, 256), WINDOW_FRAMES, DT, rng, fields=fields)
     rate = batches * 256 / (time.perf_counter() - start)
     peak = _status_mb("VmHWM")
     print(json.dumps({"peak_rss_mb": round(peak, 1), "after_imports_mb": round(base, 1),
@@ -210,8 +213,9 @@ def child_gmt(folder: str, batches: int) -> None:
                       "windows_per_s_nearest_frame": round(rate)}))
 
 
-def _child(func: str, folder: Path, batches: int) -> dict:
-    code = f"from benchmarks.bench_dataset import {func}; {func}({str(folder)!r}, {batches})"
+def _child(func: str, folder: Path, batches: int, *args: Any) -> dict:
+    extra = "".join(f", {a!r}" for a in args)
+    code = f"from benchmarks.bench_dataset import {func}; {func}({str(folder)!r}, {batches}{extra})"
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=1800)
     if res.returncode != 0:
         raise RuntimeError(f"{func} failed: {res.stderr[-2000:]}")
@@ -260,8 +264,9 @@ def run(quick: bool = False) -> dict:
         result["reads"] = {
             "one_process_tracking_fields": round(_reads_per_s(big, TRACKING, nb)),
             "one_process_tracking_plus_link_pos": round(_reads_per_s(big, TRACKING + ("link_pos",), nb)),
-            "one_process_all_fields": round(_reads_per_s(big, None, max(5, nb // 4))),
+            "one_process_all_fields": round(_reads_per_s(big, None, nb)),
             "dataloader_2_workers_tracking_fields": round(_dataloader_reads_per_s(big, nb)),
+            "dataloader_2_workers_all_fields": round(_dataloader_reads_per_s(big, nb, fields=None)),
             "fields_tracking": list(TRACKING),
         }
         # 4. memory: small vs big dataset with our reader, and GMT-style loading of the big one
@@ -275,14 +280,22 @@ def run(quick: bool = False) -> dict:
         result["memory"] = {
             "reader_small_dataset": {**_child("child_reader", small, mem_batches), "bytes_on_disk": _dir_bytes(small)},
             "reader_big_dataset": {**_child("child_reader", big, mem_batches), "bytes_on_disk": _dir_bytes(big)},
+            "reader_small_dataset_all_fields": {**_child("child_reader", small, mem_batches, True),
+                                                "bytes_on_disk": _dir_bytes(small)},
+            "reader_big_dataset_all_fields": {**_child("child_reader", big, mem_batches, True),
+                                              "bytes_on_disk": _dir_bytes(big)},
             "gmt_style_big_dataset": {**_child("child_gmt", gmt, mem_batches), "bytes_on_disk": _dir_bytes(gmt)},
             "gmt_export_s": round(export_s, 1),
         }
         mem = result["memory"]
         result["targets"] = {
             "windows_per_s_one_process_ge_20000": result["reads"]["one_process_tracking_fields"] >= 20000,
+            "windows_per_s_one_process_all_fields_ge_20000": result["reads"]["one_process_all_fields"] >= 20000,
             "reader_peak_growth_mb_small_to_big": round(mem["reader_big_dataset"]["peak_rss_mb"]
                                                         - mem["reader_small_dataset"]["peak_rss_mb"], 1),
+            "reader_peak_growth_mb_small_to_big_all_fields": round(
+                mem["reader_big_dataset_all_fields"]["peak_rss_mb"]
+                - mem["reader_small_dataset_all_fields"]["peak_rss_mb"], 1),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
