@@ -297,3 +297,57 @@ def test_demanded_joint_speed_of_a_hand_made_elbow_swing():
     swing = np.stack([kp[n] for n in KEYPOINT_NAMES], axis=1)
     demand = demanded_joint_speed(swing, KEYPOINT_NAMES, 30.0, robot)
     assert demand == pytest.approx(np.full(T, 30.0 / 37.0), rel=1e-6)
+
+
+def test_limb_pairs_and_stance_weights(g1):
+    from stages.retarget.targets import limb_pairs, limb_weights
+
+    names = tuple(t.human for t in g1.config.keypoint_tasks)
+    pairs = limb_pairs(names)
+    got = {(names[p], names[c]) for p, c in pairs}
+    assert got == {(f"{s}_{a}", f"{s}_{b}") for s in ("left", "right")
+                   for a, b in (("hip", "knee"), ("knee", "ankle"), ("shoulder", "elbow"), ("elbow", "wrist"))}
+    lock = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 1.0]])
+    w = limb_weights(names, pairs, lock, 0.5)
+    for l, (p, c) in enumerate(pairs):
+        child = names[c]
+        if child in ("left_knee", "left_ankle"):
+            np.testing.assert_allclose(w[:, l], [1.0, 0.5, 0.75])
+        elif child in ("right_knee", "right_ankle"):
+            np.testing.assert_allclose(w[:, l], [1.0, 1.0, 0.5])
+        else:
+            np.testing.assert_allclose(w[:, l], 1.0)
+
+
+def test_limb_tasks_keep_limb_directions_when_a_parent_is_out_of_reach(g1):
+    """Targets of a pose bent 0.5 rad beyond the waist's pitch limit: the torso and shoulders cannot follow.
+    With position tasks only the arms reach for their displaced elbow and wrist targets and tilt; the limb
+    tasks keep the upper arm and forearm directions of the targets."""
+    from stages.retarget.targets import limb_pairs
+
+    frames = tuple(t.frame for t in g1.config.keypoint_tasks)
+    names = tuple(t.human for t in g1.config.keypoint_tasks)
+    pairs = limb_pairs(names)
+    waist = 7 + list(g1.dof_names).index("waist_pitch_joint")
+    errors = {}
+    for weight in (0.0, 2.0):
+        ik, _ = _ik(g1, SolverSettings(limb_direction_weight=weight))
+        ik = DiffIK(g1, frames, ik.foot_index, ik.sole_corners, ik.settings, limbs=pairs)
+        q_true = _random_q(g1, np.random.default_rng(5), spread=0.2)
+        q_true[waist] = g1.upper[waist - 7] + 0.5                       # beyond the limit
+        tg = _targets_at(ik, q_true)
+        tg = FrameTargets(tg.pos, tg.rot, np.array([t.position_weight for t in g1.config.keypoint_tasks]),
+                          np.array([t.orientation_weight for t in g1.config.keypoint_tasks]))
+        q = q_true.copy()
+        q[7:] = np.clip(q[7:], g1.lower, g1.upper)
+        for _ in range(30):
+            q = ik.integrate(q, ik.step(q, tg, None, 1.0, constraints=False))
+        ik.placements(q)
+        x = ik.Hm[:, :3, 3]
+        ang = []
+        for p, c in pairs:
+            if names[c].endswith(("elbow", "wrist")):
+                u, v = x[c] - x[p], tg.pos[c] - tg.pos[p]
+                ang.append(np.degrees(np.arccos(np.clip(u @ v / np.linalg.norm(u) / np.linalg.norm(v), -1, 1))))
+        errors[weight] = float(np.mean(ang))
+    assert errors[2.0] < 0.5 * errors[0.0] and errors[0.0] > 2.0, errors

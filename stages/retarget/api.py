@@ -18,7 +18,7 @@ from stages.retarget.motion import RobotMotion
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
 from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
 from stages.retarget.settings import Settings
-from stages.retarget.targets import Targets, build_targets, limb_pairs
+from stages.retarget.targets import Targets, build_targets, limb_pairs, limb_weights
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,14 @@ def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSe
     """IK over every frame; returns configurations q (T, nq) and solver info."""
     tg = prep.targets
     T = tg.pos.shape[0]
+    limbs = limb_pairs(tg.keypoints)
     ik = DiffIK(robot, tg.frames, tg.foot_index, prep.sole_corners, settings,
-                rot_tasks=np.flatnonzero(tg.rot_weight.max(axis=0) > 0), limbs=limb_pairs(tg.keypoints))
+                rot_tasks=np.flatnonzero(tg.rot_weight.max(axis=0) > 0), limbs=limbs)
+    lw = limb_weights(tg.keypoints, limbs, tg.lock_weight, settings.limb_stance_gain)
     root_index = tg.frames.index(robot.config.root_frame) if robot.config.root_frame in tg.frames else 0
 
     def frame(t: int) -> FrameTargets:
-        return FrameTargets(tg.pos[t], tg.rot[t], tg.pos_weight[t], tg.rot_weight[t])
+        return FrameTargets(tg.pos[t], tg.rot[t], tg.pos_weight[t], tg.rot_weight[t], lw[min(t, len(lw) - 1)])
 
     start = time.perf_counter()
     q, info = solve_first_frame(ik, frame(0), root_index)

@@ -111,7 +111,7 @@ def target_penetration(robot, task_frames: tuple[str, ...], task_keypoints: tupl
     cap_idx = [index[f] for f in col.frames]
     err = np.asarray(target_pos, dtype=np.float64) - pos[:, task_idx]                   # (T, M, 3)
     W = capsule_frame_weights(robot, tuple(task_frames), limb_task_mask(tuple(task_keypoints)))
-    moved = pos[:, cap_idx] + np.einsum("cm,tmi->tci", W, err)
+    moved = pos[:, cap_idx] + np.matmul(W, err)                                          # (T, C, 3)
     return self_penetration(col, moved, rot[:, cap_idx])
 
 

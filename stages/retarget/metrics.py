@@ -163,7 +163,7 @@ def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_
             c = np.zeros((1, 3))
             centre = np.zeros(3)
         R = rot[:, fi[f]]
-        corners_z.append((pos[:, fi[f], None, :] + np.einsum("tij,cj->tci", R, c))[..., 2])
+        corners_z.append(pos[:, fi[f], 2:3] + R[:, 2] @ c.T)                      # (T, C) corner heights
         centres.append(pos[:, fi[f]] + R @ centre)
     lowest_sole = np.stack([z.min(axis=1) for z in corners_z], axis=1)          # (T, 2)
     centre = np.stack(centres, axis=1)                                          # (T, 2, 3)

@@ -4,6 +4,7 @@ The quadratic program of one IK step, in the tangent displacement ``dq``
 (nv = 6 free-flyer + D joints), is pink's:
 
     minimise   sum_m  w_p,m^2 |J_p,m dq - g e_p,m|^2 + w_r,m^2 |J_r,m dq - g e_r,m|^2   (FrameTasks)
+             + sum_l  w_l^2 |(J_p,c(l) - J_p,p(l)) dq - (e_p,c(l) - e_p,p(l))|^2      (limb tasks)
              + sum_j  w_j^2 (q_j + dq_j - q_ref,j)^2                                 (PostureTask)
              + w_a^2 |q + dq - q_prev - (q_prev - q_prev2)|^2  (joints)               (LowAccelerationTask)
              + (damping + lm_damping |weighted task error|^2) |dq|^2                 (Tikhonov + LM)
@@ -11,6 +12,13 @@ The quadratic program of one IK step, in the tangent displacement ``dq``
                 |q + dq - q_prev| <= v_max / fps                                   (VelocityLimit)
                 z_c + J_z,c dq >= 0   for the sole corners and low capsules        (ground)
                 d_i + n_i^T (J_b - J_a) dq >= margin for the closest capsule pairs  (self-collision barrier)
+                |dq_j| <= collision_step  for the joints moving a capsule of a pair in near contact
+
+The limb tasks track the vector from a limb's parent frame to its child frame (hip -> knee,
+knee -> ankle, shoulder -> elbow, elbow -> wrist): pink's RelativeFrameTask in position only, in
+world axes. Without them a parent that cannot reach its target (the human's spine bends further
+than the waist's pitch range, so the torso and the shoulders hanging from it fall short) drags its
+limbs' absolute targets away from the human's limb directions.
 
 Two implementations share it:
 
@@ -26,7 +34,11 @@ Two implementations share it:
   per frame (warm start from the previous frame) is followed by a cheap chord
   step (errors re-evaluated, same Jacobians and rows).
 
-Cost per frame on G1 (LAFAN1 dance/walk, this machine, ~420 us in all): joint Jacobians and task
+:func:`converge_pink` has no limb tasks; each first-frame start is polished by :class:`DiffIK`
+steps, which have them, and the starts are compared on the full objective (:meth:`DiffIK.cost`).
+
+Cost per frame on G1 (LAFAN1 dance/walk, this machine, ~470 us in all; the limb tasks and the
+wider collision activation of retarget version 4 added ~50 us): joint Jacobians and task
 placements ~20 us; ground and self-collision rows ~90 us (capsule placements read through
 references into ``data.oMf``, end points from one batched product, the broad phase over 149 pairs
 as one matrix product, closest points of the ~17 candidate pairs from their Gram matrices, the
@@ -86,6 +98,11 @@ class SolverSettings:
         collision_activation: pairs closer than this (m) get a row.
         collision_margin: the rows keep capsule surfaces this far apart (m).
         max_collision_rows: at most this many (closest) pairs per step.
+        collision_step: while a checked pair is closer than ``collision_step_distance``, no joint
+            that moves either of its capsules turns more than this (rad) in one QP step (0: no
+            bound): the barrier rows are linearised, and a large step (a limb task pulling an arm
+            across the chest) could carry a capsule through another.
+        collision_step_distance: surface distance (m) below which a pair bounds its joints' steps.
         seed: seed of the start perturbations.
         reseed_interval_s: every this many seconds (0: never) the tracked solution's IK
             objective is checked; when it is above ``reseed_min_cost`` and ``reseed_jump`` times
@@ -101,6 +118,9 @@ class SolverSettings:
             tracks the vector between their targets. Unlike the frames' absolute position tasks it
             does not depend on where the parent ended up, so a parent that cannot reach its target
             (a torso beyond the waist's range carries the shoulders away) does not tilt the limbs.
+        limb_stance_gain: factor on the thigh and shin limb tasks of a leg whose foot is locked in
+            contact (blended with the lock): below 1 the landed foot position wins over the leg
+            directions, which keeps stance feet from sliding.
     """
 
     iterations: int = 1
@@ -120,9 +140,11 @@ class SolverSettings:
     ground: bool = True
     ground_activation: float = 0.03
     self_collision: bool = True
-    collision_activation: float = 0.05
+    collision_activation: float = 0.08
     collision_margin: float = 0.005
-    max_collision_rows: int = 16
+    max_collision_rows: int = 32
+    collision_step: float = 0.1
+    collision_step_distance: float = 0.03
     seed: int = 0
     reseed_interval_s: float = 0.5
     reseed_min_cost: float = 0.01
@@ -131,7 +153,8 @@ class SolverSettings:
     reseed_iterations: int = 15
     reseed_attract_s: float = 0.3
     reseed_attract_weight: float = 1.0
-    limb_direction_weight: float = 0.0
+    limb_direction_weight: float = 2.0
+    limb_stance_gain: float = 0.5
 
 
 def log3(R: np.ndarray) -> np.ndarray:
@@ -170,12 +193,14 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FrameTargets:
-    """Targets of one frame: pos (M, 3) m, rot (M, 3, 3), weights pos_w (M,), rot_w (M,)."""
+    """Targets of one frame: pos (M, 3) m, rot (M, 3, 3), weights pos_w (M,), rot_w (M,), and
+    limb_w (L,) factors on the limb tasks' weight (None: 1)."""
 
     pos: np.ndarray
     rot: np.ndarray
     pos_w: np.ndarray
     rot_w: np.ndarray
+    limb_w: np.ndarray | None = None
 
 
 class DiffIK:
@@ -222,7 +247,9 @@ class DiffIK:
         self.limbs = np.zeros((0, 2), dtype=int) if limbs is None or lw <= 0.0 else \
             np.asarray(limbs, dtype=int).reshape(-1, 2)
         self.limb_w = lw
+        self._limb_p, self._limb_c = self.limbs[:, 0].copy(), self.limbs[:, 1].copy()
         L = len(self.limbs)
+        self._limb_w_now = np.full(L, lw)                           # limb weights of the current frame
         R3 = 3 * self.M + 3 * len(self.rot_idx)
         self.A = np.zeros((R3 + 3 * L, self.nv))
         self.A_pos = self.A[: 3 * self.M].reshape(self.M, 3, self.nv)          # views into A
@@ -245,6 +272,10 @@ class DiffIK:
         self._inf = np.full(max_rows, _INF)
         self._sense = np.zeros(max_rows + self.nv, dtype=np.int32)
         self.failures = 0
+        self._self_rows = 0                     # self-collision rows at the end of the last rows
+        self._near = False                      # the last rows hold a barrier of a pair in near contact
+        self._step_lo = np.zeros(self.nv - 6)   # then: joint step bounds (rad) of the joints that move it
+        self._step_hi = np.zeros(self.nv - 6)
         # capsules: world placements of their frames, bounding spheres for the broad phase
         col = robot.collision
         self.collision = col
@@ -304,17 +335,21 @@ class DiffIK:
         self.placements(q)
         ep, er = self.errors(tg)
         dj = q[7:] - self.q_ref
-        el = self._limb_errors(tg)
+        el = self._limb_errors(ep)
+        lw = self._limb_scale(tg)
         return float(np.sum((tg.pos_w[:, None] * ep) ** 2) + np.sum((tg.rot_w[self.rot_idx, None] * er) ** 2)
-                     + self.limb_w ** 2 * np.sum(el * el) + np.sum(self.posture_w2 * dj * dj))
+                     + np.sum((lw[:, None] * el) ** 2) + np.sum(self.posture_w2 * dj * dj))
 
-    def _limb_errors(self, tg: FrameTargets) -> np.ndarray:
-        """(L, 3) limb vector errors (target child - parent minus current child - parent), m, world."""
-        if not len(self.limbs):
-            return np.zeros((0, 3))
-        p, c = self.limbs[:, 0], self.limbs[:, 1]
-        x = self.Hm[:, :3, 3]
-        return (tg.pos[c] - tg.pos[p]) - (x[c] - x[p])
+    def _limb_scale(self, tg: FrameTargets) -> np.ndarray:
+        """(L,) weights of the limb tasks this frame (``limb_direction_weight`` times ``tg.limb_w``)."""
+        if tg.limb_w is None or not len(self.limbs):
+            return np.full(len(self.limbs), self.limb_w)
+        return self.limb_w * tg.limb_w
+
+    def _limb_errors(self, ep: np.ndarray) -> np.ndarray:
+        """(L, 3) limb vector errors (target child - parent minus current child - parent), m, world,
+        from the position errors ep (M, 3) of :meth:`errors`."""
+        return ep[self._limb_c] - ep[self._limb_p]
 
     # -- constraint rows --------------------------------------------------------------------------
     def _sole_rows(self) -> tuple[np.ndarray, np.ndarray]:
@@ -342,6 +377,7 @@ class DiffIK:
         E = np.matmul(Hc[col.prim_frame], self.ends_h)                  # (P, 4, 2) world a, b (rows 0-2)
         rows, lows = [], []
         cache: dict[int, np.ndarray] = {}
+        self._self_rows = 0
 
         def jacs(ks: np.ndarray) -> np.ndarray:
             for k in ks:
@@ -397,6 +433,7 @@ class DiffIK:
                     m = len(close)
                     rows.append(both[:m] + both[m:])
                     lows.append(st.collision_margin - signed[close])
+                    self._self_rows = m                                     # the last rows
         if not rows:
             return np.zeros((0, self.nv)), np.zeros(0)
         return np.concatenate(rows), np.concatenate(lows)
@@ -409,7 +446,7 @@ class DiffIK:
         self.bvec[:M3] = (ep * tg.pos_w[:, None]).ravel()
         self.bvec[M3:self._r3] = (er * tg.rot_w[self.rot_idx, None]).ravel()
         if len(self.limbs):
-            self.bvec[self._r3:] = (self.limb_w * self._limb_errors(tg)).ravel()
+            self.bvec[self._r3:] = (self._limb_w_now[:, None] * self._limb_errors(ep)).ravel()
 
     def _objective(self, tg: FrameTargets) -> np.ndarray:
         """Fill the weighted task Jacobian ``A`` and errors ``bvec`` at the last FK; returns H (nv, nv)."""
@@ -417,8 +454,9 @@ class DiffIK:
         np.multiply(self.J[:, :3], tg.pos_w[:, None, None], out=self.A_pos)
         np.multiply(self.J[ri, 3:], tg.rot_w[ri, None, None], out=self.A_rot)
         if len(self.limbs):
-            np.subtract(self.J[self.limbs[:, 1], :3], self.J[self.limbs[:, 0], :3], out=self.A_limb)
-            self.A_limb *= self.limb_w
+            self._limb_w_now = self._limb_scale(tg)
+            np.subtract(self.J[self._limb_c, :3], self.J[self._limb_p, :3], out=self.A_limb)
+            self.A_limb *= self._limb_w_now[:, None, None]
         self._weighted_errors(tg)
         H = self.A.T @ self.A
         H += self.H_base
@@ -451,6 +489,11 @@ class DiffIK:
             np.maximum(lo, -vdt - moved, out=lo)
             np.minimum(hi, vdt - moved, out=hi)
             np.maximum(hi, lo, out=hi)
+        if self._near:
+            # linearised barriers hold for small steps only: a large one can carry a capsule through another
+            np.maximum(lo, self._step_lo, out=lo)
+            np.minimum(hi, self._step_hi, out=hi)
+            np.maximum(hi, lo, out=hi)
         nb = self.nv
         blower = np.concatenate([self._base_lo, lo, glo])
         bupper = np.concatenate([self._base_hi, hi, self._inf[: len(glo)]])
@@ -468,10 +511,16 @@ class DiffIK:
              constraints: bool = True) -> np.ndarray:
         """The tangent displacement dq (nv,) of one full QP step from ``q`` (see :meth:`solve_frame`)."""
         self.kinematics(q)
+        self._near = False
         G, glo = self._rows() if constraints else (np.zeros((0, self.nv)), np.zeros(0))
         return self._solve_qp(self._objective(tg), q, q_prev, dt, G, glo)
 
     def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ground and self-collision rows G dq >= l; marks the joints whose steps are bounded
+        (``collision_step``): those moving a capsule of a self-collision pair closer than
+        ``collision_step_distance`` (the row's bound l is the margin less that distance). Ground
+        rows bound nothing: stance feet and kneeling legs touch the floor all the time."""
+        self._near = False
         parts = []
         if self.settings.ground:
             parts.append(self._sole_rows())
@@ -479,7 +528,17 @@ class DiffIK:
             parts.append(self._capsule_rows())
         if not parts:
             return np.zeros((0, self.nv)), np.zeros(0)
-        return np.ascontiguousarray(np.concatenate([p[0] for p in parts])), np.concatenate([p[1] for p in parts])
+        G = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
+        glo = np.concatenate([p[1] for p in parts])
+        st = self.settings
+        if st.collision_step > 0.0 and self._self_rows:
+            near = np.flatnonzero(glo[-self._self_rows:] > st.collision_margin - st.collision_step_distance)
+            if len(near):
+                moving = np.abs(G[len(glo) - self._self_rows + near, 6:]).max(axis=0) > 1e-9
+                self._step_lo[:] = np.where(moving, -st.collision_step, -_INF)
+                self._step_hi[:] = np.where(moving, st.collision_step, _INF)
+                self._near = True
+        return G, glo
 
     def integrate(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
         """q (+) dq on the configuration manifold; joints clipped to their limits."""

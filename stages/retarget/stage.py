@@ -48,4 +48,4 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     return StageResult(arrays=arrays, meta=meta, summary={**summary_of(motion), **timings})
 
 
-STAGE = ClipStage(name="retarget", version="3", settings_type=Settings, run=run)
+STAGE = ClipStage(name="retarget", version="4", settings_type=Settings, run=run)

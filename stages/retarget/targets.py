@@ -66,7 +66,7 @@ class TargetSettings:
     smoothing_s: float = 0.05
     ground_smoothing_s: float = 0.1
     contact_blend_frames: int = 3
-    contact_weight_gain: float = 3.0
+    contact_weight_gain: float = 4.0
     ground_clearance: float = 0.0
     leg_reach: float = 0.99
     free_foot_rot_gain: float = 0.2
@@ -86,6 +86,7 @@ class Targets:
         contacts: (T, 2) bool foot contact [left, right] (human).
         foot_index: (2,) index into ``frames`` of the left / right foot frame.
         ground_shift: (T,) vertical shift applied to the scaled human (m).
+        lock_weight: (T, 2) contact lock blend of each foot [left, right] in [0, 1].
     """
 
     frames: tuple[str, ...]
@@ -97,6 +98,7 @@ class Targets:
     contacts: np.ndarray
     foot_index: np.ndarray
     ground_shift: np.ndarray
+    lock_weight: np.ndarray | None = None
 
 
 def _unit(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -194,6 +196,30 @@ def _chain(kp: dict[str, np.ndarray], est: dict[str, np.ndarray], root: np.ndarr
 #: Limb end keypoints whose direction from their parent keypoint is tracked as a limb task.
 LIMB_KEYPOINTS: tuple[str, ...] = ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow",
                                    "right_elbow", "left_wrist", "right_wrist")
+
+
+def limb_weights(task_keypoints: tuple[str, ...], pairs: np.ndarray, lock_weight: np.ndarray | None,
+                 stance_gain: float) -> np.ndarray:
+    """(T, L) factors on the limb tasks of ``pairs`` (:func:`limb_pairs`): 1, and for the leg limbs
+    (thigh, shin) of a foot locked in contact ``1 + (stance_gain - 1) * lock``: a locked foot's
+    position is set by where it landed, and the shin and thigh directions then compete with it.
+
+    Args:
+        task_keypoints: (M,) human keypoint of each task.
+        pairs: (L, 2) (parent, child) task indices.
+        lock_weight: (T, 2) contact lock blend [left, right] (None: no locks; one row of 1).
+        stance_gain: factor at a full lock.
+    """
+    L = len(pairs)
+    if lock_weight is None:
+        return np.ones((1, L))
+    out = np.ones((lock_weight.shape[0], L))
+    for i, (_, c) in enumerate(pairs):
+        k = task_keypoints[c]
+        for s, side in enumerate(("left_", "right_")):
+            if k in (side + "knee", side + "ankle"):
+                out[:, i] = 1.0 + (stance_gain - 1.0) * lock_weight[:, s]
+    return out
 
 
 def limb_pairs(task_keypoints: tuple[str, ...]) -> np.ndarray:
@@ -390,4 +416,5 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
         free = settings.free_foot_rot_gain
         rw[:, foot_index[s]] *= free + (settings.contact_weight_gain - free) * w
     return Targets(frames=frames, keypoints=names, pos=P, rot=R, pos_weight=pw, rot_weight=rw,
-                   contacts=np.asarray(contacts, dtype=bool), foot_index=foot_index, ground_shift=shift)
+                   contacts=np.asarray(contacts, dtype=bool), foot_index=foot_index, ground_shift=shift,
+                   lock_weight=np.stack(lock_weights, axis=1))
