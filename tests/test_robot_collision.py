@@ -163,3 +163,30 @@ def test_distance_cost_is_microseconds_per_pair(g1):
     d = g1.collision.pair_distances(pos, rot)
     per_pair = (time.perf_counter() - start) / d.signed.size
     assert per_pair < 5e-6
+
+
+def test_config_without_pairs_checks_every_non_adjacent_pair_clear_in_the_default_pose(g1):
+    """A user robot that lists no collision pairs gets one pair set, shared by retargeter and filter:
+    every pair of capsules on non-adjacent frames, less those already overlapping in the default pose."""
+    import dataclasses
+
+    from stages.common.robot.model import Robot
+    from stages.filter.body import body_of
+
+    bare = Robot(dataclasses.replace(g1.config, collision_pairs=()))
+    model = bare.collision
+    adjacent = g1.adjacent_frames()
+    n = len(model.primitives)
+    candidates = sum(1 for i in range(n) for j in range(i + 1, n)
+                     if model.primitives[i].frame != model.primitives[j].frame
+                     and frozenset((model.primitives[i].frame, model.primitives[j].frame)) not in adjacent)
+    pos, rot = bare.frame_placements(np.zeros((1, 3)), np.array([[0.0, 0.0, 0.0, 1.0]]),
+                                     bare.default_pose[None], model.frames)
+    signed = model.pair_distances(pos, rot).signed[0]
+    assert 0 < len(model.pairs) < candidates and (signed >= 0).all()
+    configured = g1.collision
+    cpos, crot = g1.frame_placements(np.zeros((1, 3)), np.array([[0.0, 0.0, 0.0, 1.0]]),
+                                     g1.default_pose[None], configured.frames)
+    clear = configured.pairs[configured.pair_distances(cpos, crot).signed[0] >= 0]
+    assert {tuple(p) for p in clear} <= {tuple(p) for p in model.pairs}   # the hand-picked pairs are all in
+    np.testing.assert_array_equal(body_of(bare).pairs, np.array(sorted(map(tuple, model.pairs))))

@@ -83,39 +83,6 @@ def _foot_bodies(model: pin.Model, foot_frames: tuple[str, ...], ankle_gap_m: fl
     return names
 
 
-def _default_pairs(robot, clearance_m: float = 0.0) -> set[tuple[int, int]]:
-    """Primitive pairs checked when the config lists none.
-
-    Every pair whose bodies are not on the same or adjacent joints (parent and
-    child) and that does not already overlap (penetration > ``clearance_m``)
-    in the robot's default pose.
-    """
-    from stages.common.robot.collision import closest_points_segments
-
-    model = robot.model
-    prims = robot.config.primitives
-    joints = [model.frames[robot.frame_id(p.frame)].parentJoint for p in prims]
-    q = robot.configuration(np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]), robot.default_pose)
-    data = model.createData()
-    pin.forwardKinematics(model, data, q)
-    ends = []
-    for p in prims:
-        m = pin.updateFramePlacement(model, data, robot.frame_id(p.frame))
-        ends.append((m.act(np.asarray(p.a)), m.act(np.asarray(p.b))))
-    out = set()
-    for i in range(len(prims)):
-        for j in range(i + 1, len(prims)):
-            ji, jj = joints[i], joints[j]
-            if ji == jj or model.parents[ji] == jj or model.parents[jj] == ji:
-                continue
-            ca, cb = closest_points_segments(ends[i][0], ends[i][1], ends[j][0], ends[j][1])
-            dist = np.linalg.norm(ca - cb)
-            if prims[i].radius + prims[j].radius - float(dist) > clearance_m:
-                continue
-            out.add((i, j))
-    return out
-
-
 def body_of(robot) -> Body:
     """Flat geometry tables of ``robot`` (a :class:`stages.common.robot.Robot`).
 
@@ -142,11 +109,7 @@ def body_of(robot) -> Body:
     prims = config.primitives
     prim_frame = np.array([index(p.frame) for p in prims], dtype=np.int64)
     prim_names = tuple(p.name for p in prims)
-    collision = getattr(robot, "collision", None)
-    if collision is not None and len(collision.pairs):
-        pairs = {(int(i), int(j)) for i, j in collision.pairs}
-    else:
-        pairs = _default_pairs(robot) if prims else set()
+    pairs = {(int(i), int(j)) for i, j in robot.collision.pairs}
     effort = np.array(robot.effort_limit, dtype=np.float64)
     effort = np.where((effort <= 0) | (effort > 1e29), np.inf, effort)
     return Body(

@@ -65,7 +65,9 @@ class CollisionModel:
         ``collision_pairs`` name groups (or single primitives); each pair of
         groups expands to every primitive pair across them, skipping pairs on
         the same frame, pairs in ``adjacent`` (frames one joint apart), and
-        duplicates.
+        duplicates. A config with no ``collision_pairs`` gets every such pair
+        as a candidate (see :meth:`Robot.collision`, which drops the ones
+        already overlapping in the default pose).
         """
         prims = config.primitives
         frames = tuple(dict.fromkeys(p.frame for p in prims))
@@ -74,7 +76,9 @@ class CollisionModel:
         adjacent = adjacent or set()
         seen: set[tuple[int, int]] = set()
         pairs = []
-        for ga, gb in config.collision_pairs:
+        requested = config.collision_pairs or tuple((a.name, b.name) for a, b in product(prims, prims)
+                                                    if a.name < b.name)
+        for ga, gb in requested:
             for na, nb in product(groups.get(ga, (ga,)), groups.get(gb, (gb,))):
                 i, j = sorted((index[na], index[nb]))
                 fa, fb = prims[i].frame, prims[j].frame
@@ -93,6 +97,13 @@ class CollisionModel:
             pairs=pairs_arr,
             pair_names=tuple((prims[i].name, prims[j].name) for i, j in pairs),
         )
+
+    def with_pairs(self, keep: np.ndarray) -> "CollisionModel":
+        """The same capsules with only the pairs where ``keep`` (P,) is true."""
+        keep = np.asarray(keep, dtype=bool)
+        return CollisionModel(self.primitives, self.frames, self.prim_frame, self.a_local, self.b_local,
+                              self.radius, self.pairs[keep],
+                              tuple(n for n, k in zip(self.pair_names, keep) if k))
 
     def segments(self, frame_pos: np.ndarray, frame_rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World end points (T, N, 3) of every capsule's core segment.

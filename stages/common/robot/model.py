@@ -156,8 +156,18 @@ class Robot:
 
     @cached_property
     def collision(self) -> CollisionModel:
-        """Capsule self-collision model (pairs on frames one joint apart are skipped)."""
-        return CollisionModel.build(self.config, self.adjacent_frames())
+        """Capsule self-collision model (pairs on frames one joint apart are skipped).
+
+        With no ``collision_pairs`` in the config, every non-adjacent pair is
+        checked except those already overlapping in the default pose (capsules
+        fitted loosely around a joint would otherwise always "collide").
+        """
+        model = CollisionModel.build(self.config, self.adjacent_frames())
+        if self.config.collision_pairs or not len(model.pairs):
+            return model
+        pos, rot = self.frame_placements(np.zeros((1, 3)), np.array([[0.0, 0.0, 0.0, 1.0]]),
+                                         self.default_pose[None], model.frames)
+        return model.with_pairs(model.pair_distances(pos, rot).signed[0] >= 0.0)
 
     def adjacent_frames(self) -> set[frozenset[str]]:
         """Pairs of body frames moved by the same joint or by a joint and its parent joint."""
