@@ -1,7 +1,7 @@
 """Dataset benchmark: layouts (codec/chunking), write throughput, window reads/s, memory vs GMT-style loading.
 
 Motions are Unitree's G1 retargets of LAFAN1 (../shared/data, turned into
-RobotMotions by stages.common.robot) copied with random yaw turns and offsets
+RobotMotions by core.robot) copied with random yaw turns and offsets
 to reach the sizes needed; synthetic smooth motions when the shared data is
 absent. Everything is written to a temporary folder and deleted afterwards.
 
@@ -45,7 +45,7 @@ def _base_motions() -> list:
 
     folder = REPO.parent / "shared" / "data" / "lafan1_g1_unitree"
     try:
-        from stages.common.robot import load_robot, read_unitree_csv
+        from core.robot import load_robot, read_unitree_csv
 
         robot = load_robot("g1")
         paths = sorted(folder.glob("*.csv"))
@@ -60,7 +60,7 @@ def _variant(motion: Any, seed: int) -> Any:
     """A copy turned about +Z by a random yaw and shifted, so copies are not byte-identical."""
     from dataclasses import replace
 
-    from stages.common import rotations as rot
+    from core import rotations as rot
 
     rng = np.random.default_rng(seed)
     yaw = rot.from_rotvec(np.array([0.0, 0.0, rng.uniform(-np.pi, np.pi)]))

@@ -20,7 +20,7 @@ SHARED = Path(os.environ.get("MOTION_SHARED_DATA", REPO.parent / "shared" / "dat
 
 
 def _clips(robot, quick: bool) -> list[tuple[str, object]]:
-    from stages.common.robot import read_unitree_csv
+    from core.robot import read_unitree_csv
     from stages.filter import synthetic
 
     names = ["walk4_subject1"] if quick else ["walk4_subject1", "dance1_subject1", "fallAndGetUp3_subject1"]
@@ -37,7 +37,7 @@ def _clips(robot, quick: bool) -> list[tuple[str, object]]:
 
 
 def run(quick: bool = False) -> dict:
-    from stages.common.robot import load_robot
+    from core.robot import load_robot
     from stages.filter.api import evaluate
     from stages.filter.body import body_of
     from stages.filter.checks import CHECKS

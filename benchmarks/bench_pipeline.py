@@ -20,7 +20,7 @@ from pathlib import Path
 from pipeline.config import load_manifest
 from pipeline.dag import RunOptions, run_pipeline
 from pipeline.registry import default_stages
-from pipeline.stage import ClipStage
+from core.stage import ClipStage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def _last_clip_stage() -> str:
 
 def _import_stages() -> bool:
     default_stages()
-    import stages.common.robot  # noqa: F401  (pinocchio)
+    import core.robot  # noqa: F401  (pinocchio)
     return True
 
 

@@ -60,7 +60,7 @@ def _round(d: dict, n: int = 4) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    from stages.common.robot import load_robot, read_unitree_csv
+    from core.robot import load_robot, read_unitree_csv
     from stages.ingest.api import ingest_file
     from stages.retarget.api import prepare, retarget_motion
     from stages.retarget.metrics import evaluate

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline.errors import PipelineError
+from core.errors import PipelineError
 from pipeline.registry import STAGE_ORDER, TOOL_MODULES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

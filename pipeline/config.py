@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 import yaml
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.registry import STAGE_ORDER, AnyStage, default_stages
-from pipeline.settings import build
-from pipeline.stage import RunGlobals
+from core.settings import build
+from core.stage import RunGlobals
 
 SourceKind = Literal["demo", "amass", "bvh", "auto"]
 

@@ -25,9 +25,9 @@ from tqdm.auto import tqdm
 
 from pipeline.config import Manifest
 from pipeline.registry import GLOBALS_USED, STAGE_ORDER, AnyStage, default_stages
-from pipeline.settings import to_plain
+from core.settings import to_plain
 from pipeline.sources import discover
-from pipeline.stage import ClipSource, ClipStage, CorpusStage
+from core.stage import ClipSource, ClipStage, CorpusStage
 from pipeline.store import artifact_key, clean_stale
 from pipeline.tasks import ClipState, ClipTask, CorpusTask, run_clip_task, run_corpus_task
 

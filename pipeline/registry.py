@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Union
 
-from pipeline.stage import ClipStage, CorpusStage
+from core.stage import ClipStage, CorpusStage
 
 #: Stage order of the DAG. Per-clip stages first, then corpus (reduce) stages.
 STAGE_ORDER: tuple[str, ...] = ("ingest", "retarget", "filter", "adapt", "dataset")

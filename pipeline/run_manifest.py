@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pipeline.settings import to_plain
+from core.settings import to_plain
 from pipeline.store import write_json
 
 SCHEMA = "run_manifest/1"

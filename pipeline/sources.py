@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 
 from pipeline.config import DEFAULT_INCLUDE, Manifest, SourceSpec
-from pipeline.errors import ConfigError
-from pipeline.stage import ClipSource
-from stages.common.hashing import sha256_file
+from core.errors import ConfigError
+from core.stage import ClipSource
+from core.hashing import sha256_file
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -23,8 +23,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from stages.common.hashing import sha256_json
-from stages.common.npzio import atomic_write_bytes
+from core.hashing import sha256_json
+from core.npzio import atomic_write_bytes
 
 
 def artifact_key(stage: str, version: str, settings: Any, globals_used: dict[str, Any], inputs: dict[str, str]) -> str:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputError
-from pipeline.stage import ClipOutcome, ClipSource, ClipStage, CorpusStage, RunGlobals, StageInput
+from core.errors import InputError
+from core.stage import ClipOutcome, ClipSource, ClipStage, CorpusStage, RunGlobals, StageInput
 from pipeline.store import (artifact_path, read_record, record_path, replace_dir, write_json)
-from stages.common.hashing import sha256_file
-from stages.common.npzio import save_npz
+from core.hashing import sha256_file
+from core.npzio import save_npz
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import InputError
-from pipeline.stage import ClipStage, CorpusStage, StageResult
-from stages.common.npzio import load_npz
+from core.errors import InputError
+from core.stage import ClipStage, CorpusStage, StageResult
+from core.npzio import load_npz
 
 
 def _log(folder: str, name: str) -> None:

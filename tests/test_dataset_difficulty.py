@@ -12,7 +12,7 @@ from tests.conftest import require_shared
 
 @pytest.fixture(scope="module")
 def real_dataset(tmp_path_factory):
-    from stages.common.robot import load_robot, read_unitree_csv
+    from core.robot import load_robot, read_unitree_csv
     from stages.dataset.reader import open_dataset
     from stages.dataset.writer import ClipInput, write_dataset
 

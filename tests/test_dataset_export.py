@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from stages.common import rotations as rot
+from core import rotations as rot
 from stages.dataset.export import ExportOptions, export_dataset
 from stages.dataset.reader import open_dataset
 from stages.dataset.settings import Settings
@@ -102,7 +102,7 @@ def test_gmt_export_resamples(tmp_path):
 
 
 def test_unitree_csv_round_trip_real_clip(tmp_path):
-    from stages.common.robot import load_robot, read_unitree_csv
+    from core.robot import load_robot, read_unitree_csv
 
     src = require_shared("lafan1_g1_unitree", "fallAndGetUp3_subject1.csv")
     robot = load_robot("g1")

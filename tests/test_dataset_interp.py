@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from stages.common import rotations as rot
+from core import rotations as rot
 from stages.dataset import reader as reader_module
 from stages.dataset.interp import Interpolator, Scratch
 from stages.dataset.reader import open_dataset
@@ -43,7 +43,7 @@ def _kernel_vs_slerp(link_rot: np.ndarray, rng: np.random.Generator) -> tuple[fl
 
 
 def test_slerp_kernel_matches_slerp_on_real_neighbouring_frames():
-    from stages.common.robot import load_robot, read_unitree_csv
+    from core.robot import load_robot, read_unitree_csv
 
     path = require_shared("lafan1_g1_unitree", "fallAndGetUp3_subject1.csv")
     motion = read_unitree_csv(path, load_robot("g1"))
@@ -95,7 +95,7 @@ def test_scratch_reuses_and_bounds_memory():
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    from stages.common.robot import load_robot, read_unitree_csv
+    from core.robot import load_robot, read_unitree_csv
 
     folder = require_shared("lafan1_g1_unitree")
     robot = load_robot("g1")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
-from pipeline.errors import InputError
-from pipeline.stage import ClipOutcome, ClipSource, RunGlobals
-from stages.common import rotations as rot
+from core.errors import InputError
+from core.stage import ClipOutcome, ClipSource, RunGlobals
+from core import rotations as rot
 from stages.dataset.frames import motion_frames, root_velocities
-from stages.common.rotations import slerp
+from core.rotations import slerp
 from stages.dataset.reader import open_dataset
 from stages.dataset.settings import Settings
 from stages.dataset.synthetic import random_motion, synthetic_inputs
@@ -225,7 +225,7 @@ def test_stage_run_takes_keepable_clips(tmp_path):
 
 
 def test_settings_validation():
-    from pipeline.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError):
         Settings(codec="gzip", chunk_frames=0)

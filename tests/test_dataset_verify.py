@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import InputError
+from core.errors import InputError
 from stages.dataset.reader import open_dataset
 from stages.dataset.settings import Settings
 from stages.dataset.synthetic import synthetic_inputs

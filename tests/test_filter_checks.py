@@ -8,7 +8,7 @@ import numpy as np
 import pinocchio as pin
 import pytest
 
-from stages.common.robot import load_robot
+from core.robot import load_robot
 from stages.filter import synthetic
 from stages.filter.body import body_of
 from stages.filter.checks import CHECKS
@@ -303,7 +303,7 @@ def test_joint_torque_fires_on_weak_robot(robot, stand, body):
 
 
 def _spans(mask):
-    from stages.common.contacts import spans_of
+    from core.contacts import spans_of
     return spans_of(mask)
 
 

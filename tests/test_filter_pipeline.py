@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from stages.common.contacts import spans_of
-from stages.common.robot import load_robot
+from core.contacts import spans_of
+from core.robot import load_robot
 from stages.filter.api import evaluate
 from stages.filter.settings import Settings
 from stages.ingest.api import ingest_file

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.common.contacts import spans_of
-from stages.common.robot import load_robot, read_unitree_csv
+from core.contacts import spans_of
+from core.robot import load_robot, read_unitree_csv
 from stages.filter.api import evaluate
 from stages.filter.settings import Settings
 from tests.conftest import require_shared
@@ -92,7 +92,7 @@ def test_walk4_self_collision_is_real_on_the_official_meshes(robot, outcomes):
     """Where the capsules of the two hands overlap most, the official hand meshes intersect too (coal)."""
     import coal
 
-    from stages.common.robot.stl import read_stl
+    from core.robot.stl import read_stl
     from stages.filter.body import body_of
     from stages.filter.checks.collision import penetration_depths
     from stages.filter.state import ClipState

@@ -8,17 +8,17 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.errors import ConfigError, InputError
-from pipeline.settings import build
-from pipeline.stage import ClipSource, RunGlobals, StageInput
-from stages.common.robot import load_robot
+from core.errors import ConfigError, InputError
+from core.settings import build
+from core.stage import ClipSource, RunGlobals, StageInput
+from core.robot import load_robot
 from stages.filter import synthetic
 from stages.filter.api import filter_motion
 from stages.filter.decide import decide, dilate
 from stages.filter.checks.base import CheckResult, drop_short_runs
 from stages.filter.settings import Settings
 from stages.filter.stage import STAGE
-from stages.filter.verdict import Verdict
+from core.records.verdict import Verdict
 
 
 @pytest.fixture(scope="module")

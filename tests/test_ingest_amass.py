@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.errors import InputError
+from core.errors import InputError
 from stages.ingest.amass import MeanShapeWarning, model_rest_joints, read_amass
 from stages.ingest.api import ingest_file
 from stages.ingest.smpl_tables import BODY_PARENTS, MEAN_SHAPE_REST_JOINTS

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import InputError
+from core.errors import InputError
 from stages.ingest.api import ingest_file
 from stages.ingest.bvh import parse_bvh
 

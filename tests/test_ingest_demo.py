@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from scipy.spatial import ConvexHull
 
-from stages.common import rotations as rot
+from core import rotations as rot
 from stages.ingest.api import ingest_file
 from stages.ingest.demo import write_demo_corpus
 from stages.ingest.demo_pose import centre_of_mass
 from stages.ingest.demo_writers import LAFAN1_NAMES
-from stages.ingest.motion import HumanMotion
+from core.records.human_motion import HumanMotion
 from stages.ingest.smpl_tables import BODY_JOINT_NAMES
 
 FEASIBLE = ("walk_", "turn_", "squat_", "wave_", "kick_", "jump_")

@@ -10,7 +10,8 @@ import pytest
 from conftest import require_shared
 from stages.ingest.api import ingest_file
 from stages.ingest.bvh import read_bvh
-from stages.ingest.motion import KEYPOINT_NAMES, HumanMotion
+from core.records.human_motion import HumanMotion
+from core.records.keypoints import KEYPOINT_NAMES
 
 LAFAN1 = ["dance1_subject1", "fallAndGetUp1_subject1_680_800", "fallAndGetUp3_subject1", "ground1_subject1",
           "push1_subject2", "walk4_subject1"]
@@ -60,7 +61,7 @@ def test_bvh_subjects_height_and_record(rel):
     assert m.provenance["fk"] == "bvh" and len(m.provenance["sha256"]) == 64
     assert m.provenance["skeleton"] == ("cmu" if rel.startswith("cmu") else "lafan1")
     # rest offsets reproduce the positions from the rotations (FK consistency)
-    from stages.common.rotations import rotate
+    from core.rotations import rotate
     j = m.keypoints["left_knee"]
     p = int(m.parents[j])
     assert np.allclose(m.positions[:, j], m.positions[:, p] + rotate(m.rotations[:, p], m.rest_offsets[j]), atol=1e-9)

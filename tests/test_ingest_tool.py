@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO, require_shared
-from pipeline.errors import InputError
-from pipeline.stage import ClipSource, RunGlobals, StageInput
+from core.errors import InputError
+from core.stage import ClipSource, RunGlobals, StageInput
 from stages.ingest.demo import write_demo_corpus
-from stages.ingest.motion import HumanMotion
+from core.records.human_motion import HumanMotion
 from stages.ingest.stage import STAGE, Settings
 
 

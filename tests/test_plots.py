@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, require_shared
-from stages.filter.verdict import Reason, Verdict
+from core.records.verdict import Reason, Verdict
 
 NOTEBOOK = REPO / "notebooks" / "walkthrough.ipynb"
 CROP = (1200, 1290)          # frames of walk4_subject1 (3 s at 30 Hz): a walk with one torque-limited step
@@ -40,7 +40,7 @@ def ink_fraction(path: Path) -> float:
 
 @pytest.fixture(scope="module")
 def robot():
-    from stages.common.robot import load_robot
+    from core.robot import load_robot
 
     return load_robot("g1")
 
@@ -207,9 +207,9 @@ def notebook_run(tmp_path_factory):
 
 def test_notebook_follows_one_clip_to_the_shards(notebook_run):
     from stages.dataset.reader import MotionDataset
-    from stages.filter.verdict import Verdict as VerdictType
-    from stages.ingest.motion import HumanMotion
-    from stages.retarget.motion import RobotMotion
+    from core.records.verdict import Verdict as VerdictType
+    from core.records.human_motion import HumanMotion
+    from core.records.robot_motion import RobotMotion
 
     ns = notebook_run
     human, motion, verdict, ds = ns["human"], ns["motion"], ns["verdict"], ns["ds"]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from conftest import require_shared
-from stages.common.robot import load_robot
-from stages.ingest.motion import HumanMotion
+from core.robot import load_robot
+from core.records.human_motion import HumanMotion
 
 # issue 4 targets
 MAX_LIMB_DEG = 6.0
@@ -88,7 +88,7 @@ def test_record_is_consistent(retargeted, g1, name):
     assert motion.contacts.shape == (T, 2) and motion.contacts.any()
     assert motion.fps == human.fps
     # the key link poses equal the shared trajectory -> record helper's FK
-    from stages.common.robot import robot_motion_from_trajectory
+    from core.robot import robot_motion_from_trajectory
     ref = robot_motion_from_trajectory(g1, motion.fps, motion.root_pos, motion.root_rot, motion.dof_pos,
                                        contacts=motion.contacts)
     assert ref.link_names == motion.link_names
@@ -105,7 +105,7 @@ def test_left_stays_left(retargeted, g1, name):
     """While walking, the robot's left foot is on the left of the walking direction, like the human's."""
     from scipy.ndimage import uniform_filter1d
 
-    from stages.ingest.motion import KEYPOINT_NAMES
+    from core.records.keypoints import KEYPOINT_NAMES
 
     human, motion = retargeted[name]
     left, right = (motion.link_names.index(f) for f in g1.config.foot_frames)
@@ -135,7 +135,7 @@ def test_deterministic(g1):
 
 
 def test_bad_human_motion_is_rejected(g1):
-    from pipeline.errors import InputError
+    from core.errors import InputError
     from stages.retarget.api import retarget_motion
 
     human = _human(("lafan1", "walk4_subject1.bvh"), 0, 20)
@@ -150,9 +150,9 @@ def test_bad_human_motion_is_rejected(g1):
 
 
 def test_stage_run_writes_a_robot_motion(tmp_path, g1):
-    from pipeline.stage import ClipSource, RunGlobals, StageInput
-    from stages.common.npzio import save_npz
-    from stages.retarget.motion import RobotMotion
+    from core.stage import ClipSource, RunGlobals, StageInput
+    from core.npzio import save_npz
+    from core.records.robot_motion import RobotMotion
     from stages.retarget.stage import STAGE, Settings
 
     human = _human(("lafan1", "walk4_subject1.bvh"), 0, 90)

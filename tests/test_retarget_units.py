@@ -7,7 +7,7 @@ import pinocchio as pin
 import pytest
 from scipy.spatial.transform import Rotation
 
-from stages.common.robot import load_robot
+from core.robot import load_robot
 from stages.retarget.contacts import fill_gaps
 from stages.retarget.metrics import evaluate
 from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, converge_pink, log3
@@ -156,7 +156,7 @@ def test_metrics_count_limit_violations_and_slide(g1):
 
 
 def test_lean_closest_points_match_the_shared_helper():
-    from stages.common.robot.collision import closest_points_segments
+    from core.robot.collision import closest_points_segments
     from stages.retarget.solver import _closest_points
 
     rng = np.random.default_rng(6)
@@ -251,9 +251,9 @@ def test_robot_motion_round_trip_with_and_without_target_penetration(g1, tmp_pat
     """``target_penetration`` survives save/load; files written without it load with None."""
     import dataclasses
 
-    from stages.common.npzio import load_npz, save_npz
+    from core.npzio import load_npz, save_npz
     from stages.filter.synthetic import standing
-    from stages.retarget.motion import RobotMotion
+    from core.records.robot_motion import RobotMotion
 
     m = standing(g1, seconds=1.0)
     demand = np.linspace(0.0, 0.05, m.num_frames)
@@ -273,8 +273,8 @@ def test_robot_motion_round_trip_with_and_without_target_penetration(g1, tmp_pat
 def test_demanded_joint_speed_of_a_hand_made_elbow_swing():
     """An elbow opening and closing by 1 rad every frame at 30 fps demands 30 rad/s: 30/37 of G1's elbow limit;
     a still pose demands nothing."""
-    from stages.common.robot import load_robot
-    from stages.ingest.motion import KEYPOINT_NAMES
+    from core.robot import load_robot
+    from core.records.keypoints import KEYPOINT_NAMES
     from stages.retarget.demand import demanded_joint_speed
 
     robot = load_robot("g1")

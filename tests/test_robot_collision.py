@@ -6,10 +6,10 @@ import coal
 import numpy as np
 import pytest
 
-from stages.common.robot import load_robot
-from stages.common.robot.collision import closest_points_segments
-from stages.common.robot.fit import fit_capsule, fit_twin_capsules, link_meshes
-from stages.common.robot.stl import read_stl
+from core.robot import load_robot
+from core.robot.collision import closest_points_segments
+from core.robot.fit import fit_capsule, fit_twin_capsules, link_meshes
+from core.robot.stl import read_stl
 from tests.conftest import require_shared
 
 IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
@@ -143,7 +143,7 @@ def test_stl_reader_reads_binary_meshes_and_rejects_bad_files(tmp_path):
     assert np.abs(tris).max() < 0.5             # metres
     bad = tmp_path / "bad.stl"
     bad.write_bytes(path.read_bytes()[:500])
-    from pipeline.errors import InputError
+    from core.errors import InputError
     with pytest.raises(InputError) as err:
         read_stl(bad)
     assert err.value.code == "truncated" and "bad.stl" in str(err.value)
@@ -170,7 +170,7 @@ def test_config_without_pairs_checks_every_non_adjacent_pair_clear_in_the_defaul
     every pair of capsules on non-adjacent frames, less those already overlapping in the default pose."""
     import dataclasses
 
-    from stages.common.robot.model import Robot
+    from core.robot.model import Robot
     from stages.filter.body import body_of
 
     bare = Robot(dataclasses.replace(g1.config, collision_pairs=()))

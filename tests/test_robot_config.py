@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.errors import ConfigError
-from stages.common.robot import load_robot
-from stages.common.robot.config import BUILTIN, ENV_SEARCH, load_config
-from stages.ingest.motion import KEYPOINT_NAMES
+from core.errors import ConfigError
+from core.robot import load_robot
+from core.robot.config import BUILTIN, ENV_SEARCH, load_config
+from core.records.keypoints import KEYPOINT_NAMES
 from tests.conftest import require_shared
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.errors import InputError
-from stages.common.robot import load_robot, read_unitree_csv, robot_motion_from_trajectory
-from stages.common.robot.trajectory import sole_points
-from stages.retarget.motion import RobotMotion
+from core.errors import InputError
+from core.robot import load_robot, read_unitree_csv, robot_motion_from_trajectory
+from core.robot.trajectory import sole_points
+from core.records.robot_motion import RobotMotion
 from tests.conftest import require_shared
 
 FRAMES = {"dance1_subject1": 3945, "walk4_subject1": 4918, "fallAndGetUp3_subject1": 3066}

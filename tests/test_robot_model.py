@@ -6,9 +6,9 @@ import numpy as np
 import pinocchio as pin
 import pytest
 
-from stages.common.robot import load_robot
-from stages.common.robot.config import BUILTIN
-from stages.common.robot.write_urdf import compact_urdf
+from core.robot import load_robot
+from core.robot.config import BUILTIN
+from core.robot.write_urdf import compact_urdf
 from tests.conftest import require_shared
 
 FACTS_G1_ORDER = (

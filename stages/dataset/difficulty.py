@@ -22,7 +22,7 @@ from typing import Mapping
 import numpy as np
 from scipy.signal import savgol_filter
 
-from stages.common import rotations as rot
+from core import rotations as rot
 
 LEVEL_MIN = 1.0
 LEVEL_MAX = 10.0

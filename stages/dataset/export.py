@@ -25,9 +25,9 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from pipeline.errors import InputError
-from stages.common import rotations as rot
-from stages.common.npzio import atomic_write_bytes
+from core.errors import InputError
+from core import rotations as rot
+from core.npzio import atomic_write_bytes
 from stages.dataset.reader import MotionDataset, open_dataset
 
 FORMATS = ("gmt", "csv")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.common import rotations as rot
+from core import rotations as rot
 from stages.dataset.schema import GROUPS, Column, column_layout, group_widths
-from stages.retarget.motion import RobotMotion
+from core.records.robot_motion import RobotMotion
 
 
 def root_velocities(root_pos: np.ndarray, root_rot: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ output is row ``j`` exactly. Per field (``Column.kind``):
   stored row pair; each output frame is then
   ``q[j] sin((1-w) theta) / sin theta + s q[j+1] sin(w theta) / sin theta``
   with ``s`` the sign of the dot product. This is slerp itself, not an
-  approximation: the result matches :func:`stages.common.rotations.slerp` to
+  approximation: the result matches :func:`core.rotations.slerp` to
   float32 precision at every angle (tests/test_dataset_interp.py). ``theta``
   is floored at 1e-20 rad so identical neighbours give the linear weights;
 * ``nearest`` (contacts): row ``j`` when ``w < 0.5``, else row ``j + 1``.

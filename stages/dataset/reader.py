@@ -34,8 +34,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from pipeline.errors import InputError
-from stages.common.npzio import load_npz
+from core.errors import InputError
+from core.npzio import load_npz
 from stages.dataset.frames import split_columns
 from stages.dataset.interp import Interpolator, Scratch, frame_positions
 from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SPLITS, VARIANTS, INDEX_NAME, Column,

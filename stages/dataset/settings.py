@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 CODECS = ("none", "lzf", "gzip")
 

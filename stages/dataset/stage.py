@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from pipeline.stage import ClipOutcome, CorpusStage, RunGlobals
+from core.stage import ClipOutcome, CorpusStage, RunGlobals
 from stages.dataset.settings import Settings
 from stages.dataset.writer import ClipInput, write_dataset
 

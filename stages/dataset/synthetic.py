@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.common import rotations as rot
-from stages.retarget.motion import RobotMotion
+from core import rotations as rot
+from core.records.robot_motion import RobotMotion
 
 G1_LINKS = ("pelvis", "left_ankle_roll_link", "right_ankle_roll_link", "torso_link", "left_wrist_yaw_link",
             "right_wrist_yaw_link", "left_knee_link", "right_knee_link")

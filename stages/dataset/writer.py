@@ -21,15 +21,15 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.errors import InputError
-from stages.common.hashing import sha256_file, sha256_json
-from stages.common.npzio import fsync_dir, atomic_write_bytes, save_npz
+from core.errors import InputError
+from core.hashing import sha256_file, sha256_json
+from core.npzio import fsync_dir, atomic_write_bytes, save_npz
 from stages.dataset import difficulty as diff
 from stages.dataset.frames import motion_frames, split_columns
 from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SCHEMA_VERSION, SHARD_DIR, SPLITS,
                                    INDEX_NAME, Column, column_layout, group_widths, shard_name)
 from stages.dataset.settings import Settings
-from stages.retarget.motion import RobotMotion
+from core.records.robot_motion import RobotMotion
 
 
 @dataclass

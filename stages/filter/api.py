@@ -11,8 +11,8 @@ from stages.filter.checks import CHECKS, SAFE_ON_NON_FINITE, CheckResult
 from stages.filter.decide import decide
 from stages.filter.settings import Settings
 from stages.filter.state import ClipState
-from stages.filter.verdict import Verdict
-from stages.retarget.motion import RobotMotion
+from core.records.verdict import Verdict
+from core.records.robot_motion import RobotMotion
 
 
 @dataclass
@@ -58,7 +58,7 @@ def filter_motion(motion: RobotMotion, robot, settings: Settings | None = None) 
 
     Args:
         motion: the retargeted clip (world Z-up, floor at z = 0).
-        robot: the :class:`stages.common.robot.Robot` it was retargeted to (or
+        robot: the :class:`core.robot.Robot` it was retargeted to (or
             a prepared :class:`stages.filter.body.Body`).
         settings: filter settings (defaults when None).
 

@@ -1,6 +1,6 @@
 """What the filter needs to know about a robot's body, gathered once per robot.
 
-From a loaded :class:`stages.common.robot.Robot` (pinocchio model, limits,
+From a loaded :class:`core.robot.Robot` (pinocchio model, limits,
 config with soles and collision primitives) this builds flat numpy tables:
 the frames whose world poses are needed, each capsule primitive's end points
 (m, in its frame) and radius, which primitives belong to a foot, the foot
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pinocchio as pin
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Body:
         foot_frame: (2,) index into ``frame_ids`` of the left/right foot frame.
         sole_corners: (2, 4, 3) sole corners in the foot frames, m.
         pairs: (K, 2) primitive index pairs checked for self-collision.
-        robot: the :class:`stages.common.robot.Robot` (its batched forward kinematics), or None.
+        robot: the :class:`core.robot.Robot` (its batched forward kinematics), or None.
     """
 
     model: pin.Model
@@ -84,7 +84,7 @@ def _foot_bodies(model: pin.Model, foot_frames: tuple[str, ...], ankle_gap_m: fl
 
 
 def body_of(robot) -> Body:
-    """Flat geometry tables of ``robot`` (a :class:`stages.common.robot.Robot`).
+    """Flat geometry tables of ``robot`` (a :class:`core.robot.Robot`).
 
     Raises:
         ConfigError: the robot config has no sole for a foot frame.

@@ -7,11 +7,11 @@ from typing import Sequence
 
 import numpy as np
 
-from stages.common.contacts import spans_of
+from core.contacts import spans_of
 from stages.filter.checks import CHECKS
 from stages.filter.checks.base import CheckResult
 from stages.filter.settings import Settings
-from stages.filter.verdict import Reason, Verdict
+from core.records.verdict import Reason, Verdict
 
 
 def dilate(mask: np.ndarray, frames: int) -> np.ndarray:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common.contacts import spans_of
-from stages.filter.verdict import Reason, Verdict
-from stages.retarget.motion import RobotMotion
+from core.contacts import spans_of
+from core.records.verdict import Reason, Verdict
+from core.records.robot_motion import RobotMotion
 
 DPI = 100
 WIDTH_IN = 14.0

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.errors import InputError
-from pipeline.stage import ClipStage, StageInput, StageResult
+from core.errors import InputError
+from core.stage import ClipStage, StageInput, StageResult
 from stages.filter.settings import Settings
-from stages.filter.verdict import Verdict
+from core.records.verdict import Verdict
 
 __all__ = ["Settings", "STAGE", "run", "summary_of"]
 
@@ -47,9 +47,9 @@ def summary_of(verdict: Verdict, zmp_margin_m: float | None = None) -> dict:
 
 def run(inp: StageInput, settings: Settings) -> StageResult:
     """Filter one retargeted clip (``inp.upstream["retarget"]``) for robot ``inp.globals.robot``."""
-    from stages.common.robot import load_robot
+    from core.robot import load_robot
     from stages.filter.api import evaluate
-    from stages.retarget.motion import RobotMotion
+    from core.records.robot_motion import RobotMotion
 
     path = inp.upstream["retarget"]
     motion = RobotMotion.load(path)

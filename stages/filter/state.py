@@ -15,11 +15,11 @@ import pinocchio as pin
 from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation
 
-from pipeline.errors import InputError
-from stages.common.rotations import make_continuous
+from core.errors import InputError
+from core.rotations import make_continuous
 from stages.filter.body import Body
 from stages.filter.settings import Settings
-from stages.retarget.motion import RobotMotion
+from core.records.robot_motion import RobotMotion
 
 GRAVITY = 9.81
 """Gravitational acceleration (m/s²), acting along world -Z."""

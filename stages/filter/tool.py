@@ -32,12 +32,12 @@ def _main(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from pipeline.errors import ConfigError, PipelineError
-    from pipeline.settings import build
-    from stages.common.robot import load_robot
+    from core.errors import ConfigError, PipelineError
+    from core.settings import build
+    from core.robot import load_robot
     from stages.filter.api import filter_motion
     from stages.filter.settings import Settings
-    from stages.retarget.motion import RobotMotion
+    from core.records.robot_motion import RobotMotion
 
     try:
         settings = Settings()

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import InputError
-from stages.common import rotations as rot
+from core.errors import InputError
+from core import rotations as rot
 from stages.ingest.build import SourceMotion
 from stages.ingest.skeletons import SMPL_BODY, SMPL_NATIVE_TO_Z_UP
 from stages.ingest.smpl_tables import (BODY_JOINT_NAMES, BODY_PARENTS, MEAN_SHAPE_REST_JOINTS, MODEL_JOINTS,

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipeline.errors import InputError
-from stages.common.hashing import sha256_file
+from core.errors import InputError
+from core.hashing import sha256_file
 from stages.ingest.build import build_motion
-from stages.ingest.motion import HumanMotion
+from core.records.human_motion import HumanMotion
 from stages.ingest.settings import Settings
 
 _ZIP_MAGIC = b"PK\x03\x04"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from stages.common import rotations as rot
+from core import rotations as rot
 from stages.ingest.kinematics import forward_kinematics
 from stages.ingest.skeletons import SMPL_NATIVE_TO_Z_UP
 from stages.ingest.smpl_tables import BODY_PARENTS, MEAN_SHAPE_REST_JOINTS

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from stages.common import rotations as rot
-from stages.common.npzio import atomic_write_bytes
+from core import rotations as rot
+from core.npzio import atomic_write_bytes
 from stages.ingest.skeletons import SMPL_NATIVE_TO_Z_UP, Y_UP_TO_Z_UP_BVH
 from stages.ingest.smpl_tables import BODY_JOINT_NAMES, BODY_PARENTS, MEAN_SHAPE_REST_JOINTS
 

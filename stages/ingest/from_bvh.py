@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.common import rotations as rot
+from core import rotations as rot
 from stages.ingest.build import SourceMotion
 from stages.ingest.bvh import BvhFile, local_transforms
 from stages.ingest.skeletons import BvhFormat, resolve_bvh_format

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.common import rotations as rot
+from core import rotations as rot
 
 
 def forward_kinematics(parents: np.ndarray, translations: np.ndarray, local_quats: np.ndarray,

@@ -1,7 +1,7 @@
 """Skeleton mapping tables and per-dataset unit / axis conventions.
 
 Each :class:`SkeletonMap` maps the canonical keypoints of
-:data:`stages.ingest.motion.KEYPOINT_NAMES` to joint names of one source
+:data:`core.records.human_motion.KEYPOINT_NAMES` to joint names of one source
 skeleton. Semantics of the canonical keypoints (joint centres):
 
 - ``pelvis``: root joint; ``left_hip``/``right_hip``: hip (femur head) joints;
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import InputError
-from stages.common import rotations as rot
-from stages.ingest.motion import KEYPOINT_NAMES
+from core.errors import InputError
+from core import rotations as rot
+from core.records.keypoints import KEYPOINT_NAMES
 
 
 @dataclass(frozen=True)

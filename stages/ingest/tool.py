@@ -33,7 +33,7 @@ def _main(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from pipeline.errors import PipelineError
+    from core.errors import PipelineError
     from stages.ingest.api import ingest_file
     from stages.ingest.stage import summary_of
 

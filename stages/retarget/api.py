@@ -8,13 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.errors import InputError
-from stages.common.rotations import from_matrix, make_continuous
-from stages.ingest.motion import KEYPOINT_NAMES, HumanMotion
+from core.errors import InputError
+from core.rotations import from_matrix, make_continuous
+from core.records.human_motion import HumanMotion
+from core.records.keypoints import KEYPOINT_NAMES
 from stages.retarget.contacts import human_foot_contacts
 from stages.retarget.demand import demanded_joint_speed, target_penetration
 from stages.retarget.metrics import PENETRATION_TOLERANCE, evaluate, metric_frames, trajectory_poses
-from stages.retarget.motion import RobotMotion
+from core.records.robot_motion import RobotMotion
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
 from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
 from stages.retarget.settings import Settings
@@ -146,7 +147,7 @@ def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
 
     Args:
         human: the canonical human motion (Z-up, metres).
-        robot: a ``stages.common.robot.Robot``.
+        robot: a ``core.robot.Robot``.
         settings: see :class:`Settings`.
         progress: show a tqdm bar over frames.
 

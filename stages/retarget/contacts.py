@@ -1,7 +1,7 @@
 """Per-frame foot contact of the human, the mask the retargeted feet are locked to.
 
 A foot is in contact when both its ankle and its toe keypoints are low and
-slow (:func:`stages.common.contacts.foot_contacts`) and its shin rises above
+slow (:func:`core.contacts.foot_contacts`) and its shin rises above
 it: a flat foot carrying the body. Heights are
 measured from each point's own resting height above the clip's floor (an ankle
 joint sits ~8 cm above the floor when the foot is flat), estimated as a low
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.common.contacts import foot_contacts, spans_of
+from core.contacts import foot_contacts, spans_of
 
 FOOT_POINTS: tuple[tuple[str, str], ...] = (("left_ankle", "left_toe"), ("right_ankle", "right_toe"))
 KNEES: tuple[str, str] = ("left_knee", "right_knee")

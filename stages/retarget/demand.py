@@ -45,7 +45,7 @@ def capsule_frame_weights(robot, task_frames: tuple[str, ...], limb_tasks: np.nd
     """(C, M) weights of the task errors that move each capsule frame (``robot.collision.frames``).
 
     Args:
-        robot: a ``stages.common.robot.Robot``.
+        robot: a ``core.robot.Robot``.
         task_frames: (M,) the IK task frames.
         limb_tasks: (M,) bool, tasks whose error moves the capsules (limb targets); the
             other tasks anchor their capsules where they were solved (weight 0).
@@ -99,7 +99,7 @@ def target_penetration(robot, task_frames: tuple[str, ...], task_keypoints: tupl
     """(T,) deepest capsule overlap (m, >= 0) with every capsule moved by its limb targets' errors.
 
     Args:
-        robot: a ``stages.common.robot.Robot``.
+        robot: a ``core.robot.Robot``.
         task_frames: (M,) the IK task frames; task_keypoints: (M,) their human keypoints.
         target_pos: (T, M, 3) IK target positions, m, world.
         frames: names of the solved frame poses below (must cover the task and capsule frames).
@@ -168,7 +168,7 @@ def demanded_joint_speed(keypoints: np.ndarray, names: tuple[str, ...], fps: flo
         keypoints: (T, K, 3) human keypoint positions (m, Z-up).
         names: the K keypoint names.
         fps: frame rate (Hz).
-        robot: a ``stages.common.robot.Robot`` (joint names and velocity limits).
+        robot: a ``core.robot.Robot`` (joint names and velocity limits).
     """
     index = {n: i for i, n in enumerate(names)}
     p = np.asarray(keypoints, dtype=np.float64)

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.common.robot.collision import closest_points_segments
-from stages.ingest.motion import KEYPOINT_NAMES
-from stages.retarget.scaling import KEYPOINT_PARENT
+from core.robot.collision import closest_points_segments
+from core.records.keypoints import KEYPOINT_NAMES
+from core.records.keypoints import KEYPOINT_PARENT
 
 LIMB_ENDS = ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow", "right_elbow",
              "left_wrist", "right_wrist")
@@ -98,7 +98,7 @@ def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_
     """All metrics of one robot trajectory against its human clip.
 
     Args:
-        robot: a ``stages.common.robot.Robot``.
+        robot: a ``core.robot.Robot``.
         fps: frame rate (Hz) of both.
         root_pos: (T, 3) m; root_rot: (T, 4) xyzw; dof_pos: (T, D) rad.
         human_keypoints: (T, K, 3) over :data:`KEYPOINT_NAMES`, m, Z-up.

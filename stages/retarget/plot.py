@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common.contacts import spans_of
-from stages.common.rotations import rotate
-from stages.ingest.motion import KEYPOINT_NAMES, HumanMotion
+from core.contacts import spans_of
+from core.rotations import rotate
+from core.records.human_motion import HumanMotion
+from core.records.keypoints import KEYPOINT_NAMES
 from stages.retarget.metrics import LIMB_ENDS
-from stages.retarget.motion import RobotMotion
-from stages.retarget.scaling import KEYPOINT_PARENT
+from core.records.robot_motion import RobotMotion
+from core.records.keypoints import KEYPOINT_PARENT
 
 DPI = 100
 RETARGET_FIGSIZE = (14.0, 11.0)        # inches -> 1400 x 1100 px at DPI
@@ -161,7 +162,7 @@ def plot_retarget(motion: RobotMotion, human: HumanMotion | None, path: str | Pa
     from matplotlib.figure import Figure
 
     if robot is None:
-        from stages.common.robot import load_robot
+        from core.robot import load_robot
 
         robot = load_robot(motion.robot)
     path = Path(path)

@@ -15,20 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pinocchio as pin
 
-from stages.ingest.motion import KEYPOINT_NAMES
+from core.records.keypoints import KEYPOINT_NAMES, KEYPOINT_PARENT
 
-#: Keypoint tree of :data:`stages.ingest.motion.KEYPOINT_NAMES` (child -> parent).
-KEYPOINT_PARENT: dict[str, str | None] = {
-    "pelvis": None,
-    "left_hip": "pelvis", "right_hip": "pelvis",
-    "left_knee": "left_hip", "right_knee": "right_hip",
-    "left_ankle": "left_knee", "right_ankle": "right_knee",
-    "left_toe": "left_ankle", "right_toe": "right_ankle",
-    "spine": "pelvis", "neck": "spine", "head": "neck",
-    "left_shoulder": "neck", "right_shoulder": "neck",
-    "left_elbow": "left_shoulder", "right_elbow": "right_shoulder",
-    "left_wrist": "left_elbow", "right_wrist": "right_elbow",
-}
 
 LEG_CHAINS: tuple[tuple[str, str, str], ...] = (("left_hip", "left_knee", "left_ankle"),
                                                 ("right_hip", "right_knee", "right_ankle"))

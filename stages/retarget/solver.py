@@ -165,7 +165,7 @@ def log3(R: np.ndarray) -> np.ndarray:
 
 def _closest_points(p1: np.ndarray, q1: np.ndarray, p2: np.ndarray, q2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Closest points of segment pairs (K, 3) for the barrier rows: a lean variant of
-    ``stages.common.robot.collision.closest_points_segments`` (fewer array operations, which is
+    ``core.robot.collision.closest_points_segments`` (fewer array operations, which is
     what costs at a few pairs per frame): s from the lines' solution, then t, then s again,
     each clamped to [0, 1]."""
     d1 = q1 - p1
@@ -214,7 +214,7 @@ class DiffIK:
                  limbs: np.ndarray | None = None):
         """
         Args:
-            robot: a ``stages.common.robot.Robot``.
+            robot: a ``core.robot.Robot``.
             frames: (M,) task frame names.
             foot_index: (2,) index into ``frames`` of the left and right foot.
             sole_corners: (2, C, 3) sole corners in each foot frame (m).

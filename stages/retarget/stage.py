@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.stage import ClipStage, StageInput, StageResult
+from core.stage import ClipStage, StageInput, StageResult
 from stages.retarget.settings import Settings
 
 __all__ = ["Settings", "STAGE", "run", "summary_of"]
@@ -35,8 +35,8 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
         InputError: the human motion is unusable (too short, non-finite,
             degenerate skeleton); the clip is rejected with that reason.
     """
-    from stages.common.robot import load_robot
-    from stages.ingest.motion import HumanMotion
+    from core.robot import load_robot
+    from core.records.human_motion import HumanMotion
     from stages.retarget.api import retarget_motion
 
     human = HumanMotion.load(inp.upstream["ingest"])

@@ -30,9 +30,10 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial.transform import Rotation
 
-from stages.common.contacts import spans_of
-from stages.ingest.motion import KEYPOINT_NAMES
-from stages.retarget.scaling import KEYPOINT_PARENT, LEG_CHAINS, RestPose, Scaling
+from core.contacts import spans_of
+from core.records.keypoints import KEYPOINT_NAMES
+from core.records.keypoints import KEYPOINT_PARENT
+from stages.retarget.scaling import LEG_CHAINS, RestPose, Scaling
 
 #: Keypoints placed along the human's segment direction (the rest are rigid offsets).
 DIRECTIONAL = frozenset({"left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow", "right_elbow",

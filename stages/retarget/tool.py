@@ -33,9 +33,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _load_human(path: str, fps: float, body_models: str | None, bvh_format: str):
     """An ingested human motion: a canonical .npz as is, anything else through ingest_file."""
-    from stages.common.npzio import load_npz
+    from core.npzio import load_npz
     from stages.ingest.api import ingest_file
-    from stages.ingest.motion import SCHEMA, HumanMotion
+    from core.records.human_motion import SCHEMA, HumanMotion
 
     if path.lower().endswith(".npz"):
         arrays, meta = load_npz(path)
@@ -48,8 +48,8 @@ def _main(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from pipeline.errors import PipelineError
-    from stages.common.robot import load_robot
+    from core.errors import PipelineError
+    from core.robot import load_robot
     from stages.retarget.api import retarget_motion
 
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.common.robot.collision import closest_points_segments
+from core.robot.collision import closest_points_segments
 from stages.filter.checks.base import CheckResult, threshold_result
 from stages.filter.settings import SelfCollisionSettings
 from stages.filter.state import ClipState

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.common.contacts import spans_of
+from core.contacts import spans_of
 from stages.filter.checks.base import CheckResult, drop_short_runs, threshold_result
 from stages.filter.settings import FloatingSettings, GroundPenetrationSettings, NonFootGroundContactSettings
 from stages.filter.state import GRAVITY, ClipState

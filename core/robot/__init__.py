@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stages.common.robot.config import (KeypointTask, Primitive, RobotConfig, ScaleRule, Sole, config_path,
+from core.robot.config import (KeypointTask, Primitive, RobotConfig, ScaleRule, Sole, config_path,
                                         load_config)
-from stages.common.robot.model import Robot
-from stages.common.robot.trajectory import read_unitree_csv, robot_motion_from_trajectory
+from core.robot.model import Robot
+from core.robot.trajectory import read_unitree_csv, robot_motion_from_trajectory
 
 
 def load_robot(name_or_path: str | Path) -> Robot:
     """A robot by built-in name (``"g1"``, ``"h1"``) or from a robot YAML config path.
 
     Raises:
-        pipeline.errors.ConfigError: unknown name, bad config or description not found.
+        core.errors.ConfigError: unknown name, bad config or description not found.
     """
     return Robot(load_config(config_path(name_or_path)))
 

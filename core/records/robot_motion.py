@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import InputError
-from stages.common.npzio import load_npz, save_npz
+from core.errors import InputError
+from core.npzio import load_npz, save_npz
 
 SCHEMA = "robot_motion/1"
 

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pipeline.errors import InputError
+from core.errors import InputError
 
 META_KEY = "__meta__"
 

@@ -16,7 +16,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 
 def build(cls: type, data: Any, file: str | Path | None = None, key: str = "") -> Any:

@@ -13,21 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import InputError
-from stages.common.npzio import load_npz, save_npz
+from core.errors import InputError
+from core.npzio import load_npz, save_npz
+from core.records.keypoints import KEYPOINT_NAMES
 
-#: Named keypoints every skeleton provides (retargeting only ever uses these).
-KEYPOINT_NAMES: tuple[str, ...] = (
-    "pelvis",
-    "left_hip", "right_hip",
-    "left_knee", "right_knee",
-    "left_ankle", "right_ankle",
-    "left_toe", "right_toe",
-    "spine", "neck", "head",
-    "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist",
-)
 
 SCHEMA = "human_motion/1"
 

@@ -6,7 +6,7 @@ joint's type, origin, axis and limits are carried over number for number; visual
 and collision meshes are left out (collision is handled by the fitted
 primitives of ``fit.py``). The output loads without any mesh files.
 
-    python -m stages.common.robot.write_urdf OFFICIAL.urdf OUT.urdf [--name NAME]
+    python -m core.robot.write_urdf OFFICIAL.urdf OUT.urdf [--name NAME]
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import argparse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from pipeline.errors import InputError
+from core.errors import InputError
 
 NOTICE = (
     "Kinematic and inertial parameters from Unitree Robotics' {source}\n"
     "  (Copyright (c) 2016-2022 HangZhou YuShu TECHNOLOGY CO.,LTD. (\"Unitree Robotics\"),\n"
-    "  BSD 3-Clause License). Written by stages/common/robot/write_urdf.py; meshes omitted."
+    "  BSD 3-Clause License). Written by core/robot/write_urdf.py; meshes omitted."
 )
 
 

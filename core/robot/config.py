@@ -2,7 +2,7 @@
 
 A robot is a description file (URDF or MJCF, loaded with pinocchio) plus a small
 YAML config. Keys of the YAML (every level is checked; an unknown key raises
-:class:`pipeline.errors.ConfigError` naming the key and the file)::
+:class:`core.errors.ConfigError` naming the key and the file)::
 
     name: g1                          # robot name stored in RobotMotion.robot
     description: g1_29dof.urdf        # URDF/MJCF; relative paths: see resolve_path
@@ -39,12 +39,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import yaml
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 ENV_SEARCH = "MOTION_ROBOT_PATH"
 """Environment variable: extra folders (os.pathsep-separated) searched for descriptions."""
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 BUILTIN_DIR = Path(__file__).resolve().parent
 BUILTIN = {"g1": BUILTIN_DIR / "g1" / "g1.yaml", "h1": BUILTIN_DIR / "h1" / "h1.yaml"}
 
@@ -288,7 +288,7 @@ def load_config(path: str | Path) -> RobotConfig:
             raise ConfigError(path, f"keypoint_tasks[{i}]", "expected [human keypoint, robot frame, pos weight, rot weight]")
         tasks.append(KeypointTask(str(t[0]), str(t[1]), _number(path, f"keypoint_tasks[{i}]", t[2]),
                                   _number(path, f"keypoint_tasks[{i}]", t[3])))
-    from stages.ingest.motion import KEYPOINT_NAMES
+    from core.records.keypoints import KEYPOINT_NAMES
     for i, t in enumerate(tasks):
         if t.human not in KEYPOINT_NAMES:
             raise ConfigError(path, f"keypoint_tasks[{i}]", f"unknown human keypoint {t.human!r} "

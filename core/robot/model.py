@@ -14,11 +14,11 @@ from typing import Sequence
 import numpy as np
 import pinocchio as pin
 
-from pipeline.errors import ConfigError
-from stages.common.robot.collision import CollisionModel, PairDistances
-from stages.common.robot.config import RobotConfig
-from stages.common.robot.fk import BatchFK, batch_supported, build_batch_fk
-from stages.common.rotations import from_matrix
+from core.errors import ConfigError
+from core.robot.collision import CollisionModel, PairDistances
+from core.robot.config import RobotConfig
+from core.robot.fk import BatchFK, batch_supported, build_batch_fk
+from core.rotations import from_matrix
 
 _NO_LIMIT = 1e30
 

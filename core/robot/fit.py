@@ -7,7 +7,7 @@ flanges do not inflate it) and the end points are placed so the caps reach
 the extreme vertices along the axis. Foot soles are the rectangle spanned by
 the vertices within ``sole_band`` of the foot mesh's lowest point.
 
-    python -m stages.common.robot.fit DESCRIPTION.urdf --feet L R --out geometry.yaml [--package-dir DIR]
+    python -m core.robot.fit DESCRIPTION.urdf --feet L R --out geometry.yaml [--package-dir DIR]
         [--skip LINK...] [--twin LINK...]
 """
 
@@ -22,9 +22,9 @@ import numpy as np
 import yaml
 from scipy.spatial.transform import Rotation
 
-from pipeline.errors import InputError
-from stages.common.robot.config import Primitive, Sole
-from stages.common.robot.stl import read_stl, unique_vertices
+from core.errors import InputError
+from core.robot.config import Primitive, Sole
+from core.robot.stl import read_stl, unique_vertices
 
 
 def link_meshes(urdf: str | Path, package_dirs: Sequence[str | Path] = ()) -> dict[str, np.ndarray]:
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     prims, soles = fit_geometry(args.urdf, args.feet, args.package_dir, args.skip, args.percentile, args.twin)
-    header = (f"Fitted by stages/common/robot/fit.py to the meshes of {args.urdf.name}\n"
+    header = (f"Fitted by core/robot/fit.py to the meshes of {args.urdf.name}\n"
               f"(capsule radius = {args.percentile:g}th percentile of vertex distance from the principal axis).\n"
               "Units: metres, link frames.")
     args.out.write_text(geometry_yaml(prims, soles, header))

@@ -10,7 +10,7 @@ returns arrays plus a JSON-able summary. The DAG writes the artifact
 atomically, keys it by a content hash, records it in the run manifest and skips
 it on a later run when nothing that determines it changed.
 
-Raising :class:`pipeline.errors.InputError` rejects the clip with that reason
+Raising :class:`core.errors.InputError` rejects the clip with that reason
 code (the run goes on); any other exception records the clip as ``error``.
 Returning ``StageResult(status="rejected", ...)`` rejects it as well (the
 filter stage does so for infeasible clips) while still writing the artifact.

@@ -7,11 +7,11 @@ from typing import Mapping
 
 import numpy as np
 
-from pipeline.errors import InputError
-from stages.common.contacts import foot_contacts
-from stages.common.robot.model import Robot
-from stages.common.rotations import make_continuous, rotate
-from stages.retarget.motion import RobotMotion
+from core.errors import InputError
+from core.contacts import foot_contacts
+from core.robot.model import Robot
+from core.rotations import make_continuous, rotate
+from core.records.robot_motion import RobotMotion
 
 UNITREE_CSV_FPS = 30.0
 """Frame rate of Unitree's LAFAN1_Retargeting_Dataset CSV files (Hz)."""
@@ -43,7 +43,7 @@ def robot_motion_from_trajectory(robot: Robot, fps: float, root_pos: np.ndarray,
         root_pos: (T, 3) m; root_rot: (T, 4) xyzw (normalised and made
             sign-continuous here); dof_pos: (T, D) rad in ``robot.dof_names`` order.
         contacts: (T, 2) bool [left, right]; when None, from the sole centres'
-            height above z = 0 and speed (:func:`stages.common.contacts.foot_contacts`).
+            height above z = 0 and speed (:func:`core.contacts.foot_contacts`).
         metrics, provenance: copied into the record.
 
     Returns:

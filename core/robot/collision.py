@@ -14,8 +14,8 @@ from itertools import product
 
 import numpy as np
 
-from stages.common.robot.config import Primitive, RobotConfig
-from stages.common.rotations import to_matrix
+from core.robot.config import Primitive, RobotConfig
+from core.rotations import to_matrix
 
 _EPS = 1e-12
 

@@ -1,0 +1,1 @@
+"""Records the stages exchange: each one a typed dataclass with its npz schema."""

@@ -1,1 +1,0 @@
-"""Helpers shared by several stages (rotations, npz I/O, file hashing)."""
