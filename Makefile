@@ -9,7 +9,7 @@ WORKERS     ?=
 RUN_ARGS    := --manifest $(MANIFEST) $(if $(OUT),--out $(OUT)) $(if $(WORKERS),--workers $(WORKERS))
 STAMP       := $(VENV)/.installed
 
-.PHONY: setup retarget filter adapt dataset test bench clean help
+.PHONY: setup retarget filter adapt dataset test lint bench clean help
 
 help:
 	@echo "make dataset   set up, then run ingest -> retarget -> filter -> dataset on MANIFEST ($(MANIFEST))"
@@ -28,8 +28,11 @@ $(STAMP): pyproject.toml
 retarget filter adapt dataset: setup
 	$(PY) -m pipeline run $(RUN_ARGS) --until $@
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
 
 bench: setup
 	$(PY) -m benchmarks $(BENCH_ARGS)

@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.stage import ClipStage
 from pipeline.config import load_manifest
 from pipeline.dag import RunOptions, run_pipeline
 from pipeline.registry import default_stages
-from core.stage import ClipStage
 
 REPO = Path(__file__).resolve().parents[1]
 

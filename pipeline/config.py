@@ -26,9 +26,9 @@ from typing import Any, Literal
 import yaml
 
 from core.errors import ConfigError
-from pipeline.registry import STAGE_ORDER, AnyStage, default_stages
 from core.settings import build
 from core.stage import RunGlobals
+from pipeline.registry import STAGE_ORDER, AnyStage, default_stages
 
 SourceKind = Literal["demo", "amass", "bvh", "auto"]
 

@@ -18,16 +18,15 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from core.settings import to_plain
+from core.stage import ClipSource, ClipStage, CorpusStage
 from pipeline.config import Manifest
 from pipeline.registry import GLOBALS_USED, STAGE_ORDER, AnyStage, default_stages
-from core.settings import to_plain
 from pipeline.sources import discover
-from core.stage import ClipSource, ClipStage, CorpusStage
 from pipeline.store import artifact_key, clean_stale
 from pipeline.tasks import ClipState, ClipTask, CorpusTask, run_clip_task, run_corpus_task
 

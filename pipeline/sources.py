@@ -14,10 +14,10 @@ import hashlib
 import re
 from pathlib import Path
 
-from pipeline.config import DEFAULT_INCLUDE, Manifest, SourceSpec
 from core.errors import ConfigError
-from core.stage import ClipSource
 from core.hashing import sha256_file
+from core.stage import ClipSource
+from pipeline.config import DEFAULT_INCLUDE, Manifest, SourceSpec
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
-from core.stage import ClipOutcome, ClipSource, ClipStage, CorpusStage, RunGlobals, StageInput
-from pipeline.store import (artifact_path, read_record, record_path, replace_dir, write_json)
 from core.hashing import sha256_file
 from core.npzio import save_npz
+from core.stage import ClipOutcome, ClipSource, ClipStage, CorpusStage, RunGlobals, StageInput
+from pipeline.store import artifact_path, read_record, record_path, replace_dir, write_json
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ Input files are text with numbers. ``BAD`` in a file -> InputError (rejected),
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
-from core.stage import ClipStage, CorpusStage, StageResult
 from core.npzio import load_npz
+from core.stage import ClipStage, CorpusStage, StageResult
 
 
 def _log(folder: str, name: str) -> None:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
-from core.errors import InputError
-from core.stage import ClipOutcome, ClipSource, RunGlobals
 from core import rotations as rot
-from stages.dataset.frames import motion_frames, root_velocities
+from core.errors import InputError
 from core.rotations import slerp
+from core.stage import ClipOutcome, ClipSource, RunGlobals
+from stages.dataset.frames import motion_frames, root_velocities
 from stages.dataset.reader import open_dataset
 from stages.dataset.settings import Settings
 from stages.dataset.synthetic import random_motion, synthetic_inputs
@@ -90,9 +90,9 @@ def test_window_interpolation_exact(small):
         np.testing.assert_allclose(win[name], expect, atol=3e-6)
     expect_q = Slerp(t_in, Rotation.from_quat(m.root_rot))(times).as_quat()
     assert quat_err(win["root_rot"], expect_q) < 1e-6
-    for l in (0, 5):
-        eq = Slerp(t_in, Rotation.from_quat(m.link_rot[:, l]))(times).as_quat()
-        assert quat_err(win["link_rot"][:, l], eq) < 1e-6
+    for link in (0, 5):
+        eq = Slerp(t_in, Rotation.from_quat(m.link_rot[:, link]))(times).as_quat()
+        assert quat_err(win["link_rot"][:, link], eq) < 1e-6
     assert win["valid"].all()
     # at exact frame times the window returns the stored frames
     exact = ds.window(3, 10 / m.fps, 5, 1 / m.fps)

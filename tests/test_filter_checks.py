@@ -12,8 +12,7 @@ from core.robot import load_robot
 from stages.filter import synthetic
 from stages.filter.body import body_of
 from stages.filter.checks import CHECKS
-from stages.filter.checks.dynamics import (convex_hull, joint_torques, signed_distance_to_polygon, support_distance,
-                                           zmp)
+from stages.filter.checks.dynamics import convex_hull, joint_torques, signed_distance_to_polygon, support_distance, zmp
 from stages.filter.checks.ground import ballistic_duration
 from stages.filter.settings import Settings
 from stages.filter.state import GRAVITY, ClipState

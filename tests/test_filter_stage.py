@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError, InputError
+from core.records.verdict import Verdict
+from core.robot import load_robot
 from core.settings import build
 from core.stage import ClipSource, RunGlobals, StageInput
-from core.robot import load_robot
 from stages.filter import synthetic
 from stages.filter.api import filter_motion
-from stages.filter.decide import decide, dilate
 from stages.filter.checks.base import CheckResult, drop_short_runs
+from stages.filter.decide import decide, dilate
 from stages.filter.settings import Settings
 from stages.filter.stage import STAGE
-from core.records.verdict import Verdict
 
 
 @pytest.fixture(scope="module")

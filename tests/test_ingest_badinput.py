@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from stages.ingest.api import ingest_file
 from stages.ingest.bvh import parse_bvh
 
 
-@lru_cache(maxsize=None)
+@cache
 def small_bvh() -> str:
     """A 31-frame walking BVH (LAFAN1 names, cm, Y-up) from the demo writer."""
     import tempfile
@@ -33,7 +33,7 @@ def small_bvh() -> str:
         return path.read_text()
 
 
-@lru_cache(maxsize=None)
+@cache
 def small_npz() -> bytes:
     rng = np.random.default_rng(0)
     buffer = io.BytesIO()

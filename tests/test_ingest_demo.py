@@ -9,11 +9,11 @@ import pytest
 from scipy.spatial import ConvexHull
 
 from core import rotations as rot
+from core.records.human_motion import HumanMotion
 from stages.ingest.api import ingest_file
 from stages.ingest.demo import write_demo_corpus
 from stages.ingest.demo_pose import centre_of_mass
 from stages.ingest.demo_writers import LAFAN1_NAMES
-from core.records.human_motion import HumanMotion
 from stages.ingest.smpl_tables import BODY_JOINT_NAMES
 
 FEASIBLE = ("walk_", "turn_", "squat_", "wave_", "kick_", "jump_")

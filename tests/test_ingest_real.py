@@ -6,12 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
-
 from conftest import require_shared
-from stages.ingest.api import ingest_file
-from stages.ingest.bvh import read_bvh
+
 from core.records.human_motion import HumanMotion
 from core.records.keypoints import KEYPOINT_NAMES
+from stages.ingest.api import ingest_file
+from stages.ingest.bvh import read_bvh
 
 LAFAN1 = ["dance1_subject1", "fallAndGetUp1_subject1_680_800", "fallAndGetUp3_subject1", "ground1_subject1",
           "push1_subject2", "walk4_subject1"]

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, require_shared
+
 from core.errors import InputError
+from core.records.human_motion import HumanMotion
 from core.stage import ClipSource, RunGlobals, StageInput
 from stages.ingest.demo import write_demo_corpus
-from core.records.human_motion import HumanMotion
 from stages.ingest.stage import STAGE, Settings
 
 

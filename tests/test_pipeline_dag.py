@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 
 import cloudpickle
+import fake_stages
 import pytest
 import yaml
 
-import fake_stages
-from pipeline.cli import run_problems
-from pipeline.config import load_manifest, parse_manifest
-from pipeline.dag import RunOptions, run_pipeline
 from core.errors import ConfigError
+from pipeline.cli import run_problems
+from pipeline.config import load_manifest
+from pipeline.dag import RunOptions, run_pipeline
 from pipeline.run_manifest import build_run_manifest, format_table, read_run_manifest, write_run_manifest
 from pipeline.sources import sanitize_clip_id
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require_shared
+
 from pipeline import open_dataset
 from pipeline.config import load_manifest
 from pipeline.dag import RunOptions, run_pipeline

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, require_shared
+
 from core.records.verdict import Reason, Verdict
 
 NOTEBOOK = REPO / "notebooks" / "walkthrough.ipynb"
@@ -206,10 +206,10 @@ def notebook_run(tmp_path_factory):
 
 
 def test_notebook_follows_one_clip_to_the_shards(notebook_run):
-    from stages.dataset.reader import MotionDataset
-    from core.records.verdict import Verdict as VerdictType
     from core.records.human_motion import HumanMotion
     from core.records.robot_motion import RobotMotion
+    from core.records.verdict import Verdict as VerdictType
+    from stages.dataset.reader import MotionDataset
 
     ns = notebook_run
     human, motion, verdict, ds = ns["human"], ns["motion"], ns["verdict"], ns["ds"]

@@ -11,10 +11,10 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import require_shared
-from core.robot import load_robot
+
 from core.records.human_motion import HumanMotion
+from core.robot import load_robot
 
 # issue 4 targets
 MAX_LIMB_DEG = 6.0
@@ -150,9 +150,9 @@ def test_bad_human_motion_is_rejected(g1):
 
 
 def test_stage_run_writes_a_robot_motion(tmp_path, g1):
-    from core.stage import ClipSource, RunGlobals, StageInput
     from core.npzio import save_npz
     from core.records.robot_motion import RobotMotion
+    from core.stage import ClipSource, RunGlobals, StageInput
     from stages.retarget.stage import STAGE, Settings
 
     human = _human(("lafan1", "walk4_subject1.bvh"), 0, 90)

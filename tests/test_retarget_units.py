@@ -252,8 +252,8 @@ def test_robot_motion_round_trip_with_and_without_target_penetration(g1, tmp_pat
     import dataclasses
 
     from core.npzio import load_npz, save_npz
-    from stages.filter.synthetic import standing
     from core.records.robot_motion import RobotMotion
+    from stages.filter.synthetic import standing
 
     m = standing(g1, seconds=1.0)
     demand = np.linspace(0.0, 0.05, m.num_frames)
@@ -273,8 +273,8 @@ def test_robot_motion_round_trip_with_and_without_target_penetration(g1, tmp_pat
 def test_demanded_joint_speed_of_a_hand_made_elbow_swing():
     """An elbow opening and closing by 1 rad every frame at 30 fps demands 30 rad/s: 30/37 of G1's elbow limit;
     a still pose demands nothing."""
-    from core.robot import load_robot
     from core.records.keypoints import KEYPOINT_NAMES
+    from core.robot import load_robot
     from stages.retarget.demand import demanded_joint_speed
 
     robot = load_robot("g1")
@@ -309,14 +309,14 @@ def test_limb_pairs_and_stance_weights(g1):
                    for a, b in (("hip", "knee"), ("knee", "ankle"), ("shoulder", "elbow"), ("elbow", "wrist"))}
     lock = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 1.0]])
     w = limb_weights(names, pairs, lock, 0.5)
-    for l, (p, c) in enumerate(pairs):
+    for limb, (p, c) in enumerate(pairs):
         child = names[c]
         if child in ("left_knee", "left_ankle"):
-            np.testing.assert_allclose(w[:, l], [1.0, 0.5, 0.75])
+            np.testing.assert_allclose(w[:, limb], [1.0, 0.5, 0.75])
         elif child in ("right_knee", "right_ankle"):
-            np.testing.assert_allclose(w[:, l], [1.0, 1.0, 0.5])
+            np.testing.assert_allclose(w[:, limb], [1.0, 1.0, 0.5])
         else:
-            np.testing.assert_allclose(w[:, l], 1.0)
+            np.testing.assert_allclose(w[:, limb], 1.0)
 
 
 def test_limb_tasks_keep_limb_directions_when_a_parent_is_out_of_reach(g1):

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from core.errors import ConfigError
+from core.records.keypoints import KEYPOINT_NAMES
 from core.robot import load_robot
 from core.robot.config import BUILTIN, ENV_SEARCH, load_config
-from core.records.keypoints import KEYPOINT_NAMES
 from tests.conftest import require_shared
 
 

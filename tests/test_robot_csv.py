@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
+from core.records.robot_motion import RobotMotion
 from core.robot import load_robot, read_unitree_csv, robot_motion_from_trajectory
 from core.robot.trajectory import sole_points
-from core.records.robot_motion import RobotMotion
 from tests.conftest import require_shared
 
 FRAMES = {"dance1_subject1": 3945, "walk4_subject1": 4918, "fallAndGetUp3_subject1": 3066}

@@ -17,7 +17,6 @@ from core.errors import InputError
 from core.npzio import load_npz, save_npz
 from core.records.keypoints import KEYPOINT_NAMES
 
-
 SCHEMA = "human_motion/1"
 
 
@@ -93,7 +92,7 @@ class HumanMotion:
         save_npz(path, arrays, meta)
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], path: str | Path | None = None) -> "HumanMotion":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], path: str | Path | None = None) -> HumanMotion:
         if meta.get("schema") != SCHEMA:
             raise InputError(path, "wrong_schema", f"not a canonical human motion (schema {meta.get('schema')!r})")
         names = tuple(str(n) for n in arrays["keypoint_names"])
@@ -111,6 +110,6 @@ class HumanMotion:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> "HumanMotion":
+    def load(cls, path: str | Path) -> HumanMotion:
         arrays, meta = load_npz(path)
         return cls.from_arrays(arrays, meta, path)

@@ -95,7 +95,7 @@ class RobotMotion:
         save_npz(path, arrays, meta)
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], path: str | Path | None = None) -> "RobotMotion":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], path: str | Path | None = None) -> RobotMotion:
         if meta.get("schema") != SCHEMA:
             raise InputError(path, "wrong_schema", f"not a retargeted robot motion (schema {meta.get('schema')!r})")
         try:
@@ -120,6 +120,6 @@ class RobotMotion:
             raise InputError(path, "missing_array", f"robot motion lacks array {exc}") from None
 
     @classmethod
-    def load(cls, path: str | Path) -> "RobotMotion":
+    def load(cls, path: str | Path) -> RobotMotion:
         arrays, meta = load_npz(path)
         return cls.from_arrays(arrays, meta, path)

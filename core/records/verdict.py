@@ -49,7 +49,7 @@ class Verdict:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Verdict":
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
         return cls(
             verdict=data["verdict"],
             segments=[tuple(s) for s in data["segments"]],

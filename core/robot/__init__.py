@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.robot.config import (KeypointTask, Primitive, RobotConfig, ScaleRule, Sole, config_path,
-                                        load_config)
+from core.robot.config import KeypointTask, Primitive, RobotConfig, ScaleRule, Sole, config_path, load_config
 from core.robot.model import Robot
 from core.robot.trajectory import read_unitree_csv, robot_motion_from_trajectory
 

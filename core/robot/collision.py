@@ -59,7 +59,7 @@ class CollisionModel:
     pair_names: tuple[tuple[str, str], ...]
 
     @classmethod
-    def build(cls, config: RobotConfig, adjacent: set[frozenset[str]] | None = None) -> "CollisionModel":
+    def build(cls, config: RobotConfig, adjacent: set[frozenset[str]] | None = None) -> CollisionModel:
         """From a config's primitives, groups and pairs.
 
         ``collision_pairs`` name groups (or single primitives); each pair of
@@ -98,7 +98,7 @@ class CollisionModel:
             pair_names=tuple((prims[i].name, prims[j].name) for i, j in pairs),
         )
 
-    def with_pairs(self, keep: np.ndarray) -> "CollisionModel":
+    def with_pairs(self, keep: np.ndarray) -> CollisionModel:
         """The same capsules with only the pairs where ``keep`` (P,) is true."""
         keep = np.asarray(keep, dtype=bool)
         return CollisionModel(self.primitives, self.frames, self.prim_frame, self.a_local, self.b_local,

@@ -10,8 +10,8 @@ a model qualifies. Units: metres, radians; results are rotation matrices.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pinocchio as pin

@@ -8,8 +8,8 @@ joints in description order, ``dof_names``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 import pinocchio as pin

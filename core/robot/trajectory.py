@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
-from core.errors import InputError
 from core.contacts import foot_contacts
+from core.errors import InputError
+from core.records.robot_motion import RobotMotion
 from core.robot.model import Robot
 from core.rotations import make_continuous, rotate
-from core.records.robot_motion import RobotMotion
 
 UNITREE_CSV_FPS = 30.0
 """Frame rate of Unitree's LAFAN1_Retargeting_Dataset CSV files (Hz)."""

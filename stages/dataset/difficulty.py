@@ -16,8 +16,8 @@ and the peers' filter limits (METHODS.md §5). Units are in the feature names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Mapping
 
 import numpy as np
 from scipy.signal import savgol_filter

@@ -25,8 +25,8 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from core.errors import InputError
 from core import rotations as rot
+from core.errors import InputError
 from core.npzio import atomic_write_bytes
 from stages.dataset.reader import MotionDataset, open_dataset
 

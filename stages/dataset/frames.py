@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from core import rotations as rot
-from stages.dataset.schema import GROUPS, Column, column_layout, group_widths
 from core.records.robot_motion import RobotMotion
+from stages.dataset.schema import GROUPS, Column, column_layout, group_widths
 
 
 def root_velocities(root_pos: np.ndarray, root_rot: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:

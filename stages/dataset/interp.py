@@ -36,7 +36,7 @@ batch are views of one new block (:meth:`Interpolator.empty`).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

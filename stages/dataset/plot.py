@@ -16,8 +16,9 @@ matplotlib is imported inside the functions; figures are
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -28,9 +28,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,8 +39,17 @@ from core.errors import InputError
 from core.npzio import load_npz
 from stages.dataset.frames import split_columns
 from stages.dataset.interp import Interpolator, Scratch, frame_positions
-from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SPLITS, VARIANTS, INDEX_NAME, Column,
-                                   group_widths)
+from stages.dataset.schema import (
+    CLIPS_NAME,
+    GROUPS,
+    INDEX_NAME,
+    MANIFEST_NAME,
+    SCHEMA,
+    SPLITS,
+    VARIANTS,
+    Column,
+    group_widths,
+)
 
 #: bytes of decompressed chunks h5py may cache per shard (chunked layouts only)
 CHUNK_CACHE_BYTES = 32 << 20
@@ -268,7 +278,7 @@ class MotionDataset:
                 shard.close()
         self._shards = {}
 
-    def __enter__(self) -> "MotionDataset":
+    def __enter__(self) -> MotionDataset:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -77,7 +77,7 @@ class Column:
                 "unit": self.unit}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Column":
+    def from_json(cls, data: dict) -> Column:
         return cls(str(data["name"]), str(data["group"]), int(data["start"]), tuple(int(s) for s in data["shape"]), str(data["kind"]),
                    str(data.get("unit", "")))
 

@@ -8,8 +8,9 @@ docs/DATASET_FORMAT.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from core.stage import ClipOutcome, CorpusStage, RunGlobals
 from stages.dataset.settings import Settings

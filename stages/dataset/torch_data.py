@@ -17,8 +17,9 @@ bool; ``clip``/``window`` int64; ``t0`` float64 seconds).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import InputError
 from core.hashing import sha256_file
 from core.npzio import load_npz
-from core.errors import InputError
 from stages.dataset.schema import CLIPS_NAME, INDEX_NAME, MANIFEST_NAME, SCHEMA, SPLITS, Column, group_widths
 
 

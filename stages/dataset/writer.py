@@ -13,9 +13,10 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import h5py
 import numpy as np
@@ -23,13 +24,25 @@ from tqdm import tqdm
 
 from core.errors import InputError
 from core.hashing import sha256_file, sha256_json
-from core.npzio import fsync_dir, atomic_write_bytes, save_npz
+from core.npzio import atomic_write_bytes, fsync_dir, save_npz
+from core.records.robot_motion import RobotMotion
 from stages.dataset import difficulty as diff
 from stages.dataset.frames import motion_frames, split_columns
-from stages.dataset.schema import (CLIPS_NAME, GROUPS, MANIFEST_NAME, SCHEMA, SCHEMA_VERSION, SHARD_DIR, SPLITS,
-                                   INDEX_NAME, Column, column_layout, group_widths, shard_name)
+from stages.dataset.schema import (
+    CLIPS_NAME,
+    GROUPS,
+    INDEX_NAME,
+    MANIFEST_NAME,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SHARD_DIR,
+    SPLITS,
+    Column,
+    column_layout,
+    group_widths,
+    shard_name,
+)
 from stages.dataset.settings import Settings
-from core.records.robot_motion import RobotMotion
 
 
 @dataclass

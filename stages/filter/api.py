@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.records.robot_motion import RobotMotion
+from core.records.verdict import Verdict
 from stages.filter.body import Body, body_of
 from stages.filter.checks import CHECKS, SAFE_ON_NON_FINITE, CheckResult
 from stages.filter.decide import decide
 from stages.filter.settings import Settings
 from stages.filter.state import ClipState
-from core.records.verdict import Verdict
-from core.records.robot_motion import RobotMotion
 
 
 @dataclass

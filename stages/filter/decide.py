@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from core.contacts import spans_of
+from core.records.verdict import Reason, Verdict
 from stages.filter.checks import CHECKS
 from stages.filter.checks.base import CheckResult
 from stages.filter.settings import Settings
-from core.records.verdict import Reason, Verdict
 
 
 def dilate(mask: np.ndarray, frames: int) -> np.ndarray:

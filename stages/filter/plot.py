@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from core.contacts import spans_of
-from core.records.verdict import Reason, Verdict
 from core.records.robot_motion import RobotMotion
+from core.records.verdict import Reason, Verdict
 
 DPI = 100
 WIDTH_IN = 14.0

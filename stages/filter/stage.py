@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from core.errors import InputError
+from core.records.verdict import Verdict
 from core.stage import ClipStage, StageInput, StageResult
 from stages.filter.settings import Settings
-from core.records.verdict import Verdict
 
 __all__ = ["Settings", "STAGE", "run", "summary_of"]
 
@@ -47,9 +47,9 @@ def summary_of(verdict: Verdict, zmp_margin_m: float | None = None) -> dict:
 
 def run(inp: StageInput, settings: Settings) -> StageResult:
     """Filter one retargeted clip (``inp.upstream["retarget"]``) for robot ``inp.globals.robot``."""
+    from core.records.robot_motion import RobotMotion
     from core.robot import load_robot
     from stages.filter.api import evaluate
-    from core.records.robot_motion import RobotMotion
 
     path = inp.upstream["retarget"]
     motion = RobotMotion.load(path)

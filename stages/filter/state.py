@@ -16,10 +16,10 @@ from scipy.signal import savgol_filter
 from scipy.spatial.transform import Rotation
 
 from core.errors import InputError
+from core.records.robot_motion import RobotMotion
 from core.rotations import make_continuous
 from stages.filter.body import Body
 from stages.filter.settings import Settings
-from core.records.robot_motion import RobotMotion
 
 GRAVITY = 9.81
 """Gravitational acceleration (m/s²), acting along world -Z."""

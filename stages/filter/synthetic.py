@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pinocchio as pin
 
-from core.robot.trajectory import robot_motion_from_trajectory
 from core.records.robot_motion import RobotMotion
+from core.robot.trajectory import robot_motion_from_trajectory
 
 IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
 

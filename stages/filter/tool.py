@@ -33,11 +33,11 @@ def _main(args: argparse.Namespace) -> int:
     import yaml
 
     from core.errors import ConfigError, PipelineError
-    from core.settings import build
+    from core.records.robot_motion import RobotMotion
     from core.robot import load_robot
+    from core.settings import build
     from stages.filter.api import filter_motion
     from stages.filter.settings import Settings
-    from core.records.robot_motion import RobotMotion
 
     try:
         settings = Settings()

@@ -28,12 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import InputError
 from core import rotations as rot
+from core.errors import InputError
 from stages.ingest.build import SourceMotion
 from stages.ingest.skeletons import SMPL_BODY, SMPL_NATIVE_TO_Z_UP
-from stages.ingest.smpl_tables import (BODY_JOINT_NAMES, BODY_PARENTS, MEAN_SHAPE_REST_JOINTS, MODEL_JOINTS,
-                                       NUM_BODY_JOINTS)
+from stages.ingest.smpl_tables import (
+    BODY_JOINT_NAMES,
+    BODY_PARENTS,
+    MEAN_SHAPE_REST_JOINTS,
+    MODEL_JOINTS,
+    NUM_BODY_JOINTS,
+)
 
 _POSE_WIDTH = {3 * n: model for model, n in MODEL_JOINTS.items()}
 #: Shape-space size of each model type when its shapedirs are the full ones.

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from core.errors import InputError
 from core.hashing import sha256_file
-from stages.ingest.build import build_motion
 from core.records.human_motion import HumanMotion
+from stages.ingest.build import build_motion
 from stages.ingest.settings import Settings
 
 _ZIP_MAGIC = b"PK\x03\x04"

@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.errors import InputError
 from core import rotations as rot
-from stages.ingest.kinematics import forward_kinematics
+from core.errors import InputError
 from core.records.human_motion import HumanMotion
+from stages.ingest.kinematics import forward_kinematics
 from stages.ingest.settings import Settings
 from stages.ingest.skeletons import SkeletonMap
 

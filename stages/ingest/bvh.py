@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import InputError
 from core import rotations as rot
+from core.errors import InputError
 
 _AXES = {"X": 0, "Y": 1, "Z": 2}
 _MAX_JOINTS = 1024

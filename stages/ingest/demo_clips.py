@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.ingest.demo_pose import ANKLE_HEIGHT, LEG, REST, L_HIP, PoseTargets, centre_of_mass, pose_positions
+from stages.ingest.demo_pose import ANKLE_HEIGHT, L_HIP, LEG, REST, PoseTargets, centre_of_mass, pose_positions
 
 GRAVITY = 9.81
 STAND_PELVIS_Z = ANKLE_HEIGHT + float(REST[0, 2] - REST[7, 2])    # straight legs, flat feet

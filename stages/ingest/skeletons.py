@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import InputError
 from core import rotations as rot
+from core.errors import InputError
 from core.records.keypoints import KEYPOINT_NAMES
 
 

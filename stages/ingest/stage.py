@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.stage import ClipStage, StageInput, StageResult
 from core.records.human_motion import HumanMotion
+from core.stage import ClipStage, StageInput, StageResult
 from stages.ingest.settings import Settings
 
 __all__ = ["Settings", "STAGE", "run", "summary_of"]

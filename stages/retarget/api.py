@@ -9,16 +9,16 @@ import numpy as np
 from tqdm import tqdm
 
 from core.errors import InputError
-from core.rotations import from_matrix, make_continuous
 from core.records.human_motion import HumanMotion
 from core.records.keypoints import KEYPOINT_NAMES
+from core.records.robot_motion import RobotMotion
+from core.rotations import from_matrix, make_continuous
 from stages.retarget.contacts import human_foot_contacts
 from stages.retarget.demand import demanded_joint_speed, target_penetration
 from stages.retarget.metrics import PENETRATION_TOLERANCE, evaluate, metric_frames, trajectory_poses
-from core.records.robot_motion import RobotMotion
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
-from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
 from stages.retarget.settings import Settings
+from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
 from stages.retarget.targets import Targets, build_targets, limb_pairs, limb_weights
 
 

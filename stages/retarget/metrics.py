@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.records.keypoints import KEYPOINT_NAMES, KEYPOINT_PARENT
 from core.robot.collision import closest_points_segments
-from core.records.keypoints import KEYPOINT_NAMES
-from core.records.keypoints import KEYPOINT_PARENT
 
 LIMB_ENDS = ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow", "right_elbow",
              "left_wrist", "right_wrist")

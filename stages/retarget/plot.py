@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from core.contacts import spans_of
-from core.rotations import rotate
 from core.records.human_motion import HumanMotion
-from core.records.keypoints import KEYPOINT_NAMES
-from stages.retarget.metrics import LIMB_ENDS
+from core.records.keypoints import KEYPOINT_NAMES, KEYPOINT_PARENT
 from core.records.robot_motion import RobotMotion
-from core.records.keypoints import KEYPOINT_PARENT
+from core.rotations import rotate
+from stages.retarget.metrics import LIMB_ENDS
 
 DPI = 100
 RETARGET_FIGSIZE = (14.0, 11.0)        # inches -> 1400 x 1100 px at DPI

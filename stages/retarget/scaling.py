@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pinocchio as pin
 
-from core.records.keypoints import KEYPOINT_NAMES, KEYPOINT_PARENT
-
+from core.records.keypoints import KEYPOINT_NAMES
 
 LEG_CHAINS: tuple[tuple[str, str, str], ...] = (("left_hip", "left_knee", "left_ankle"),
                                                 ("right_hip", "right_knee", "right_ankle"))

@@ -35,8 +35,8 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
         InputError: the human motion is unusable (too short, non-finite,
             degenerate skeleton); the clip is rejected with that reason.
     """
-    from core.robot import load_robot
     from core.records.human_motion import HumanMotion
+    from core.robot import load_robot
     from stages.retarget.api import retarget_motion
 
     human = HumanMotion.load(inp.upstream["ingest"])

@@ -31,8 +31,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial.transform import Rotation
 
 from core.contacts import spans_of
-from core.records.keypoints import KEYPOINT_NAMES
-from core.records.keypoints import KEYPOINT_PARENT
+from core.records.keypoints import KEYPOINT_NAMES, KEYPOINT_PARENT
 from stages.retarget.scaling import LEG_CHAINS, RestPose, Scaling
 
 #: Keypoints placed along the human's segment direction (the rest are rigid offsets).

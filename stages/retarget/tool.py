@@ -34,8 +34,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def _load_human(path: str, fps: float, body_models: str | None, bvh_format: str):
     """An ingested human motion: a canonical .npz as is, anything else through ingest_file."""
     from core.npzio import load_npz
-    from stages.ingest.api import ingest_file
     from core.records.human_motion import SCHEMA, HumanMotion
+    from stages.ingest.api import ingest_file
 
     if path.lower().endswith(".npz"):
         arrays, meta = load_npz(path)

@@ -12,14 +12,21 @@ Each check is ``check(state: ClipState, settings) -> CheckResult`` where
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from stages.filter.checks.base import CheckResult
 from stages.filter.checks.collision import self_collision
 from stages.filter.checks.dynamics import flight_momentum, joint_torque, zmp_outside_support
 from stages.filter.checks.ground import floating, ground_penetration, non_foot_ground_contact
-from stages.filter.checks.kinematic import (joint_position_limit, joint_velocity, non_finite, root_angular_speed,
-                                            root_linear_speed, root_vertical_jump, too_short)
+from stages.filter.checks.kinematic import (
+                                            joint_position_limit,
+                                            joint_velocity,
+                                            non_finite,
+                                            root_angular_speed,
+                                            root_linear_speed,
+                                            root_vertical_jump,
+                                            too_short,
+)
 
 Check = Callable[..., CheckResult]
 

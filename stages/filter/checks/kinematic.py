@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from stages.filter.checks.base import CheckResult, threshold_result
-from stages.filter.settings import (JointPositionLimitSettings, JointVelocitySettings, NonFiniteSettings,
-                                    RootAngularSpeedSettings, RootLinearSpeedSettings, RootVerticalJumpSettings,
-                                    TooShortSettings)
+from stages.filter.settings import (
+    JointPositionLimitSettings,
+    JointVelocitySettings,
+    NonFiniteSettings,
+    RootAngularSpeedSettings,
+    RootLinearSpeedSettings,
+    RootVerticalJumpSettings,
+    TooShortSettings,
+)
 from stages.filter.state import ClipState
 
 
