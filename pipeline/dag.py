@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from core.settings import to_plain
 from core.stage import ClipSource, ClipStage, CorpusStage
 from pipeline.config import Manifest
+from pipeline.fingerprint import FingerprintCache
 from pipeline.registry import GLOBALS_USED, STAGE_ORDER, AnyStage, default_stages
 from pipeline.sources import discover
 from pipeline.store import artifact_key, clean_stale
@@ -60,16 +61,26 @@ def planned_stages(until: str, stages: dict[str, AnyStage]) -> tuple[list[str], 
     return present, [n for n in names if n not in present]
 
 
-def _clip_inputs(clip: ClipSource) -> dict[str, Any]:
+def _clip_inputs(clip: ClipSource, fingerprints: FingerprintCache) -> dict[str, Any]:
+    """What the first stage reads of a clip: the file's content and how to read it, not its location.
+
+    ``body_models`` is the content fingerprint of the model files ingest could
+    load (AMASS clips; a BVH file reads none).
+    """
     fields = dataclasses.asdict(clip)
     fields.pop("clip_id")
-    fields.pop("path")   # content, not location, determines the result
+    fields.pop("path")
+    fields["body_models"] = fingerprints.body_models(clip.body_models) if clip.kind != "bvh" else None
     return fields
 
 
-def _globals_for(manifest: Manifest, stage: str) -> dict[str, Any]:
+def _globals_for(manifest: Manifest, stage: str, fingerprints: FingerprintCache) -> dict[str, Any]:
+    """The manifest-level settings ``stage`` reads; with the robot, the content of its files."""
     g = dataclasses.asdict(manifest.globals)
-    return {k: g[k] for k in GLOBALS_USED.get(stage, tuple(g))}
+    used = {k: g[k] for k in GLOBALS_USED.get(stage, tuple(g))}
+    if "robot" in used:
+        used["robot_files"] = fingerprints.robot(used["robot"])
+    return used
 
 
 def run_pipeline(manifest: Manifest, options: RunOptions, stage_set: dict[str, AnyStage] | None = None) -> RunResult:
@@ -86,7 +97,8 @@ def run_pipeline(manifest: Manifest, options: RunOptions, stage_set: dict[str, A
     clean_stale(out)
     clips = discover(manifest)
 
-    # Plan: every node's key, computed up front from inputs only.
+    # Plan: every node's key, computed up front from the content of its inputs only.
+    fingerprints = FingerprintCache()
     keys: dict[tuple[str, str], str] = {}
     corpus_keys: dict[str, str] = {}
     prev: dict[str, str] = {c.clip_id: "" for c in clips}
@@ -96,18 +108,21 @@ def run_pipeline(manifest: Manifest, options: RunOptions, stage_set: dict[str, A
         stage = stage_set[name]
         settings = manifest.stage_settings[name]
         plain = to_plain(settings)
+        code = fingerprints.stage_code(stage)
+        globals_used = _globals_for(manifest, name, fingerprints)
         if isinstance(stage, ClipStage):
             tasks = []
             for clip in clips:
-                inputs = {"source": _clip_inputs(clip)} if not prev[clip.clip_id] else {"upstream": prev[clip.clip_id]}
+                inputs: dict[str, Any] = ({"source": _clip_inputs(clip, fingerprints)} if not prev[clip.clip_id]
+                                          else {"upstream": prev[clip.clip_id]})
                 inputs["corpus"] = dict(corpus_seen)
-                key = artifact_key(name, stage.version, plain, _globals_for(manifest, name), inputs)
+                key = artifact_key(name, stage.version, code, plain, globals_used, inputs)
                 keys[(clip.clip_id, name)] = prev[clip.clip_id] = key
                 tasks.append(ClipTask(name, key, clip, stage, settings, manifest.globals, out, tuple(corpus_seen)))
             plan.append((name, tasks))
         elif isinstance(stage, CorpusStage):
-            inputs = {"clips": sorted(prev.items()), "corpus": dict(corpus_seen)}
-            key = artifact_key(name, stage.version, plain, _globals_for(manifest, name), inputs)
+            corpus_inputs: dict[str, Any] = {"clips": sorted(prev.items()), "corpus": dict(corpus_seen)}
+            key = artifact_key(name, stage.version, code, plain, globals_used, corpus_inputs)
             corpus_keys[name] = corpus_seen[name] = key
             plan.append((name, CorpusTask(name, key, stage, settings, manifest.globals, out)))
         else:

@@ -8,8 +8,11 @@ Layout::
     OUT/run.json                                 the run manifest
 
 A key is the sha256 of everything that determines an artifact: the input
-file's sha256 (ingest) or the upstream artifact's key, the stage name, code
-version and settings, and the manifest-level settings the stage reads. Every
+file's sha256 and the body-model files it may read (ingest) or the upstream
+artifact's key, the stage name, ``version`` and the fingerprint of its code
+(its package, the stage packages it imports and ``core/``), its settings, and
+the manifest-level settings the stage reads, with the content of the robot's
+files for a stage that reads the robot (``pipeline/fingerprint.py``). Every
 file appears atomically (temporary name, fsync, rename), so a run killed at any
 moment leaves either a complete artifact or none.
 """
@@ -27,9 +30,16 @@ from core.hashing import sha256_json
 from core.npzio import atomic_write_bytes
 
 
-def artifact_key(stage: str, version: str, settings: Any, globals_used: dict[str, Any], inputs: dict[str, str]) -> str:
-    """Content hash of what determines a stage's output."""
-    return sha256_json({"stage": stage, "version": version, "settings": settings,
+def artifact_key(stage: str, version: str, code: str, settings: Any, globals_used: dict[str, Any],
+                 inputs: dict[str, Any]) -> str:
+    """Content hash of what determines a stage's output.
+
+    ``code``: fingerprint of the stage's code; ``settings``: its plain settings;
+    ``globals_used``: manifest-level settings it reads (with content
+    fingerprints, e.g. ``robot_files``); ``inputs``: the clip's source
+    fingerprint or the upstream key, and the keys of corpus stages before it.
+    """
+    return sha256_json({"stage": stage, "version": version, "code": code, "settings": settings,
                         "globals": globals_used, "inputs": inputs})
 
 

@@ -297,7 +297,7 @@ def test_core_source_edit_reruns_every_stage(world):
 
 def test_stage_code_includes_the_stage_packages_it_imports(world):
     packages = fingerprint.stage_packages(f"{world.family}.filter")
-    assert packages == (f"{world.family}.filter", f"{world.family}.retarget")
+    assert packages == tuple(f"{world.family}.{name}" for name in ("common", "filter", "retarget"))
     before = fingerprint.FingerprintCache().stage_code(world.stages["filter"])
     edit_text(world.code / "retarget" / "api.py", "x * factor", "factor * x")
     after = fingerprint.FingerprintCache().stage_code(world.stages["filter"])
@@ -311,6 +311,32 @@ def test_real_stage_packages_see_the_stages_they_import():
     # stages/retarget/tool.py imports stages.ingest.api (inside its handler)
     assert {"stages.retarget", "stages.ingest"} <= set(fingerprint.stage_packages("stages.retarget"))
     assert "stages.ingest" in fingerprint.stage_packages("stages.ingest")
+
+
+def test_body_model_files_are_the_ones_ingest_looks_up(tmp_path):
+    from core.body_models import MODEL_TYPES, model_files
+    from stages.ingest.amass import find_body_model
+    from stages.ingest.smpl_tables import MODEL_JOINTS
+
+    assert set(MODEL_TYPES) == set(MODEL_JOINTS)
+    for relative in ("smplh/SMPLH_MALE.npz", "SMPLX_NEUTRAL.npz", "smpl/female/model.npz", "notes/other.npz"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"x")
+    assert [p.relative_to(tmp_path).as_posix() for p in model_files(tmp_path)] == \
+        ["SMPLX_NEUTRAL.npz", "smpl/female/model.npz", "smplh/SMPLH_MALE.npz"]
+    assert find_body_model(tmp_path, "smplh", "male") == tmp_path / "smplh" / "SMPLH_MALE.npz"
+    assert find_body_model(tmp_path, "smplx", "female") == tmp_path / "SMPLX_NEUTRAL.npz"   # neutral fallback
+    assert find_body_model(tmp_path, "smplh", "female") is None
+
+
+def test_robot_fingerprint_reads_the_files_a_load_reads(tmp_path):
+    from core.robot.fingerprint import robot_files, robot_fingerprint
+
+    assert [p.name for p in robot_files("g1")] == ["g1.yaml", "g1_geometry.yaml", "g1_29dof.urdf"]
+    shutil.copytree(REPO / "core" / "robot" / "g1", tmp_path / "g1")
+    assert robot_fingerprint(tmp_path / "g1" / "g1.yaml") == robot_fingerprint("g1")   # content, not location
+    edit_text(tmp_path / "g1" / "g1.yaml", "default: 0.01", "default: 0.02")
+    assert robot_fingerprint(tmp_path / "g1" / "g1.yaml") != robot_fingerprint("g1")
 
 
 # -- the real stages: the issue's own scenario ----------------------------------------------------------

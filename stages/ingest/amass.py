@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from core import rotations as rot
+from core.body_models import find_model_file
 from core.errors import InputError
 from stages.ingest.build import SourceMotion
 from stages.ingest.skeletons import SMPL_BODY, SMPL_NATIVE_TO_Z_UP
@@ -212,16 +213,10 @@ def find_body_model(folder: str | Path, model_type: str, gender: str) -> Path | 
 
     Looks for the smplx package layout (``smplh/SMPLH_MALE.npz``,
     ``SMPLX_NEUTRAL.npz``) and the AMASS layout (``smplh/male/model.npz``),
-    falling back to the neutral model when the gendered one is missing.
+    falling back to the neutral model when the gendered one is missing
+    (``core/body_models.py``, which the DAG also uses to key ingest).
     """
-    folder = Path(folder)
-    for g in dict.fromkeys((gender, "neutral")):
-        upper = f"{model_type.upper()}_{g.upper()}.npz"
-        for candidate in (folder / model_type / upper, folder / upper, folder / model_type / g / "model.npz",
-                          folder / g / "model.npz"):
-            if candidate.is_file():
-                return candidate
-    return None
+    return find_model_file(folder, model_type, gender)
 
 
 _MODEL_KEYS = ("v_template", "shapedirs", "J_regressor", "kintree_table")
