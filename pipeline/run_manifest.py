@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from core.reasons import meaning
 from core.settings import to_plain
 from pipeline.store import write_json
 
@@ -137,6 +138,11 @@ def read_run_manifest(out: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _meaning_of(stage_code: str) -> str:
+    """Meaning of the code in a ``stage:code`` key (``core/reasons.py``)."""
+    return meaning(stage_code.split(":", 1)[-1])
+
+
 def format_table(data: dict[str, Any], per_clip: bool = True) -> str:
     """Human-readable summary of a run manifest."""
     lines = []
@@ -163,9 +169,9 @@ def format_table(data: dict[str, Any], per_clip: bool = True) -> str:
     lines.append(f"clips in: {t['clips']}   ok: {t['ok']}   rejected: {t['rejected']}   errors: {t['errors']}   "
                  f"hours ingested: {t['hours_ingested']}   time: {t['wall_s']} s")
     for reason, n in t["rejected_by_reason"].items():
-        lines.append(f"  rejected  {reason:<40} {n}")
+        lines.append(f"  rejected  {reason:<40} {n:<4} {_meaning_of(reason)}")
     for reason, n in t["errors_by_reason"].items():
-        lines.append(f"  error     {reason:<40} {n}")
+        lines.append(f"  error     {reason:<40} {n:<4} {_meaning_of(reason)}")
     for text, n in t.get("warnings", {}).items():
         lines.append(f"  warning   {text} ({n} clip(s))")
     f = t.get("filter", {})

@@ -70,7 +70,7 @@ def test_truncated_shard_is_named(dataset):
     assert ds.window(good_clip, 0.0, 5, 0.02)["valid"].all()
     with pytest.raises(InputError) as err:
         ds.window(bad_clip, 0.0, 5, 0.02)
-    assert err.value.code == "truncated_shard" and err.value.path.endswith(victim)
+    assert err.value.code == "truncated" and err.value.path.endswith(victim)
 
 
 def test_flipped_byte_and_index_errors(dataset):
@@ -105,7 +105,7 @@ def test_index_tampering_detected(dataset):
 
 def test_missing_manifest_is_not_a_dataset(tmp_path):
     report = verify_dataset(tmp_path)
-    assert not report.ok and report.problems[0].code == "missing_manifest"
+    assert not report.ok and report.problems[0].code == "not_a_dataset"
     with pytest.raises(InputError) as err:
         open_dataset(tmp_path)
     assert err.value.code == "not_a_dataset"

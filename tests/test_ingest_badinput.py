@@ -110,11 +110,11 @@ def test_bvh_zero_or_one_frame(tmp_path, frames):
     lines = small_bvh().splitlines()
     start = lines.index("Frame Time: 0.033333") + 1
     text = "\n".join(lines[:start] + lines[start:start + frames]).replace("Frames: 31", f"Frames: {frames}")
-    expect(write(tmp_path, f"f{frames}.bvh", text), "too_few_frames")
+    expect(write(tmp_path, f"f{frames}.bvh", text), "too_short")
 
 
 def test_bvh_missing_or_zero_frame_time(tmp_path):
-    expect(write(tmp_path, "z.bvh", small_bvh().replace("Frame Time: 0.033333", "Frame Time: 0")), "missing_fps")
+    expect(write(tmp_path, "z.bvh", small_bvh().replace("Frame Time: 0.033333", "Frame Time: 0")), "bad_fps")
     expect(write(tmp_path, "m.bvh", small_bvh().replace("Frame Time: 0.033333\n", "")), "corrupt_motion")
 
 
@@ -214,7 +214,7 @@ def test_npz_nan_inf(tmp_path):
 def test_npz_zero_or_one_frame(tmp_path, frames):
     b = base()
     expect(save(tmp_path, f"f{frames}.npz", **base(poses=b["poses"][:frames], trans=b["trans"][:frames])),
-           "too_few_frames")
+           "too_short")
 
 
 def test_npz_wrong_shapes(tmp_path):
@@ -228,9 +228,9 @@ def test_npz_wrong_shapes(tmp_path):
 def test_npz_missing_fps(tmp_path):
     arrays = base()
     del arrays["mocap_framerate"]
-    err = expect(save(tmp_path, "nofps.npz", **arrays), "missing_fps")
+    err = expect(save(tmp_path, "nofps.npz", **arrays), "bad_fps")
     assert "mocap_framerate" in err.message
-    expect(save(tmp_path, "zero.npz", **base(mocap_framerate=np.array(0.0))), "missing_fps")
+    expect(save(tmp_path, "zero.npz", **base(mocap_framerate=np.array(0.0))), "bad_fps")
 
 
 @pytest.mark.parametrize("fps", [0.004, 1e-187, 1e7])

@@ -61,7 +61,7 @@ def _read_ascii(path: Path, raw: bytes) -> np.ndarray:
 
 def _checked(path: Path, tris: np.ndarray) -> np.ndarray:
     if tris.shape[0] == 0:
-        raise InputError(path, "empty_mesh", "STL file has no triangles")
+        raise InputError(path, "empty", "STL file has no triangles")
     if not np.all(np.isfinite(tris)):
         raise InputError(path, "non_finite", "STL file has non-finite vertex coordinates")
     return tris

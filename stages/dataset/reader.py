@@ -93,7 +93,7 @@ class _Shard:
         except FileNotFoundError:
             raise InputError(path, "missing_shard", "shard listed in the manifest is missing") from None
         if size != expected:
-            raise InputError(path, "truncated_shard" if size < expected else "corrupt_shard",
+            raise InputError(path, "truncated" if size < expected else "corrupt_shard",
                              f"shard is {size} bytes, the manifest says {expected} (truncated or overwritten); "
                              f"run `python -m pipeline verify` on the dataset")
         import h5py
@@ -160,7 +160,7 @@ class _Shard:
             nbytes = n * width * 4
             got = os.preadv(self.fd, [memoryview(out).cast("B")], self.offsets[key] + start * width * 4)
             if got != nbytes:
-                raise InputError(self.path, "truncated_shard", f"short read ({got} of {nbytes} bytes)")
+                raise InputError(self.path, "truncated", f"short read ({got} of {nbytes} bytes)")
         else:
             try:
                 self.datasets[key].read_direct(out, np.s_[start:stop], np.s_[0:n])
@@ -380,7 +380,7 @@ class MotionDataset:
         for s, pos, start, stop in zip(ids, file_off, buf_off, buf_off[1:]):
             got = preadv(fds[s], [mv[start:stop]], bases[s] + pos)
             if got != stop - start:
-                raise InputError(self._shards[s].path, "truncated_shard",
+                raise InputError(self._shards[s].path, "truncated",
                                  f"short read ({got} of {stop - start} bytes)")
 
     def clip(self, clip: int, start: int = 0, stop: int | None = None, variant: str = "raw",

@@ -62,7 +62,7 @@ def verify_dataset(path: str | Path, check_values: bool = True) -> VerifyReport:
     report = VerifyReport(str(root))
     mpath = root / MANIFEST_NAME
     if not mpath.exists():
-        report.add(MANIFEST_NAME, "missing_manifest", "no manifest (not a dataset, or its writing did not finish)")
+        report.add(MANIFEST_NAME, "not_a_dataset", "no manifest (not a dataset, or its writing did not finish)")
         return report
     try:
         manifest = json.loads(mpath.read_text())

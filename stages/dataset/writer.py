@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from core.errors import InputError
 from core.hashing import sha256_file, sha256_json
 from core.npzio import atomic_write_bytes, fsync_dir, save_npz
 from core.records.robot_motion import RobotMotion
+from core.subjects import subject_of
 from stages.dataset import difficulty as diff
 from stages.dataset.frames import motion_frames, split_columns
 from stages.dataset.schema import (
@@ -56,7 +56,7 @@ class ClipInput:
             ``trimmed`` clips are stored (trimmed: each kept segment becomes a
             clip entry keeping its source frame range).
         source_path, source_sha256, dataset, license: provenance of the input file.
-        subject: performer id; default: ``subjectN`` parsed from the file name.
+        subject: performer id; default: ``core.subjects.subject_of(source_path)``.
         adapted: the adapt stage's motion (or its path), same frame count, or None.
         zmp_margin_m: the filter's worst ZMP margin (m, negative = outside), if measured.
         upstream_hashes: stage -> artifact hash that produced this clip.
@@ -73,14 +73,6 @@ class ClipInput:
     adapted: RobotMotion | Path | str | None = None
     zmp_margin_m: float | None = None
     upstream_hashes: dict[str, str] = field(default_factory=dict)
-
-
-def subject_of(path: str, provenance: dict[str, str] | None = None) -> str:
-    """``subjectN`` from a LAFAN1-style file name, else provenance's subject, else ''."""
-    match = re.search(r"subject[_-]?(\d+)", Path(path).stem, flags=re.IGNORECASE)
-    if match:
-        return f"subject{int(match.group(1))}"
-    return str((provenance or {}).get("subject", ""))
 
 
 def split_of(source_sha256: str, clip_id: str, seed: int, train: float, val: float) -> str:
@@ -255,8 +247,8 @@ def write_dataset(out_dir: str | Path, inputs: Iterable[ClipInput], settings: Se
         assert writer is not None
         segments = _segments(item.verdict, motion.num_frames)
         split = split_of(item.source_sha256, item.clip_id, settings.seed, settings.split_train, settings.split_val)
-        subject = item.subject if item.subject is not None else subject_of(item.source_path or item.clip_id,
-                                                                          motion.provenance)
+        subject = item.subject if item.subject is not None else (
+            subject_of(item.source_path) if item.source_path else str(motion.provenance.get("subject", "")))
         standing = float(np.percentile(motion.root_pos[:, 2], 95))
         residual = diff.retarget_residual(motion.metrics)
         for a, b in segments:

@@ -150,13 +150,13 @@ def read_amass(path: str | Path) -> AmassClip:
                                             "not an AMASS motion file")
     fps_key = "mocap_framerate" if "mocap_framerate" in arrays else "mocap_frame_rate"
     if fps_key not in arrays:
-        raise InputError(path, "missing_fps", "no 'mocap_framerate' or 'mocap_frame_rate'; the frame rate is unknown")
+        raise InputError(path, "bad_fps", "no 'mocap_framerate' or 'mocap_frame_rate'; the frame rate is unknown")
     try:
         fps = float(np.asarray(arrays[fps_key]).reshape(-1)[0])
     except (ValueError, TypeError, IndexError):
-        raise InputError(path, "missing_fps", f"'{fps_key}' is not a number") from None
+        raise InputError(path, "bad_fps", f"'{fps_key}' is not a number") from None
     if not (np.isfinite(fps) and fps > 0):
-        raise InputError(path, "missing_fps", f"'{fps_key}' = {fps} is not a positive frame rate")
+        raise InputError(path, "bad_fps", f"'{fps_key}' = {fps} is not a positive frame rate")
 
     surface = _scalar_str(arrays.get("surface_model_type"))
     if "poses" in arrays:
@@ -182,7 +182,7 @@ def read_amass(path: str | Path) -> AmassClip:
     if not np.issubdtype(body.dtype, np.number):
         raise InputError(path, "bad_shape", f"'poses' has non-numeric dtype {body.dtype}")
     if "trans" not in arrays:
-        raise InputError(path, "bad_shape", "no 'trans' array (root translation)")
+        raise InputError(path, "missing_array", "no 'trans' array (root translation)")
     trans = np.asarray(arrays["trans"])
     if trans.ndim != 2 or trans.shape != (body.shape[0], 3) or not np.issubdtype(trans.dtype, np.number):
         raise InputError(path, "bad_shape", f"'trans' has shape {trans.shape}; expected ({body.shape[0]}, 3)")
@@ -200,7 +200,7 @@ def read_amass(path: str | Path) -> AmassClip:
         if not np.all(np.isfinite(value)):
             raise InputError(path, "non_finite", f"NaN or Inf in '{key}'")
     if body.shape[0] < 2:
-        raise InputError(path, "too_few_frames", f"{body.shape[0]} frame(s); a clip needs at least 2")
+        raise InputError(path, "too_short", f"{body.shape[0]} frame(s); a clip needs at least 2")
     gender = _scalar_str(arrays.get("gender")) or "neutral"
     if gender not in ("neutral", "male", "female"):
         gender = "neutral"

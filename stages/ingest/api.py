@@ -8,12 +8,12 @@ estimates the floor and standing height and fills the provenance.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from core.errors import InputError
 from core.hashing import sha256_file
 from core.records.human_motion import HumanMotion
+from core.subjects import subject_of
 from stages.ingest.build import build_motion
 from stages.ingest.settings import Settings
 
@@ -40,19 +40,6 @@ def detect_kind(path: str | Path) -> str:
     if suffix == ".bvh":
         return "bvh"
     raise InputError(path, "unknown_format", "neither a BVH file nor an .npz archive")
-
-
-def subject_of(path: Path) -> str:
-    """Best-effort subject id from a file name (``walk4_subject1`` -> ``subject1``,
-    ``131_01`` -> ``131``, AMASS ``<dataset>/<subject>/<clip>.npz`` -> ``<subject>``)."""
-    stem = path.stem
-    match = re.search(r"(subject\d+)", stem)
-    if match:
-        return match.group(1)
-    match = re.fullmatch(r"(\d+)_\d+", stem)
-    if match:
-        return match.group(1)
-    return path.parent.name
 
 
 def ingest_file(path, fps: float = 30.0, body_models: str | None = None, require_body_models: bool = False,

@@ -136,13 +136,13 @@ def build_motion(src: SourceMotion, fps: float, settings: Settings, provenance: 
     if not (np.isfinite(fps) and fps > 0):
         raise InputError(path, "bad_fps", f"target fps {fps} is not a positive number")
     if not (np.isfinite(src.fps) and src.fps > 0):
-        raise InputError(path, "missing_fps", f"source frame rate {src.fps} is not a positive number")
+        raise InputError(path, "bad_fps", f"source frame rate {src.fps} is not a positive number")
     if not MIN_SOURCE_FPS <= src.fps <= MAX_SOURCE_FPS:
         raise InputError(path, "implausible_fps", f"source frame rate {src.fps:g} Hz is outside "
                                                   f"{MIN_SOURCE_FPS:g}..{MAX_SOURCE_FPS:g} Hz")
     n_src = src.local_quats.shape[0]
     if n_src < 2:
-        raise InputError(path, "too_few_frames", f"{n_src} frame(s); a clip needs at least 2")
+        raise InputError(path, "too_short", f"{n_src} frame(s); a clip needs at least 2")
     duration = (n_src - 1) / src.fps
     if settings.max_duration > 0 and duration > settings.max_duration:
         raise InputError(path, "too_long", f"{duration:.1f} s is longer than max_duration {settings.max_duration} s")
@@ -151,11 +151,11 @@ def build_motion(src: SourceMotion, fps: float, settings: Settings, provenance: 
             raise InputError(path, "non_finite", f"NaN or Inf in the {name}")
     norms = np.linalg.norm(src.local_quats, axis=-1)
     if np.any(norms < 1e-6):
-        raise InputError(path, "bad_rotation", "zero rotation quaternion in the source data")
+        raise InputError(path, "bad_quaternion", "zero rotation quaternion in the source data")
     src = replace(src, local_quats=src.local_quats / norms[..., None])
     trans, quats = resample_local(src, fps)
     if quats.shape[0] < max(settings.min_frames, 2):
-        raise InputError(path, "too_few_frames",
+        raise InputError(path, "too_short",
                          f"{quats.shape[0]} frame(s) at {fps:g} fps; at least {max(settings.min_frames, 2)} needed")
     pos, glob = forward_kinematics(src.parents, trans, quats)
     glob = rot.make_continuous(glob / np.linalg.norm(glob, axis=-1, keepdims=True))

@@ -228,7 +228,7 @@ def _parse_motion(tail: str, n_channels: int, path) -> tuple[float, int, np.ndar
     except ValueError:
         raise InputError(path, "corrupt_motion", f"bad MOTION header (Frames: {header['frames']!r}, Frame Time: {header['frame time']!r})") from None
     if not (np.isfinite(frame_time) and frame_time > 0.0):
-        raise InputError(path, "missing_fps", f"Frame Time {frame_time} is not a positive duration")
+        raise InputError(path, "bad_fps", f"Frame Time {frame_time} is not a positive duration")
     rows = [ln for ln in lines[idx:] if ln.strip()]
     counts = [len(r.split()) for r in rows]
     if rows and counts[-1] != n_channels and all(c == n_channels for c in counts[:-1]):
@@ -240,7 +240,7 @@ def _parse_motion(tail: str, n_channels: int, path) -> tuple[float, int, np.ndar
         raise InputError(path, "corrupt_motion",
                          f"motion line {bad[0] + 1} has {counts[bad[0]]} values, the hierarchy declares {n_channels} channels")
     if len(rows) < 2:
-        raise InputError(path, "too_few_frames", f"{len(rows)} motion frame(s); a clip needs at least 2")
+        raise InputError(path, "too_short", f"{len(rows)} motion frame(s); a clip needs at least 2")
     try:
         motion = np.loadtxt(rows, dtype=np.float64, ndmin=2, comments=None)   # strict, C parser
     except ValueError as exc:

@@ -16,7 +16,7 @@ class Settings:
         floor_stance_speed: a foot keypoint slower than this (m/s) counts as
             planted for the floor estimate.
         min_frames: clips with fewer frames after resampling are rejected
-            (reason ``too_few_frames``).
+            (reason ``too_short``).
         require_body_models: when true, AMASS clips without body-model files are
             rejected (``missing_body_model``) instead of using the mean-shape
             skeleton; OR-ed with the clip source's own switch.

@@ -1,0 +1,81 @@
+"""The layer rule, read from the sources (every import, lazy ones inside functions
+included): ``core/`` imports neither ``stages`` nor ``pipeline``; ``stages/``
+never imports ``pipeline``. Also the one ``subject_of`` both ingest and the
+dataset use."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from core.subjects import subject_of
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in a source file, relative ones resolved."""
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            out.append((node.lineno, module))
+            out += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
+    return out
+
+
+def violations(layer: str, forbidden: tuple[str, ...]) -> list[str]:
+    bad = []
+    for path in sorted((REPO / layer).rglob("*.py")):
+        for line, module in imported_modules(path):
+            if module.split(".")[0] in forbidden:
+                bad.append(f"{path.relative_to(REPO)}:{line} imports {module}")
+    return bad
+
+
+def test_core_imports_no_stage_and_not_the_pipeline():
+    assert violations("core", ("stages", "pipeline")) == []
+
+
+def test_stages_never_import_the_pipeline():
+    assert violations("stages", ("pipeline",)) == []
+
+
+def test_the_scan_sees_lazy_and_relative_imports(tmp_path):
+    # the scan must find an import inside a function and a relative one
+    source = REPO / "stages" / "retarget" / "tool.py"
+    modules = [m for _, m in imported_modules(source)]
+    assert "stages.ingest.api" in modules          # imported inside the tool's handler
+    fake = REPO / "stages" / "filter" / "checks" / "base.py"
+    assert all(not m.startswith(".") for _, m in imported_modules(fake))
+
+
+@pytest.mark.parametrize("path, subject", [
+    ("cmu/Subject_07_run.bvh", "subject7"),
+    ("lafan1/walk4_subject1.bvh", "subject1"),
+    ("/data/LAFAN1/fallAndGetUp3_subject12.bvh", "subject12"),
+    ("CMU/131_01.bvh", "131"),
+    ("ACCAD/Female1General_c3d/A1_-_Stand_stageii.npz", "Female1General_c3d"),
+    ("KIT/3/walking_slow01_poses.npz", "3"),
+    ("alone.bvh", ""),
+])
+def test_one_subject_of(path, subject):
+    assert subject_of(path) == subject
+    assert subject_of(Path(path)) == subject
+
+
+def test_ingest_and_dataset_use_the_one_subject_of():
+    import stages.dataset.writer as writer
+    import stages.ingest.api as ingest_api
+
+    assert ingest_api.subject_of is subject_of and writer.subject_of is subject_of
