@@ -33,6 +33,7 @@ test: setup lint
 
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: setup
 	$(PY) -m benchmarks $(BENCH_ARGS)

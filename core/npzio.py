@@ -66,7 +66,8 @@ def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping[s
     if meta is not None:
         payload[META_KEY] = np.asarray(json.dumps(meta, sort_keys=True))
     buffer = io.BytesIO()
-    (np.savez_compressed if compress else np.savez)(buffer, **payload)
+    save = np.savez_compressed if compress else np.savez
+    save(buffer, allow_pickle=False, **payload)     # object arrays were refused above
     atomic_write_bytes(path, buffer.getvalue())
 
 

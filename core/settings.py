@@ -67,7 +67,7 @@ def convert(annotation: Any, value: Any, file: str | Path | None, key: str) -> A
         if value not in args:
             raise ConfigError(file, key, f"invalid value {value!r}; expected one of {list(args)}")
         return value
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return build(annotation, value, file, key)
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from tqdm.auto import tqdm
 
@@ -30,6 +30,12 @@ from pipeline.registry import GLOBALS_USED, STAGE_ORDER, AnyStage, default_stage
 from pipeline.sources import discover
 from pipeline.store import artifact_key, clean_stale
 from pipeline.tasks import ClipState, ClipTask, CorpusTask, run_clip_task, run_corpus_task
+
+if TYPE_CHECKING:
+    from distributed import Future
+
+#: One planned stage: its name and its clip tasks (clip stage) or its one corpus task.
+PlanStep = tuple[str, Union[list[ClipTask], CorpusTask]]
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ def run_pipeline(manifest: Manifest, options: RunOptions, stage_set: dict[str, A
     corpus_keys: dict[str, str] = {}
     prev: dict[str, str] = {c.clip_id: "" for c in clips}
     corpus_seen: dict[str, str] = {}
-    plan: list[tuple[str, Any]] = []
+    plan: list[PlanStep] = []
     for name in stages:
         stage = stage_set[name]
         settings = manifest.stage_settings[name]
@@ -111,7 +117,7 @@ def run_pipeline(manifest: Manifest, options: RunOptions, stage_set: dict[str, A
         code = fingerprints.stage_code(stage)
         globals_used = _globals_for(manifest, name, fingerprints)
         if isinstance(stage, ClipStage):
-            tasks = []
+            tasks: list[ClipTask] = []
             for clip in clips:
                 inputs: dict[str, Any] = ({"source": _clip_inputs(clip, fingerprints)} if not prev[clip.clip_id]
                                           else {"upstream": prev[clip.clip_id]})
@@ -135,7 +141,8 @@ def run_pipeline(manifest: Manifest, options: RunOptions, stage_set: dict[str, A
     return RunResult(manifest, stages, missing, states, corpus, time.perf_counter() - start)
 
 
-def _bars(plan, n_clips: int, enabled: bool) -> dict[str, tqdm]:
+def _bars(plan: list[PlanStep], enabled: bool) -> dict[str, tqdm]:
+    """One progress bar per planned stage (disabled off a terminal or when ``enabled`` is false)."""
     bars = {}
     for position, (name, tasks) in enumerate(plan):
         total = len(tasks) if isinstance(tasks, list) else 1
@@ -144,10 +151,11 @@ def _bars(plan, n_clips: int, enabled: bool) -> dict[str, tqdm]:
     return bars
 
 
-def _run_sequential(plan, clips: list[ClipSource], options: RunOptions):
+def _run_sequential(plan: list[PlanStep], clips: list[ClipSource],
+                    options: RunOptions) -> tuple[list[ClipState], dict[str, dict[str, Any]]]:
     states = {c.clip_id: ClipState(c) for c in clips}
     corpus: dict[str, dict[str, Any]] = {}
-    bars = _bars(plan, len(clips), options.progress)
+    bars = _bars(plan, options.progress)
     for name, tasks in plan:
         if isinstance(tasks, list):
             for task in tasks:
@@ -161,7 +169,8 @@ def _run_sequential(plan, clips: list[ClipSource], options: RunOptions):
     return list(states.values()), corpus
 
 
-def _run_distributed(plan, clips: list[ClipSource], options: RunOptions):
+def _run_distributed(plan: list[PlanStep], clips: list[ClipSource],
+                     options: RunOptions) -> tuple[list[ClipState], dict[str, dict[str, Any]]]:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -173,45 +182,46 @@ def _run_distributed(plan, clips: list[ClipSource], options: RunOptions):
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
-        futures = {c.clip_id: ClipState(c) for c in clips}
-        corpus_futures: dict[str, Any] = {}
-        stage_of: dict[str, str] = {}
-        every = []
+        futures: dict[str, ClipState | Future] = {c.clip_id: ClipState(c) for c in clips}
+        corpus_futures: dict[str, Future] = {}
+        stage_of: dict[Any, str] = {}        # dask key -> stage name
+        every: list[Future] = []
         for name, tasks in plan:
             if isinstance(tasks, list):
                 for task in tasks:
-                    fut = client.submit(run_clip_task, task, futures[task.clip.clip_id], dict(corpus_futures),
-                                        key=f"{name}-{task.clip.clip_id}-{task.key[:12]}", pure=False)
-                    futures[task.clip.clip_id] = fut
-                    stage_of[fut.key] = name
-                    every.append(fut)
+                    clip_future = client.submit(run_clip_task, task, futures[task.clip.clip_id],
+                                                dict(corpus_futures), key=f"{name}-{task.clip.clip_id}-{task.key[:12]}",
+                                                pure=False)
+                    futures[task.clip.clip_id] = clip_future
+                    stage_of[clip_future.key] = name
+                    every.append(clip_future)
             else:
-                fut = client.submit(run_corpus_task, tasks, list(futures.values()),
-                                    key=f"{name}-{tasks.key[:12]}", pure=False)
-                corpus_futures[name] = fut
-                stage_of[fut.key] = name
-                every.append(fut)
-        bars = _bars(plan, len(clips), options.progress)
-        for fut in as_completed(every):
-            bars[stage_of[fut.key]].update(1)
+                corpus_future = client.submit(run_corpus_task, tasks, list(futures.values()),
+                                              key=f"{name}-{tasks.key[:12]}", pure=False)
+                corpus_futures[name] = corpus_future
+                stage_of[corpus_future.key] = name
+                every.append(corpus_future)
+        bars = _bars(plan, options.progress)
+        for finished in as_completed(every):
+            bars[stage_of[finished.key]].update(1)
         for bar in bars.values():
             bar.close()
-        states = []
+        states: list[ClipState] = []
         for clip in clips:
-            fut = futures[clip.clip_id]
-            if isinstance(fut, ClipState):
-                states.append(fut)
+            done = futures[clip.clip_id]
+            if isinstance(done, ClipState):
+                states.append(done)
                 continue
             try:
-                states.append(fut.result())
+                states.append(done.result())
             except Exception as exc:  # a task that could not even run (worker died, unpicklable)
                 states.append(ClipState(clip, {"pipeline": {"stage": "pipeline", "status": "error",
                                                             "reason": f"exception:{type(exc).__name__}",
                                                             "message": str(exc), "key": "", "artifact": None}}))
-        corpus = {}
-        for name, fut in corpus_futures.items():
+        corpus: dict[str, dict[str, Any]] = {}
+        for name, pending in corpus_futures.items():
             try:
-                corpus[name] = fut.result()
+                corpus[name] = pending.result()
             except Exception as exc:
                 corpus[name] = {"stage": name, "status": "error", "reason": f"exception:{type(exc).__name__}",
                                 "message": str(exc), "key": ""}

@@ -11,17 +11,20 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.reasons import meaning
 from core.settings import to_plain
 from pipeline.store import write_json
 
+if TYPE_CHECKING:
+    from pipeline.dag import RunResult
+
 SCHEMA = "run_manifest/1"
 RUN_FILE = "run.json"
 
 
-def build_run_manifest(result) -> dict[str, Any]:
+def build_run_manifest(result: RunResult) -> dict[str, Any]:
     """JSON-able run manifest from a :class:`pipeline.dag.RunResult`."""
     manifest = result.manifest
     last_clip_stage = None

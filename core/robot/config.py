@@ -175,6 +175,16 @@ def _floats(path: Path, key: str, value: Any, n: int) -> tuple[float, ...]:
     return out
 
 
+def _vec3(path: Path, key: str, value: Any) -> tuple[float, float, float]:
+    x, y, z = _floats(path, key, value, 3)
+    return x, y, z
+
+
+def _vec2(path: Path, key: str, value: Any) -> tuple[float, float]:
+    x, y = _floats(path, key, value, 2)
+    return x, y
+
+
 def _number(path: Path, key: str, value: Any) -> float:
     try:
         out = float(value)
@@ -191,6 +201,11 @@ def _names(path: Path, key: str, value: Any, n: int | None = None) -> tuple[str,
     if n is not None and len(value) != n:
         raise ConfigError(path, key, f"expected {n} names, got {len(value)}")
     return tuple(value)
+
+
+def _name_pair(path: Path, key: str, value: Any) -> tuple[str, str]:
+    a, b = _names(path, key, value, 2)
+    return a, b
 
 
 def search_dirs() -> list[Path]:
@@ -230,8 +245,8 @@ def _parse_soles(path: Path, data: Any) -> tuple[Sole, ...]:
     out = []
     for frame, spec in data.items():
         _check_keys(path, f"soles.{frame}", spec, {"center", "half_extents"})
-        out.append(Sole(str(frame), _floats(path, f"soles.{frame}.center", spec.get("center"), 3),
-                        _floats(path, f"soles.{frame}.half_extents", spec.get("half_extents"), 2)))
+        out.append(Sole(str(frame), _vec3(path, f"soles.{frame}.center", spec.get("center")),
+                        _vec2(path, f"soles.{frame}.half_extents", spec.get("half_extents"))))
     return tuple(out)
 
 
@@ -245,8 +260,8 @@ def _parse_primitives(path: Path, data: Any) -> tuple[Primitive, ...]:
         for req in ("name", "frame", "a", "radius"):
             if req not in spec:
                 raise ConfigError(path, f"{where}.{req}", "missing")
-        a = _floats(path, f"{where}.a", spec["a"], 3)
-        b = _floats(path, f"{where}.b", spec.get("b", spec["a"]), 3)
+        a = _vec3(path, f"{where}.a", spec["a"])
+        b = _vec3(path, f"{where}.b", spec.get("b", spec["a"]))
         radius = _number(path, f"{where}.radius", spec["radius"])
         if radius < 0:
             raise ConfigError(path, f"{where}.radius", "must be >= 0")
@@ -288,7 +303,7 @@ def load_config(path: str | Path) -> RobotConfig:
         raise ConfigError(path, "package_dirs", "expected a list of folders")
     package_dirs = tuple(resolve_path(path, "package_dirs", p) for p in pkg) or (description.parent.parent,)
 
-    foot_frames = _names(path, "foot_frames", data.get("foot_frames", ["left_foot", "right_foot"]), 2)
+    foot_frames = _name_pair(path, "foot_frames", data.get("foot_frames", ["left_foot", "right_foot"]))
 
     tasks = []
     for i, t in enumerate(data.get("keypoint_tasks", [])):
@@ -306,11 +321,12 @@ def load_config(path: str | Path) -> RobotConfig:
     for i, r in enumerate(data.get("scale_segments", [])):
         where = f"scale_segments[{i}]"
         _check_keys(path, where, r, {"name", "human", "robot"})
-        human = _names(path, f"{where}.human", r.get("human"), 2)
+        human = _name_pair(path, f"{where}.human", r.get("human"))
         for h in human:
             if h not in KEYPOINT_NAMES:
                 raise ConfigError(path, f"{where}.human", f"unknown human keypoint {h!r}")
-        rules.append(ScaleRule(str(r.get("name", f"segment{i}")), human, _names(path, f"{where}.robot", r.get("robot"), 2)))
+        rules.append(ScaleRule(str(r.get("name", f"segment{i}")), human,
+                               _name_pair(path, f"{where}.robot", r.get("robot"))))
 
     def joint_map(key: str) -> tuple[tuple[str, float], ...]:
         value = data.get(key, {}) or {}
@@ -337,7 +353,7 @@ def load_config(path: str | Path) -> RobotConfig:
     group_names = {g for g, _ in groups} | prim_names
     pairs = []
     for i, p in enumerate(data.get("collision_pairs", []) or []):
-        pair = _names(path, f"collision_pairs[{i}]", p, 2)
+        pair = _name_pair(path, f"collision_pairs[{i}]", p)
         for g in pair:
             if g not in group_names:
                 raise ConfigError(path, f"collision_pairs[{i}]", f"unknown group or primitive {g!r}")

@@ -14,7 +14,6 @@ the vertices within ``sole_band`` of the foot mesh's lowest point.
 from __future__ import annotations
 
 import argparse
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from scipy.spatial.transform import Rotation
 from core.errors import InputError
 from core.robot.config import Primitive, Sole
 from core.robot.stl import read_stl, unique_vertices
+from core.robot.urdf_xml import attr, child, parse_urdf
 
 
 def link_meshes(urdf: str | Path, package_dirs: Sequence[str | Path] = ()) -> dict[str, np.ndarray]:
@@ -36,10 +36,7 @@ def link_meshes(urdf: str | Path, package_dirs: Sequence[str | Path] = ()) -> di
     parent), other relative names against the URDF folder.
     """
     urdf = Path(urdf)
-    try:
-        root = ET.parse(urdf).getroot()
-    except (OSError, ET.ParseError) as exc:
-        raise InputError(urdf, "bad_urdf", f"cannot parse URDF: {exc}") from None
+    root = parse_urdf(urdf)
     dirs = [Path(d) for d in package_dirs] or [urdf.parent.parent]
     out = {}
     for link in root.findall("link"):
@@ -47,8 +44,8 @@ def link_meshes(urdf: str | Path, package_dirs: Sequence[str | Path] = ()) -> di
         if not candidates:
             continue
         elem = candidates[0]
-        mesh = elem.find("geometry/mesh")
-        path = _resolve_mesh(urdf, mesh.get("filename", ""), dirs)
+        mesh = child(elem, "geometry/mesh", urdf)
+        path = _resolve_mesh(urdf, attr(mesh, "filename", urdf), dirs)
         verts = unique_vertices(read_stl(path))
         verts = verts * np.array([float(s) for s in (mesh.get("scale") or "1 1 1").split()])
         origin = elem.find("origin")
@@ -56,7 +53,7 @@ def link_meshes(urdf: str | Path, package_dirs: Sequence[str | Path] = ()) -> di
             xyz = np.array([float(v) for v in origin.get("xyz", "0 0 0").split()])
             rpy = [float(v) for v in origin.get("rpy", "0 0 0").split()]
             verts = Rotation.from_euler("xyz", rpy).apply(verts) + xyz
-        out[link.get("name")] = verts
+        out[attr(link, "name", urdf)] = verts
     return out
 
 

@@ -19,12 +19,14 @@ import pinocchio as pin
 _AXES = {"JointModelRX": (1.0, 0.0, 0.0), "JointModelRY": (0.0, 1.0, 0.0), "JointModelRZ": (0.0, 0.0, 1.0)}
 
 
-def _joint_axis(joint) -> tuple[float, float, float] | None:
+def _joint_axis(joint: pin.JointModel) -> tuple[float, float, float] | None:
+    """Unit rotation axis of a revolute joint in its frame, or None for another joint type."""
     name = joint.shortname()
     if name in _AXES:
         return _AXES[name]
     if name == "JointModelRevoluteUnaligned":
-        return tuple(float(x) for x in joint.extract().axis)
+        x, y, z = (float(v) for v in joint.extract().axis)
+        return x, y, z
     return None
 
 

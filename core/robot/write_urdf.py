@@ -15,7 +15,7 @@ import argparse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from core.errors import InputError
+from core.robot.urdf_xml import attr, child, parse_urdf
 
 NOTICE = (
     "Kinematic and inertial parameters from Unitree Robotics' {source}\n"
@@ -47,33 +47,30 @@ def compact_urdf(source: str | Path, name: str | None = None) -> str:
         The URDF document as a string.
     """
     source = Path(source)
-    try:
-        root = ET.parse(source).getroot()
-    except (OSError, ET.ParseError) as exc:
-        raise InputError(source, "bad_urdf", f"cannot parse URDF: {exc}") from None
-    out = ET.Element("robot", name=name or root.get("name", "robot"))
+    root = parse_urdf(source)
+    out = ET.Element("robot", name=name or root.get("name") or "robot")
     out.append(ET.Comment(" " + NOTICE.format(source=source.name) + " "))
     for link in root.findall("link"):
-        new = ET.SubElement(out, "link", name=link.get("name"))
+        new = ET.SubElement(out, "link", name=attr(link, "name", source))
         inertial = link.find("inertial")
         if inertial is None:
             continue
         ni = ET.SubElement(new, "inertial")
         _origin(ni, inertial.find("origin"))
-        ET.SubElement(ni, "mass", value=_num(inertial.find("mass").get("value")))
-        ine = inertial.find("inertia")
-        ET.SubElement(ni, "inertia", **{k: _num(ine.get(k)) for k in ("ixx", "ixy", "ixz", "iyy", "iyz", "izz")})
+        ET.SubElement(ni, "mass", value=_num(attr(child(inertial, "mass", source), "value", source)))
+        ine = child(inertial, "inertia", source)
+        ET.SubElement(ni, "inertia", {k: _num(ine.get(k)) for k in ("ixx", "ixy", "ixz", "iyy", "iyz", "izz")})
     for joint in root.findall("joint"):
-        new = ET.SubElement(out, "joint", name=joint.get("name"), type=joint.get("type"))
+        new = ET.SubElement(out, "joint", name=attr(joint, "name", source), type=attr(joint, "type", source))
         _origin(new, joint.find("origin"))
-        ET.SubElement(new, "parent", link=joint.find("parent").get("link"))
-        ET.SubElement(new, "child", link=joint.find("child").get("link"))
+        ET.SubElement(new, "parent", link=attr(child(joint, "parent", source), "link", source))
+        ET.SubElement(new, "child", link=attr(child(joint, "child", source), "link", source))
         axis = joint.find("axis")
         if axis is not None:
             ET.SubElement(new, "axis", xyz=_num(axis.get("xyz"), "1 0 0"))
         limit = joint.find("limit")
         if limit is not None:
-            ET.SubElement(new, "limit", **{k: _num(v) for k, v in limit.attrib.items()})
+            ET.SubElement(new, "limit", {k: _num(v) for k, v in limit.attrib.items()})
     ET.indent(out, space="  ")
     return '<?xml version="1.0"?>\n' + ET.tostring(out, encoding="unicode") + "\n"
 

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stages.dataset.schema import SPLITS
+
+if TYPE_CHECKING:
+    from stages.dataset.reader import MotionDataset
 
 DPI = 100
 DATASET_FIGSIZE = (14.0, 9.0)          # 1400 x 900 px at DPI
@@ -32,7 +35,7 @@ SPLIT_COLOURS = {"train": "tab:blue", "val": "tab:orange", "test": "tab:green"}
 DIFFICULTY_BINS = np.arange(1.0, 10.5, 0.5)      # prior difficulty is on the 1-10 scale
 
 
-def _open(dataset: Any):
+def _open(dataset: Any) -> MotionDataset:
     from stages.dataset.reader import MotionDataset, open_dataset
 
     return dataset if isinstance(dataset, MotionDataset) else open_dataset(dataset)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,7 +158,7 @@ class _Shard:
             return out
         if key in self.offsets:
             nbytes = n * width * 4
-            got = os.preadv(self.fd, [memoryview(out).cast("B")], self.offsets[key] + start * width * 4)
+            got = os.preadv(self.fd, [out.data.cast("B")], self.offsets[key] + start * width * 4)
             if got != nbytes:
                 raise InputError(self.path, "truncated", f"short read ({got} of {nbytes} bytes)")
         else:
@@ -355,7 +355,8 @@ class MotionDataset:
         """
         width = self.widths[group]
         shard_ids = self.clip_shard[clips]
-        fds, bases = {}, {}
+        fds: dict[int, int] = {}          # shard -> open file descriptor
+        bases: dict[int, int] = {}        # shard -> byte offset of the group's block
         for s in np.unique(shard_ids).tolist():
             shard = self._shard(s)
             key = (variant if variant in shard.variants else "raw", group)
@@ -375,7 +376,7 @@ class MotionDataset:
         ids = shard_ids.tolist()
         file_off = ((self.clip_row[clips] + lo) * row_bytes).tolist()
         buf_off = (offsets * row_bytes).tolist()
-        mv = memoryview(buf.reshape(-1)).cast("B")
+        mv = buf.reshape(-1).data.cast("B")
         preadv = os.preadv
         for s, pos, start, stop in zip(ids, file_off, buf_off, buf_off[1:]):
             got = preadv(fds[s], [mv[start:stop]], bases[s] + pos)
@@ -487,7 +488,8 @@ class MotionDataset:
         out["t0"] = start
         return out
 
-    def iter_clips(self, indices: Iterable[int] | None = None, variant: str = "raw"):
+    def iter_clips(self, indices: Iterable[int] | None = None,
+                   variant: str = "raw") -> Iterator[tuple[dict[str, Any], dict[str, np.ndarray]]]:
         """Yield ``(record, frames)`` for clip entries (all by default), one at a time."""
         for i in (range(self.num_clips) if indices is None else indices):
             yield self.clips[i], self.clip(i, variant=variant)

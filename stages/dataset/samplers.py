@@ -24,7 +24,7 @@ from stages.dataset.difficulty import LEVEL_MAX, LEVEL_MIN
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    return rng.bit_generator.state
+    return dict(rng.bit_generator.state)
 
 
 def _check(state: dict[str, Any], kind: str, n: int) -> None:

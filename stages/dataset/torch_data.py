@@ -68,15 +68,15 @@ class WindowDataset(Dataset):
         return int(len(self.indices))
 
     def _fetch(self, items: Sequence[int]) -> dict[str, np.ndarray]:
-        items = np.asarray(items, dtype=np.int64)
-        windows = self.indices[items]
+        index = np.asarray(items, dtype=np.int64)
+        windows = self.indices[index]
         w = self.data.windows
         clips = w.clip[windows]
         fps = self.data.clip_fps[clips]
         t0 = w.start_frame[windows] / fps
         if self.random_start:
             span = (w.num_frames[windows] - 1) / fps
-            t0 = t0 + item_uniform(self.seed, self.epoch, items) * span
+            t0 = t0 + item_uniform(self.seed, self.epoch, index) * span
         out = self.data.windows_batch(clips, t0, self.num_frames, self.dt, self.variant, self.fields)
         out.update(clip=clips, window=windows, t0=t0)
         return out

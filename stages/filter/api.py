@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from stages.filter.decide import decide
 from stages.filter.settings import Settings
 from stages.filter.state import ClipState
 
+if TYPE_CHECKING:
+    from core.robot.model import Robot
+
 
 @dataclass
 class FilterOutcome:
@@ -22,6 +26,7 @@ class FilterOutcome:
     Attributes:
         verdict: the verdict.
         keep: (T,) bool frames kept (inside a kept segment).
+
         results: every enabled check's per-frame result, in run order.
     """
 
@@ -44,7 +49,7 @@ def run_checks(motion: RobotMotion, body: Body, settings: Settings) -> list[Chec
     return results
 
 
-def evaluate(motion: RobotMotion, robot, settings: Settings | None = None) -> FilterOutcome:
+def evaluate(motion: RobotMotion, robot: Robot, settings: Settings | None = None) -> FilterOutcome:
     """Run the checks and decide (see :func:`filter_motion`), keeping the per-frame results."""
     settings = settings or Settings()
     body = robot if isinstance(robot, Body) else body_of(robot)
@@ -53,7 +58,7 @@ def evaluate(motion: RobotMotion, robot, settings: Settings | None = None) -> Fi
     return FilterOutcome(verdict, keep, results)
 
 
-def filter_motion(motion: RobotMotion, robot, settings: Settings | None = None) -> Verdict:
+def filter_motion(motion: RobotMotion, robot: Robot, settings: Settings | None = None) -> Verdict:
     """The verdict on one retargeted clip.
 
     Args:

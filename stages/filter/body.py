@@ -10,12 +10,15 @@ sole corners, and the primitive index pairs checked for self-collision.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pinocchio as pin
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.robot.model import Robot
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def _foot_bodies(model: pin.Model, foot_frames: tuple[str, ...], ankle_gap_m: fl
     return names
 
 
-def body_of(robot) -> Body:
+def body_of(robot: Robot) -> Body:
     """Flat geometry tables of ``robot`` (a :class:`core.robot.Robot`).
 
     Raises:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from core.contacts import spans_of
 from core.records.robot_motion import RobotMotion
@@ -128,11 +129,17 @@ def plot_verdict(verdict: Verdict, motion: RobotMotion | None, path: str | Path,
     ax.grid(axis="x", alpha=0.3)
     ax.set_xlabel(f"time ({time_unit})")
     if time_unit == "s":
-        top = ax.secondary_xaxis("top", functions=(lambda s: s * fps, lambda f: f / fps))
+        def to_frames(seconds: ArrayLike) -> np.ndarray:
+            return np.asarray(seconds) * fps
+
+        def to_seconds(frames: ArrayLike) -> np.ndarray:
+            return np.asarray(frames) / fps
+
+        top = ax.secondary_xaxis("top", functions=(to_frames, to_seconds))
         top.set_xlabel("frame", fontsize=9)
         top.tick_params(labelsize=8)
 
-    if ax_m is not None:
+    if ax_m is not None and motion is not None:
         t = np.arange(motion.num_frames) / fps
         ax.tick_params(labelbottom=False)
         ax.set_xlabel("")

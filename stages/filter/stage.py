@@ -8,17 +8,20 @@ each failing check's per-frame mask; the summary holds the verdict.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from core.errors import InputError
 from core.records.verdict import Verdict
 from core.stage import ClipStage, StageInput, StageResult
+from stages.filter.checks.base import CheckResult
 from stages.filter.settings import Settings
 
 __all__ = ["Settings", "STAGE", "run", "summary_of"]
 
 
-def zmp_margin_kept(results, keep: np.ndarray) -> float | None:
+def zmp_margin_kept(results: Sequence[CheckResult], keep: np.ndarray) -> float | None:
     """Worst ZMP margin (m) over the kept, judged frames: distance of the ZMP inside the support
     polygon (negative = outside); None when the ZMP check did not run or judged no kept frame."""
     for result in results:

@@ -161,7 +161,7 @@ class ClipState:
     @cached_property
     def any_contact(self) -> np.ndarray:
         """(T,) bool: some body touches the floor."""
-        return self.contact_points[2].any(axis=1)
+        return np.asarray(self.contact_points[2].any(axis=1), dtype=bool)
 
     # ------------------------------------------------------------------ dynamics
     @cached_property

@@ -7,16 +7,22 @@ seconds; quaternions x y z w.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pinocchio as pin
 
 from core.records.robot_motion import RobotMotion
 from core.robot.trajectory import robot_motion_from_trajectory
 
+if TYPE_CHECKING:
+    from core.robot.model import Robot
+
 IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
 
 
-def standing_height(robot, dof_pos: np.ndarray | None = None) -> float:
+
+def standing_height(robot: Robot, dof_pos: np.ndarray | None = None) -> float:
     """Root height (m) at which the lowest sole corner of ``dof_pos`` (default pose) is at z = 0."""
     dof = robot.default_pose if dof_pos is None else np.asarray(dof_pos, dtype=np.float64)
     model = robot.model
@@ -30,7 +36,7 @@ def standing_height(robot, dof_pos: np.ndarray | None = None) -> float:
     return -lowest
 
 
-def motion(robot, root_pos: np.ndarray, dof_pos: np.ndarray, root_rot: np.ndarray | None = None,
+def motion(robot: Robot, root_pos: np.ndarray, dof_pos: np.ndarray, root_rot: np.ndarray | None = None,
            fps: float = 30.0) -> RobotMotion:
     """A :class:`RobotMotion` from root positions (T, 3) m, joint positions (T, D) rad and
     optional root orientations (T, 4) xyzw (identity when None)."""
@@ -40,7 +46,7 @@ def motion(robot, root_pos: np.ndarray, dof_pos: np.ndarray, root_rot: np.ndarra
     return robot_motion_from_trajectory(robot, fps, root_pos, rot, np.asarray(dof_pos, dtype=np.float64))
 
 
-def standing(robot, seconds: float = 3.0, fps: float = 30.0, dof_pos: np.ndarray | None = None) -> RobotMotion:
+def standing(robot: Robot, seconds: float = 3.0, fps: float = 30.0, dof_pos: np.ndarray | None = None) -> RobotMotion:
     """The robot standing still in its default pose (or ``dof_pos``) for ``seconds``."""
     T = int(round(seconds * fps))
     dof = robot.default_pose if dof_pos is None else np.asarray(dof_pos, dtype=np.float64)
@@ -48,7 +54,7 @@ def standing(robot, seconds: float = 3.0, fps: float = 30.0, dof_pos: np.ndarray
     return motion(robot, root, np.tile(dof, (T, 1)), fps=fps)
 
 
-def accelerating(robot, accel_x: float, seconds: float = 2.0, fps: float = 30.0) -> RobotMotion:
+def accelerating(robot: Robot, accel_x: float, seconds: float = 2.0, fps: float = 30.0) -> RobotMotion:
     """Default pose whose root moves along +X with constant acceleration ``accel_x`` (m/s²) from rest.
 
     Every body shares the acceleration, so the CoM does too: the ZMP sits at
@@ -61,7 +67,7 @@ def accelerating(robot, accel_x: float, seconds: float = 2.0, fps: float = 30.0)
     return motion(robot, root, np.tile(robot.default_pose, (T, 1)), fps=fps)
 
 
-def hovering(robot, height: float, start_s: float, stop_s: float, seconds: float = 3.0,
+def hovering(robot: Robot, height: float, start_s: float, stop_s: float, seconds: float = 3.0,
              fps: float = 30.0) -> RobotMotion:
     """Standing, but lifted ``height`` m off the floor between ``start_s`` and ``stop_s`` (not ballistic)."""
     m = standing(robot, seconds, fps)
@@ -71,7 +77,7 @@ def hovering(robot, height: float, start_s: float, stop_s: float, seconds: float
     return motion(robot, root, m.dof_pos, fps=fps)
 
 
-def jumping(robot, flight_s: float, seconds: float = 3.0, start_s: float = 1.0, fps: float = 30.0) -> RobotMotion:
+def jumping(robot: Robot, flight_s: float, seconds: float = 3.0, start_s: float = 1.0, fps: float = 30.0) -> RobotMotion:
     """Standing, then a ballistic jump of ``flight_s`` seconds (root height follows a parabola under g)."""
     m = standing(robot, seconds, fps)
     root = m.root_pos.copy()
@@ -82,7 +88,7 @@ def jumping(robot, flight_s: float, seconds: float = 3.0, start_s: float = 1.0, 
     return motion(robot, root, m.dof_pos, fps=fps)
 
 
-def lying(robot, seconds: float = 3.0, fps: float = 30.0) -> RobotMotion:
+def lying(robot: Robot, seconds: float = 3.0, fps: float = 30.0) -> RobotMotion:
     """The default pose rotated onto its back (pitched -90° about Y); its lowest non-foot
     body point (as the filter sees it) on the floor."""
     from scipy.spatial.transform import Rotation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``filter-clip`` on the ``python -m pipeline`` sub-command parser."""
     parser = subparsers.add_parser(
         "filter-clip", help="judge one retargeted clip: pass, trimmed or reject, with reasons",

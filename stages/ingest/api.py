@@ -42,7 +42,7 @@ def detect_kind(path: str | Path) -> str:
     raise InputError(path, "unknown_format", "neither a BVH file nor an .npz archive")
 
 
-def ingest_file(path, fps: float = 30.0, body_models: str | None = None, require_body_models: bool = False,
+def ingest_file(path: str | Path, fps: float = 30.0, body_models: str | None = None, require_body_models: bool = False,
                 bvh_format: str = "auto", dataset: str = "", license: str = "",
                 settings: Settings | None = None) -> HumanMotion:
     """Ingest one motion file.

@@ -8,6 +8,7 @@ kinematics in the Z-up world, estimate the floor and the standing height.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -131,7 +132,7 @@ def estimate_standing_height(pos: np.ndarray, kp: dict[str, int], floor: float, 
 
 
 def build_motion(src: SourceMotion, fps: float, settings: Settings, provenance: dict[str, str],
-                 path=None) -> HumanMotion:
+                 path: str | Path | None = None) -> HumanMotion:
     """Resample, run FK, estimate floor and height; validate the result."""
     if not (np.isfinite(fps) and fps > 0):
         raise InputError(path, "bad_fps", f"target fps {fps} is not a positive number")

@@ -109,7 +109,8 @@ def parse_bvh(text: str, path: str | Path | None = None) -> BvhFile:
     )
 
 
-def _parse_hierarchy(tokens: list[str], path):
+def _parse_hierarchy(tokens: list[str], path: str | Path | None) -> tuple[
+        list[str], list[int], list[list[float]], list[list[str]], dict[int, np.ndarray]]:
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
@@ -208,7 +209,7 @@ def _parse_hierarchy(tokens: list[str], path):
     return names, parents, offsets, channels, end_sites
 
 
-def _parse_motion(tail: str, n_channels: int, path) -> tuple[float, int, np.ndarray]:
+def _parse_motion(tail: str, n_channels: int, path: str | Path | None) -> tuple[float, int, np.ndarray]:
     lines = tail.splitlines()
     idx = 0
     while idx < len(lines) and not lines[idx].strip():

@@ -35,8 +35,8 @@ def bump(t: np.ndarray, start: float, rise: float, hold: float, fall: float) -> 
     return up - down
 
 
-def _arm(pitch: np.ndarray, side: int, abduct: float = 0.12) -> np.ndarray:
-    """Upper-arm direction in the torso frame: hanging, swung forward by ``pitch``."""
+def _arm(pitch: np.ndarray, side: int, abduct: float | np.ndarray = 0.12) -> np.ndarray:
+    """Upper-arm direction in the torso frame: hanging, swung forward by ``pitch`` (rad), out by ``abduct``."""
     y = abduct if side == 0 else -abduct
     return np.stack([np.sin(pitch), np.full_like(pitch, y), -np.cos(pitch)], axis=-1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from core import rotations as rot
@@ -10,7 +12,7 @@ from stages.ingest.bvh import BvhFile, local_transforms
 from stages.ingest.skeletons import BvhFormat, resolve_bvh_format
 
 
-def bvh_source(bvh: BvhFile, bvh_format: str = "auto", path=None) -> tuple[SourceMotion, BvhFormat]:
+def bvh_source(bvh: BvhFile, bvh_format: str = "auto", path: str | Path | None = None) -> tuple[SourceMotion, BvhFormat]:
     """Convert a parsed BVH to metres and the Z-up world.
 
     Every local rotation is conjugated by the file-to-world rotation ``c``

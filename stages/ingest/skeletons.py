@@ -19,6 +19,7 @@ left stays on the subject's left.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -141,7 +142,7 @@ BVH_FORMATS: dict[str, BvhFormat] = {
 }
 
 
-def resolve_bvh_format(names: tuple[str, ...], bvh_format: str, path=None) -> tuple[BvhFormat, SkeletonMap]:
+def resolve_bvh_format(names: tuple[str, ...], bvh_format: str, path: str | Path | None = None) -> tuple[BvhFormat, SkeletonMap]:
     """Pick the dataset convention and skeleton table for a BVH's joint names.
 
     ``bvh_format`` is ``"auto"`` (decided by the joint names) or a key of

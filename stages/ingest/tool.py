@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``ingest-clip`` on the ``python -m pipeline`` sub-command parser."""
     parser = subparsers.add_parser(
         "ingest-clip", help="ingest one BVH or AMASS .npz file into a canonical human motion .npz",

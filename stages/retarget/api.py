@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -20,6 +21,9 @@ from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
 from stages.retarget.settings import Settings
 from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
 from stages.retarget.targets import Targets, build_targets, limb_pairs, limb_weights
+
+if TYPE_CHECKING:
+    from core.robot.model import Robot
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def _check(human: HumanMotion) -> np.ndarray:
     return kp
 
 
-def frame_clearance(robot) -> dict[str, float]:
+def frame_clearance(robot: Robot) -> dict[str, float]:
     """Frame -> lowest height (m) its origin may take so that none of its capsules is below z = 0.
 
     Orientation-free bound: capsule radius plus the distance from the frame
@@ -60,7 +64,7 @@ def frame_clearance(robot) -> dict[str, float]:
     return out
 
 
-def prepare(human: HumanMotion, robot, settings: Settings = Settings()) -> Prepared:
+def prepare(human: HumanMotion, robot: Robot, settings: Settings = Settings()) -> Prepared:
     """Contacts, scaling and per-frame targets of a clip (no IK)."""
     kp = _check(human)
     cfg = robot.config
@@ -80,14 +84,14 @@ def prepare(human: HumanMotion, robot, settings: Settings = Settings()) -> Prepa
             corners.append(cfg.sole(f).corners())
         except KeyError:
             corners.append(np.zeros((4, 3)))
-    corners = np.stack(corners)
+    sole_corners = np.stack(corners)
     targets = build_targets(kp, human.fps, human.floor_height, contacts, cfg.keypoint_tasks, rest, scaling,
-                            tuple(cfg.foot_frames), (corners[0], corners[1]), settings.targets,
+                            cfg.foot_frames, (sole_corners[0], sole_corners[1]), settings.targets,
                             frame_clearance(robot))
-    return Prepared(kp, contacts, scaling, targets, corners)
+    return Prepared(kp, contacts, scaling, targets, sole_corners)
 
 
-def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSettings(),
+def solve(prep: Prepared, robot: Robot, fps: float, settings: SolverSettings = SolverSettings(),
           progress: bool = False) -> tuple[np.ndarray, dict]:
     """IK over every frame; returns configurations q (T, nq) and solver info."""
     tg = prep.targets
@@ -141,7 +145,7 @@ def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSe
     return out, info
 
 
-def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
+def retarget_motion(human: HumanMotion, robot: Robot, settings: Settings = Settings(),
                     progress: bool = False) -> RobotMotion:
     """Retarget ``human`` onto ``robot``.
 
@@ -167,7 +171,7 @@ def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
     return record(human, robot, settings, prep, q, info)
 
 
-def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.ndarray, info: dict) -> RobotMotion:
+def record(human: HumanMotion, robot: Robot, settings: Settings, prep: Prepared, q: np.ndarray, info: dict) -> RobotMotion:
     """The :class:`RobotMotion` of solved configurations q (T, nq): one FK pass for the key
     links, the target penetration (:mod:`stages.retarget.demand`) and the metrics; solver
     timings and scale factors go into ``metrics``."""

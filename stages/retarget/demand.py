@@ -28,11 +28,16 @@ World frame Z-up, metres.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pinocchio as pin
 
 from stages.retarget.metrics import self_penetration
 from stages.retarget.targets import DIRECTIONAL
+
+if TYPE_CHECKING:
+    from core.robot.model import Robot
 
 
 def _support(model: pin.Model, frame: str) -> tuple[int, list[int]]:
@@ -41,7 +46,7 @@ def _support(model: pin.Model, frame: str) -> tuple[int, list[int]]:
     return j, list(model.supports[j])
 
 
-def capsule_frame_weights(robot, task_frames: tuple[str, ...], limb_tasks: np.ndarray) -> np.ndarray:
+def capsule_frame_weights(robot: Robot, task_frames: tuple[str, ...], limb_tasks: np.ndarray) -> np.ndarray:
     """(C, M) weights of the task errors that move each capsule frame (``robot.collision.frames``).
 
     Args:
@@ -94,7 +99,7 @@ def limb_task_mask(keypoints: tuple[str, ...]) -> np.ndarray:
     return np.array([k in DIRECTIONAL for k in keypoints], dtype=bool)
 
 
-def target_penetration(robot, task_frames: tuple[str, ...], task_keypoints: tuple[str, ...],
+def target_penetration(robot: Robot, task_frames: tuple[str, ...], task_keypoints: tuple[str, ...],
                        target_pos: np.ndarray, frames: list[str], pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
     """(T,) deepest capsule overlap (m, >= 0) with every capsule moved by its limb targets' errors.
 
@@ -154,7 +159,7 @@ def _direction_speed(d: np.ndarray, dt: float) -> np.ndarray:
     return _step_speed(np.arccos(np.clip(np.sum(d[1:] * d[:-1], axis=-1), -1.0, 1.0)), dt)
 
 
-def demanded_joint_speed(keypoints: np.ndarray, names: tuple[str, ...], fps: float, robot) -> np.ndarray:
+def demanded_joint_speed(keypoints: np.ndarray, names: tuple[str, ...], fps: float, robot: Robot) -> np.ndarray:
     """(T,) joint speed the human motion demands / the robot's velocity limit (largest over limbs).
 
     Measured on the human keypoints (angles do not change with scaling):

@@ -28,18 +28,24 @@ LAFAN1 G1 CSVs) is scored exactly like ours. Units are in the metric names.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from core.records.keypoints import KEYPOINT_NAMES, KEYPOINT_PARENT
-from core.robot.collision import closest_points_segments
+from core.robot.collision import CollisionModel, closest_points_segments
+
+if TYPE_CHECKING:
+    from core.robot.model import Robot
 
 LIMB_ENDS = ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow", "right_elbow",
              "left_wrist", "right_wrist")
+
 PENETRATION_TOLERANCE = 0.01
 """Depth (m) beyond which a frame counts as penetrating (ground or self)."""
 
 
-def trajectory_poses(robot, q: np.ndarray, frames: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def trajectory_poses(robot: Robot, q: np.ndarray, frames: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """World positions (T, F, 3) and rotation matrices (T, F, 3, 3) of ``frames`` for configurations q (T, nq).
 
     Batched over the frames in numpy (``Robot.frame_placements``; pinocchio frame by frame for models
@@ -48,14 +54,14 @@ def trajectory_poses(robot, q: np.ndarray, frames: list[str]) -> tuple[np.ndarra
     return robot.frame_placements(q[:, :3], q[:, 3:7], q[:, 7:], frames)
 
 
-def metric_frames(robot) -> list[str]:
+def metric_frames(robot: Robot) -> list[str]:
     """The robot frames :func:`evaluate` needs: task frames, feet and capsule frames."""
     cfg = robot.config
     return list(dict.fromkeys([t.frame for t in cfg.keypoint_tasks] + list(cfg.foot_frames)
                               + list(robot.collision.frames)))
 
 
-def self_penetration(col, frame_pos: np.ndarray, frame_rot: np.ndarray) -> np.ndarray:
+def self_penetration(col: CollisionModel, frame_pos: np.ndarray, frame_rot: np.ndarray) -> np.ndarray:
     """(T,) deepest penetration (m, >= 0) over the checked capsule pairs of each frame.
 
     Same distances as ``CollisionModel.pair_distances``, evaluated only for the
@@ -90,7 +96,7 @@ def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
-def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
+def evaluate(robot: Robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
              human_keypoints: np.ndarray, contacts: np.ndarray, root_scale: float,
              target_pos: np.ndarray | None = None,
              poses: tuple[list[str], np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
@@ -139,10 +145,10 @@ def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_
     out["keypoint_error_m"] = float(np.mean(np.linalg.norm(r - h, axis=-1)))
 
     # limb directions
-    limbs = []
+    limbs: list[tuple[str, str]] = []
     for end in LIMB_ENDS:
         start = KEYPOINT_PARENT[end]
-        if end in frame_of and start in frame_of:
+        if start is not None and end in frame_of and start in frame_of:
             limbs.append((start, end))
     if limbs:
         hu = np.stack([human_keypoints[:, kidx[b]] - human_keypoints[:, kidx[a]] for a, b in limbs], axis=1)

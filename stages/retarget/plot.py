@@ -17,6 +17,7 @@ any process, display or not, can call them. Sizes are fixed: a PNG is
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,8 +28,14 @@ from core.records.robot_motion import RobotMotion
 from core.rotations import rotate
 from stages.retarget.metrics import LIMB_ENDS
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from core.robot.model import Robot
+
 DPI = 100
 RETARGET_FIGSIZE = (14.0, 11.0)        # inches -> 1400 x 1100 px at DPI
+
 HUMAN_FIGSIZE = (14.0, 7.0)            # inches -> 1400 x 700 px at DPI
 FOOT_COLOURS = ("tab:blue", "tab:orange")
 NUM_JOINT_PANELS = 6
@@ -59,7 +66,7 @@ def clip_label(provenance: dict[str, str]) -> str:
     return Path(source).name if source else "clip"
 
 
-def limb_direction_errors(motion: RobotMotion, human: HumanMotion, robot) -> tuple[list[str], np.ndarray]:
+def limb_direction_errors(motion: RobotMotion, human: HumanMotion, robot: Robot) -> tuple[list[str], np.ndarray]:
     """Per-frame angle (deg) between each robot limb and the human limb, (T, L).
 
     Limbs are the ``LIMB_ENDS`` segments of :mod:`stages.retarget.metrics`
@@ -77,7 +84,7 @@ def limb_direction_errors(motion: RobotMotion, human: HumanMotion, robot) -> tup
     names, angles = [], []
     for end in LIMB_ENDS:
         start = KEYPOINT_PARENT[end]
-        if start not in frame_of or end not in frame_of:
+        if start is None or start not in frame_of or end not in frame_of:
             continue
         if frame_of[start] not in link or frame_of[end] not in link:
             continue
@@ -91,7 +98,7 @@ def limb_direction_errors(motion: RobotMotion, human: HumanMotion, robot) -> tup
     return names, np.stack(angles, axis=1)
 
 
-def sole_heights(motion: RobotMotion, robot) -> np.ndarray:
+def sole_heights(motion: RobotMotion, robot: Robot) -> np.ndarray:
     """(T, 2) height (m above z = 0) of the lowest sole corner of each foot [left, right].
 
     Uses the stored key-link poses of the robot's foot frames and the sole
@@ -121,7 +128,7 @@ def pick_joints(motion: RobotMotion, lower: np.ndarray, upper: np.ndarray, count
     return sorted(np.argsort(margin, kind="stable")[:count].tolist())
 
 
-def _shade_spans(ax, mask: np.ndarray, fps: float, colour: str, label: str | None = None) -> None:
+def _shade_spans(ax: Axes, mask: np.ndarray, fps: float, colour: str, label: str | None = None) -> None:
     first = True
     for a, b in spans_of(mask):
         ax.axvspan(a / fps, (b - 1) / fps if b - 1 > a else (a + 0.5) / fps, color=colour, alpha=0.15, lw=0,
@@ -139,7 +146,7 @@ def _metrics_text(motion: RobotMotion, joints_note: str) -> str:
     return "\n".join(lines + ["", joints_note])
 
 
-def plot_retarget(motion: RobotMotion, human: HumanMotion | None, path: str | Path, *, robot=None,
+def plot_retarget(motion: RobotMotion, human: HumanMotion | None, path: str | Path, *, robot: Robot | None = None,
                   joints: list[str] | None = None, dpi: int = DPI) -> Path:
     """Write the retarget figure of one clip to ``path`` (PNG, 1400 x 1100 px at the default dpi).
 

@@ -55,10 +55,14 @@ Units: metres, radians, seconds; world Z-up.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import daqp
 import numpy as np
 import pinocchio as pin
+
+if TYPE_CHECKING:
+    from core.robot.model import Robot
 
 LWA = pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
 _INF = 1e30
@@ -209,7 +213,7 @@ class DiffIK:
     One instance per thread: it owns its pinocchio data and work arrays.
     """
 
-    def __init__(self, robot, frames: tuple[str, ...], foot_index: np.ndarray, sole_corners: np.ndarray,
+    def __init__(self, robot: Robot, frames: tuple[str, ...], foot_index: np.ndarray, sole_corners: np.ndarray,
                  settings: SolverSettings = SolverSettings(), rot_tasks: np.ndarray | None = None,
                  limbs: np.ndarray | None = None):
         """
@@ -601,7 +605,7 @@ class DiffIK:
         return q
 
 
-def converge_pink(robot, frames: tuple[str, ...], tg: FrameTargets, q0: np.ndarray,
+def converge_pink(robot: Robot, frames: tuple[str, ...], tg: FrameTargets, q0: np.ndarray,
                   settings: SolverSettings) -> np.ndarray:
     """Run pink (FrameTask, PostureTask, ConfigurationLimit, daqp) from ``q0`` to convergence.
 
@@ -677,4 +681,6 @@ def solve_first_frame(ik: DiffIK, tg: FrameTargets, root_index: int) -> tuple[np
             best, best_cost = q, c
         if best_cost < st.first_frame_good_cost:
             break                                               # a fit this close is not a local minimum
+    if best is None:
+        raise RuntimeError(f"no first-frame start gave a finite IK cost (costs {costs})")
     return best, {"first_frame_costs": [round(c, 6) for c in costs], "first_frame_best": int(np.argmin(costs))}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core.stage import ClipStage, StageInput, StageResult
 from stages.retarget.settings import Settings
+
+if TYPE_CHECKING:
+    from core.records.robot_motion import RobotMotion
 
 __all__ = ["Settings", "STAGE", "run", "summary_of"]
 
@@ -19,7 +24,7 @@ SUMMARY_KEYS: tuple[str, ...] = (
 TIMING_KEYS: tuple[str, ...] = ("solve_s", "frames_per_s", "first_frame_s", "ik_frames_per_s")
 
 
-def summary_of(motion) -> dict:
+def summary_of(motion: RobotMotion) -> dict:
     """JSON-able summary of a retargeted clip (frames, fps, robot, the main metrics)."""
     out = {"frames": motion.num_frames, "fps": float(motion.fps), "robot": motion.robot}
     for key in SUMMARY_KEYS:

@@ -359,15 +359,17 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
 
     # Legs: lower the pelvis where a locked foot is out of the leg's reach, then pull free
     # feet into reach and place the knees by two-bone IK along the human's knee direction.
-    legs = [(h, k, a) for h, k, a in LEG_CHAINS if all(n in frame_of for n in (h, k, a))]
-    reach = {a: settings.leg_reach * float(np.linalg.norm(rest.position(frame_of[a]) - rest.position(frame_of[h])))
-             for h, _, a in legs}
+    legs = [(hip, knee, ankle) for hip, knee, ankle in LEG_CHAINS
+            if all(n in frame_of for n in (hip, knee, ankle))]
+    reach = {ankle: settings.leg_reach * float(np.linalg.norm(rest.position(frame_of[ankle])
+                                                               - rest.position(frame_of[hip])))
+             for hip, _, ankle in legs}
     drop = np.zeros(T)
-    for (h, _, a), w in zip(legs, lock_weights):
-        v = pos[a] - pos[h]
+    for (hip, _, ankle), w in zip(legs, lock_weights):
+        v = pos[ankle] - pos[hip]
         horiz2 = np.sum(v[:, :2] ** 2, axis=1)
-        need = -v[:, 2] - np.sqrt(np.maximum(reach[a] ** 2 - horiz2, 0.0))
-        helps = (w > 0) & (horiz2 < reach[a] ** 2)              # lowering the pelvis can bring it in reach
+        need = -v[:, 2] - np.sqrt(np.maximum(reach[ankle] ** 2 - horiz2, 0.0))
+        helps = (w > 0) & (horiz2 < reach[ankle] ** 2)              # lowering the pelvis can bring it in reach
         drop = np.maximum(drop, np.where(helps, np.maximum(need, 0.0), 0.0))
     if drop.any():
         sigma = settings.ground_smoothing_s * fps
@@ -377,15 +379,15 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
             drop = gaussian_filter1d(drop, sigma, mode="nearest")
         root = root - drop[:, None] * np.array([0.0, 0.0, 1.0])
         pos = _chain(kp, est, root, rest, frame_of, fixed)
-    for h, k, a in legs:
-        v = pos[a] - pos[h]
+    for hip, knee, ankle in legs:
+        v = pos[ankle] - pos[hip]
         d = np.linalg.norm(v, axis=1)
-        over = d > reach[a]
+        over = d > reach[ankle]
         if over.any():
-            pos[a][over] = pos[h][over] + v[over] * (reach[a] / d[over])[:, None]
-        L1 = float(np.linalg.norm(rest.position(frame_of[k]) - rest.position(frame_of[h])))
-        L2 = float(np.linalg.norm(rest.position(frame_of[a]) - rest.position(frame_of[k])))
-        pos[k] = two_bone(pos[h], pos[a], L1, L2, pos[k])
+            pos[ankle][over] = pos[hip][over] + v[over] * (reach[ankle] / d[over])[:, None]
+        L1 = float(np.linalg.norm(rest.position(frame_of[knee]) - rest.position(frame_of[hip])))
+        L2 = float(np.linalg.norm(rest.position(frame_of[ankle]) - rest.position(frame_of[knee])))
+        pos[knee] = two_bone(pos[hip], pos[ankle], L1, L2, pos[knee])
     shift = shift + drop
 
     # Every other body stays above the floor: a frame's target is at least its clearance high.

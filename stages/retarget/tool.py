@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.records.human_motion import HumanMotion
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``retarget-clip`` on the ``python -m pipeline`` sub-command parser."""
     parser = subparsers.add_parser(
         "retarget-clip", help="retarget one BVH / AMASS .npz file (or an ingested .npz) onto a robot",
@@ -31,7 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _load_human(path: str, fps: float, body_models: str | None, bvh_format: str):
+def _load_human(path: str, fps: float, body_models: str | None, bvh_format: str) -> HumanMotion:
     """An ingested human motion: a canonical .npz as is, anything else through ingest_file."""
     from core.npzio import load_npz
     from core.records.human_motion import SCHEMA, HumanMotion
