@@ -209,6 +209,45 @@ def test_zmp_formula_by_hand():
     assert p[0] == pytest.approx([0.1 - 0.8 * a / GRAVITY, -0.2])
 
 
+def test_zmp_formula_with_a_moment_about_the_com():
+    # Place the floor force at a known point p on the floor with a torsion about z only: the moment
+    # about the CoM is (p - c) x f + tau_z; the ZMP must give p back, both signs of n_x and n_y.
+    com = np.array([[0.10, -0.20, 0.80], [-0.05, 0.30, 0.70]])
+    force = np.array([[40.0, -25.0, 300.0], [-60.0, 15.0, 250.0]])
+    point = np.array([[0.25, -0.10, 0.0], [-0.30, 0.12, 0.0]])
+    moment = np.cross(point - com, force) + np.array([0.0, 0.0, 3.0])
+    assert np.abs(moment[:, :2]).min() > 5.0              # a real moment about both horizontal axes
+    assert zmp(com, force, moment) == pytest.approx(point[:, :2], abs=1e-12)
+
+
+def test_zmp_of_swinging_arms_matches_inverse_dynamics(robot, stand, body):
+    # Arms swinging about the shoulders' pitch axes change the angular momentum about the CoM
+    # (n_y != 0). The ZMP from the centroidal wrench must equal the centre of pressure of the floor
+    # wrench pinocchio's inverse dynamics asks of the free-flyer root, computed independently.
+    t = np.arange(stand.num_frames) / stand.fps
+    swing = 0.9 * np.sin(2 * np.pi * 1.5 * t)
+    motion = with_dofs(robot, stand, {("left_shoulder_pitch_joint", 0, None): swing,
+                                      ("right_shoulder_pitch_joint", 0, None): swing})
+    state = ClipState(motion, body, S)
+    com, _, _ = state.centroidal
+    force, moment = state.contact_wrench
+    p = zmp(com, force, moment)
+    model, data = state.body.model, state.body.model.createData()
+    v, a = state.va
+    expected = np.empty((state.num_frames, 2))
+    for k, q in enumerate(state.q_smooth):
+        tau = pin.rnea(model, data, q, v[k], a[k])       # tau[:6]: root wrench, root frame, about its origin
+        root = pin.XYZQUATToSE3(q[:7])                   # free-flyer frame in the world
+        f_world = root.rotation @ tau[:3]
+        n_origin = root.rotation @ tau[3:6] + np.cross(root.translation, f_world)   # about the world origin
+        assert f_world == pytest.approx(force[k], rel=1e-9, abs=1e-6)
+        expected[k] = [-n_origin[1] / f_world[2], n_origin[0] / f_world[2]]
+    inner = slice(3, -3)
+    assert np.abs(moment[inner, 1]).max() > 5.0          # N·m: the swing's moment is not negligible
+    assert np.abs(p[inner, 0] - com[inner, 0]).max() > 0.02   # and it moves the ZMP off the CoM (m)
+    assert p[inner] == pytest.approx(expected[inner], abs=1e-9)
+
+
 def test_polygon_distance():
     hull = convex_hull(np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5]]))
     assert len(hull) == 4
