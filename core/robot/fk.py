@@ -72,7 +72,7 @@ class BatchFK:
         pos: dict[int, np.ndarray] = {}
         for j in sorted(needed):
             if j == 1:
-                rot[1] = _quat_to_matrix(qs[:, 3:7])
+                rot[1] = _xyzw_to_matrix(qs[:, 3:7])
                 pos[1] = qs[:, :3].copy()
                 continue
             parent = self.parents[j]
@@ -114,7 +114,7 @@ def build_batch_fk(model: pin.Model) -> BatchFK:
     )
 
 
-def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
+def _xyzw_to_matrix(q: np.ndarray) -> np.ndarray:
     """(T, 3, 3) from unit quaternions (T, 4) xyzw."""
     x, y, z, w = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
     return np.stack([

@@ -240,11 +240,11 @@ class Robot:
             pos (T, F, 3) m and rot (T, F, 4) xyzw (without the T axis for one frame).
         """
         single = np.ndim(root_pos) == 1
-        pos, rots = self.frame_placements(root_pos, root_rot, dof_pos, frames, data)
-        quat = _matrix_to_xyzw(rots)
+        pos, rot_matrices = self.frame_placements(root_pos, root_rot, dof_pos, frames, data)
+        rot_xyzw = _matrix_to_xyzw(rot_matrices)
         if single:
-            return pos[0], quat[0]
-        return pos, quat
+            return pos[0], rot_xyzw[0]
+        return pos, rot_xyzw
 
     def frame_placements(self, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
                          frames: Sequence[str], data: pin.Data | None = None) -> tuple[np.ndarray, np.ndarray]:
