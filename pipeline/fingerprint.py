@@ -5,7 +5,8 @@
   (found by scanning its sources for ``import F.X`` / ``from F.X ...`` /
   ``from F import X`` / relative imports, where ``F`` is the stage family,
   ``stages``; transitively, lazy imports inside functions included), and
-  ``core/``, which every stage imports. A code change re-runs the stage
+  ``core/``, which every stage imports (less its robot-description folders,
+  ``CORE_DATA_DIRS``, which the robot fingerprint covers). A code change re-runs the stage
   without anyone having to bump its ``version``.
 - **robot**: the robot YAML, geometry YAML and description a load reads
   (:func:`core.robot.fingerprint.robot_fingerprint`).
@@ -27,6 +28,7 @@ from pathlib import Path
 import core
 from core.body_models import model_files
 from core.hashing import sha256_file, sha256_json
+from core.robot.config import BUILTIN
 from core.robot.fingerprint import robot_fingerprint
 from core.stage import ClipStage, CorpusStage
 
@@ -35,6 +37,10 @@ CORE_DIR = Path(core.__file__).resolve().parent
 
 #: Files of a package that count as its code.
 CODE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
+
+#: Folders of ``core/`` that hold robot descriptions, not code (relative to ``CORE_DIR``): their files
+#: enter the keys of the stages that read the robot through the robot fingerprint, never every key.
+CORE_DATA_DIRS: tuple[str, ...] = tuple(sorted({p.parent.relative_to(CORE_DIR).as_posix() for p in BUILTIN.values()}))
 
 #: ``from X import a, b`` / ``from X import (a, b)`` / ``import X, Y`` at any indentation (lazy imports
 #: count). Matches in comments or docstrings count too: a key may see more than needed, never less.
@@ -65,11 +71,14 @@ def _locate(name: str) -> tuple[Path, bool] | None:
     return None
 
 
-def code_files(root: Path) -> list[Path]:
-    """Source and data files of a package folder (sorted; caches and hidden files skipped)."""
+def code_files(root: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """Source and data files of a package folder (sorted; caches, hidden files and the
+    ``exclude`` folders, relative to ``root``, skipped)."""
     out = []
+    skip = {root / e for e in exclude}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__"
+                             and Path(dirpath) / d not in skip)
         out += [Path(dirpath) / f for f in filenames if f.endswith(CODE_SUFFIXES) and not f.startswith(".")]
     return sorted(out)
 
@@ -153,11 +162,11 @@ class FingerprintCache:
             digest = self._files[key] = sha256_file(path)
         return digest
 
-    def tree(self, root: Path) -> str:
+    def tree(self, root: Path, exclude: tuple[str, ...] = ()) -> str:
         """Fingerprint of a package folder's (or a single module's) code: relative names and contents."""
         digest = self._trees.get(root)
         if digest is None:
-            files = code_files(root) if root.is_dir() else [root]
+            files = code_files(root, exclude) if root.is_dir() else [root]
             base = root if root.is_dir() else root.parent
             digest = self._trees[root] = sha256_json([[p.relative_to(base).as_posix(), self.file(p)] for p in files])
         return digest
@@ -193,6 +202,6 @@ class FingerprintCache:
                 located = _locate(name)
                 if located is not None:
                     parts[name] = self.tree(located[0])
-            parts["core"] = self.tree(CORE_DIR)
+            parts["core"] = self.tree(CORE_DIR, CORE_DATA_DIRS)
             digest = self._code[package] = sha256_json(parts)
         return digest

@@ -295,6 +295,13 @@ def test_core_source_edit_reruns_every_stage(world):
         every(("ingest", "retarget", "filter", "dataset"))
 
 
+def test_core_robot_descriptions_are_data_not_code(world):
+    # the built-in robots' files inside core/ key only the stages that read that robot (the run here
+    # uses a copied robot, so editing core's own G1 YAML re-runs nothing)
+    path = world.core / "robot" / "g1" / "g1.yaml"
+    assert world.reruns(lambda: edit_text(path, "default: 0.01", "default: 1.0")) == {}
+
+
 def test_stage_code_includes_the_stage_packages_it_imports(world):
     packages = fingerprint.stage_packages(f"{world.family}.filter")
     assert packages == tuple(f"{world.family}.{name}" for name in ("common", "filter", "retarget"))
