@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-
 #: reason codes meaning "this file is not a retargeted robot motion"
 NOT_A_MOTION = ("not_npz", "pickled_object", "unreadable", "wrong_schema", "missing_array", "bad_schema")
 HINT = ("hint: filter-clip reads the .npz of a retargeted robot motion (what `retarget-clip ... --out X.npz` or the "
