@@ -303,15 +303,16 @@ def format_table(data: dict[str, Any], per_clip: bool = True, width: int | None 
         widths = [max([len(h)] + [len(r[0][i]) for r in rows]) for i, h in enumerate(header)]
         fixed = sum(widths) + 2 * len(widths)
         reason_width = width - fixed
-        wrap_at = reason_width if reason_width >= 20 else width - 4
-        indent = " " * (fixed if reason_width >= 20 else 4)
+        wrap_at, indent = reason_width, " " * fixed
 
         def line(cells: list[str], reasons: str) -> list[str]:
             head = "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths)) + "  "
-            parts = textwrap.wrap(reasons, wrap_at, break_long_words=False, break_on_hyphens=False) or [""]
-            if reason_width >= 20:
-                return [(head + parts[0]).rstrip()] + [indent + p for p in parts[1:]]
-            return [head.rstrip()] + [indent + p for p in parts if p]
+            beside = reason_width >= 20 and all(len(code) <= reason_width for code in reasons.split(", "))
+            at, pad = (wrap_at, indent) if beside else (width - 4, " " * 4)
+            parts = textwrap.wrap(reasons, at, break_long_words=False, break_on_hyphens=False) or [""]
+            if beside:
+                return [(head + parts[0]).rstrip()] + [pad + p for p in parts[1:]]
+            return [head.rstrip()] + [pad + p for p in parts if p]
 
         lines.extend(line(header, "reasons"))
         lines.append("-" * min(width, fixed + max(len("reasons"), min(reason_width, 40))))
