@@ -322,8 +322,9 @@ def format_table(data: dict[str, Any], per_clip: bool = True, width: int | None 
             lines.append("* kept from an earlier run on this folder (this run did not run that stage)")
         lines.append("")
     t = data["totals"]
-    lines.append(f"clips in: {t['clips']}   ok: {t['ok']}   rejected: {t['rejected']}   errors: {t['errors']}   "
-                 f"hours ingested: {t['hours_ingested']}   time: {t['wall_s']} s")
+    lines.extend(textwrap.wrap(f"clips in: {t['clips']}   ok: {t['ok']}   rejected: {t['rejected']}   errors: "
+                               f"{t['errors']}   hours ingested: {t['hours_ingested']}   time: {t['wall_s']} s",
+                               width, subsequent_indent="  ", break_long_words=False))
     messages = t.get("first_message", {})
 
     def with_message(kind: str, code: str, n: int, message: str | None) -> None:
@@ -343,9 +344,10 @@ def format_table(data: dict[str, Any], per_clip: bool = True, width: int | None 
                                    subsequent_indent=" " * 12, break_long_words=False))
     f = t.get("filter", {})
     if f.get("verdicts"):
-        lines.append("filter: " + "   ".join(f"{k}: {v}" for k, v in f["verdicts"].items())
-                     + f"   hours kept: {f['hours_kept']}   trimmed away: {f['hours_trimmed_away']}"
-                     f"   rejected: {f['hours_rejected']}")
+        lines.extend(textwrap.wrap("filter: " + "   ".join(f"{k}: {v}" for k, v in f["verdicts"].items())
+                                   + f"   hours kept: {f['hours_kept']}   trimmed away: {f['hours_trimmed_away']}"
+                                   f"   rejected: {f['hours_rejected']}", width, subsequent_indent="  ",
+                                   break_long_words=False))
         for code, n in f["clips_per_reason"].items():
             with_message("reason", code, n, f.get("first_message", {}).get(code))
     for name, rec in data["corpus"].items():
