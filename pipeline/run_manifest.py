@@ -163,7 +163,8 @@ def reason_text(reason: dict[str, Any]) -> str:
     value, threshold = reason.get("value"), reason.get("threshold")
     if value is None:
         return f"{reason.get('code')}{where}"
-    return f"worst {float(value):.4g}{unit} against a threshold of {float(threshold):.4g}{unit}{where}"
+    against = f" against a threshold of {float(threshold):.4g}{unit}" if threshold is not None else ""
+    return f"worst {float(value):.4g}{unit}{against}{where}"
 
 
 def merge_previous(data: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
