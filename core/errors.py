@@ -38,3 +38,9 @@ class ConfigError(PipelineError):
         where = f"{self.file}: " if self.file else ""
         at = f"'{key}': " if key else ""
         super().__init__(f"{where}{at}{message}")
+
+
+class SalvagedInputWarning(UserWarning):
+    """An input file was read although it is damaged (e.g. a truncated BVH read up to its last complete frame,
+    a header whose frame count is wrong). The clip is kept with the warning recorded; strict input checking
+    (``stages.ingest.strict_input``, ``run --strict-input``) rejects such files (reason ``salvaged_input``)."""

@@ -50,6 +50,7 @@ _REGISTRY: tuple[ReasonCode, ...] = (
     ReasonCode("empty", "input", "the file holds no data (no rows, no triangles)"),
     ReasonCode("pickled_object", "input", "the archive holds pickled Python objects, which are never loaded"),
     ReasonCode("unknown_format", "input", "neither a BVH file nor an .npz archive"),
+    ReasonCode("not_npz", "input", "the file is of another kind (e.g. HDF5, text), not an .npz archive"),
     ReasonCode("wrong_schema", "input", "the file is not of the kind or schema version expected"),
     ReasonCode("missing_array", "input", "a required array is absent from the file"),
     ReasonCode("bad_shape", "input", "an array has the wrong shape or a non-numeric type"),
@@ -74,6 +75,7 @@ _REGISTRY: tuple[ReasonCode, ...] = (
     ReasonCode("bad_body_model", "input", "a body-model file is not a valid SMPL-family model"),
     ReasonCode("too_short", "hard", "fewer frames or seconds than the minimum (to ingest, retarget, keep or write)"),
     ReasonCode("too_long", "input", "longer than the ingest max_duration"),
+    ReasonCode("salvaged_input", "input", "a damaged file ingest could salvage, refused under strict input checking"),
     ReasonCode("degenerate_skeleton", "input", "a human skeleton segment has (near) zero length"),
     # -- input: robot descriptions and trajectories -----------------------------------------------------
     ReasonCode("bad_urdf", "input", "the URDF cannot be parsed"),
@@ -102,6 +104,7 @@ _REGISTRY: tuple[ReasonCode, ...] = (
     # -- dataset: writer and verify ---------------------------------------------------------------------
     ReasonCode("verdict_reject", "dataset", "left out: the filter rejected the clip"),
     ReasonCode("verdict_missing", "dataset", "left out: the clip has no filter verdict"),
+    ReasonCode("variant_missing", "dataset", "the dataset does not store the motion variant asked for"),
     ReasonCode("not_a_dataset", "dataset", "no dataset manifest (not a dataset, or its writing did not finish)"),
     ReasonCode("corrupt_manifest", "dataset", "the dataset manifest is not valid JSON or has a bad layout"),
     ReasonCode("corrupt_table", "dataset", "the clip table or index is unreadable or disagrees with itself"),

@@ -12,26 +12,54 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import PipelineError
 from pipeline.registry import STAGE_ORDER, TOOL_MODULES
 
+if TYPE_CHECKING:
+    from pipeline.config import Manifest
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+#: the built-in recipe, found from any working directory
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MANIFEST = REPO_ROOT / "manifests" / "default.yaml"
+
+
+def default_manifest() -> Path:
+    """``manifests/default.yaml`` of the current folder when there is one, else the project's own."""
+    here = Path("manifests") / "default.yaml"
+    return here if here.is_file() else DEFAULT_MANIFEST
+
+
+def with_strict_input(manifest: Manifest, strict_input: bool) -> Manifest:
+    """The manifest with ``stages.ingest.strict_input`` switched on (``--strict-input``)."""
+    import dataclasses
+
+    if not strict_input or "ingest" not in manifest.stage_settings:
+        return manifest
+    ingest = dataclasses.replace(manifest.stage_settings["ingest"], strict_input=True)
+    return dataclasses.replace(manifest, stage_settings={**manifest.stage_settings, "ingest": ingest})
 
 
 def _run(args: argparse.Namespace) -> int:
     from pipeline.config import load_manifest
     from pipeline.dag import RunOptions, run_pipeline
-    from pipeline.run_manifest import build_run_manifest, format_table, write_run_manifest
+    from pipeline.lock import run_lock
+    from pipeline.run_manifest import build_run_manifest, format_table, merge_previous, read_previous, write_run_manifest
 
-    manifest = load_manifest(args.manifest, args.out)
+    manifest = with_strict_input(load_manifest(args.manifest or default_manifest(), args.out), args.strict_input)
     if args.workers is not None and args.workers < 0:
         raise PipelineError("--workers must be 0 (in-process) or more")
     options = RunOptions(until=args.until, workers=args.workers, scheduler=args.scheduler, strict=args.strict,
                          progress=not args.no_progress)
-    result = run_pipeline(manifest, options)
-    data = build_run_manifest(result)
-    path = write_run_manifest(manifest.output, data)
+    with run_lock(manifest.output, wait_s=args.wait):
+        previous = read_previous(manifest.output)
+        result = run_pipeline(manifest, options)
+        data = merge_previous(build_run_manifest(result), previous)
+        path = write_run_manifest(manifest.output, data)
     print(format_table(data, per_clip=not args.quiet))
     print(f"run manifest: {path}")
     if result.missing:
@@ -78,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run the pipeline (ingest -> retarget -> filter -> adapt -> dataset) up to "
                                      "--until for a manifest. Finished work is reused; a changed setting re-runs "
                                      "that stage and the ones after it.")
-    run.add_argument("--manifest", "-m", default="manifests/default.yaml", help="manifest YAML (default: %(default)s)")
+    run.add_argument("--manifest", "-m", default=None,
+                     help="manifest YAML (default: manifests/default.yaml here, else the project's own)")
     run.add_argument("--until", default="dataset", choices=STAGE_ORDER, help="last stage to run (default: %(default)s)")
     run.add_argument("--out", default=None, help="output folder (default: the manifest's 'output')")
     run.add_argument("--workers", type=int, default=None,
@@ -88,7 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "its workers must see the same output folder")
     run.add_argument("--strict", action="store_true", help="fail the run (exit 1) if any clip raised an error")
     run.add_argument("--quiet", action="store_true", help="print totals only, not the per-clip table")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--strict-input", action="store_true",
+                     help="reject input files that can only be salvaged (truncated BVH, wrong frame count) instead "
+                          "of keeping them with a warning")
+    run.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                     help="when another run holds this output folder, wait this long for it (default: refuse)")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no progress output at all (bars are shown only on a terminal; a log gets a plain line "
+                          "now and then)")
     run.set_defaults(func=_run)
 
     status = sub.add_parser("status", help="print a run's manifest as a table",

@@ -14,7 +14,10 @@ Example (``manifests/default.yaml``)::
       retarget: {}
 
 Unknown keys and invalid values raise :class:`ConfigError` naming the key and
-the file.
+the file, when the manifest loads and before any work: besides types and
+ranges, the robot (a built-in name or a readable robot YAML), each source's
+``root`` and ``body_models`` folders and its ``bvh_format``, and every stage
+setting its stage checks.
 """
 
 from __future__ import annotations
@@ -115,7 +118,15 @@ def parse_manifest(data: Any, path: Path | None = None, output_override: Path | 
         if name not in STAGE_ORDER:
             raise ConfigError(path, f"stages.{name}", f"unknown stage; stages are {', '.join(STAGE_ORDER)}")
     for name, stage in stages.items():
-        stage_settings[name] = build(stage.settings_type, raw.stages.get(name) or {}, path, f"stages.{name}")
+        key = f"stages.{name}"
+        try:
+            stage_settings[name] = build(stage.settings_type, raw.stages.get(name) or {}, path, key)
+        except ConfigError as exc:
+            if exc.file is not None:
+                raise
+            # a Settings.__post_init__ that names only its field: say which file and section
+            raise ConfigError(path, f"{key}.{exc.key}" if exc.key else key,
+                              str(exc).split(": ", 1)[-1] if exc.key else str(exc)) from None
     manifest = Manifest(
         name=raw.name,
         output=Path(raw.output),
@@ -126,17 +137,47 @@ def parse_manifest(data: Any, path: Path | None = None, output_override: Path | 
         raw_stages=dict(raw.stages),
     )
     output = output_override.resolve() if output_override is not None else manifest.resolve(raw.output)
-    return Manifest(**{**manifest.__dict__, "output": output})
+    manifest = Manifest(**{**manifest.__dict__, "output": output})
+    check_sources(manifest)
+    return manifest
+
+
+def check_sources(manifest: Manifest) -> None:
+    """Folders and formats of every source, checked before any work (ConfigError naming key and file)."""
+    from stages.ingest.skeletons import BVH_FORMATS
+
+    for i, spec in enumerate(manifest.sources):
+        where = f"sources[{i}] ({spec.name})"
+        if spec.bvh_format != "auto" and spec.bvh_format not in BVH_FORMATS:
+            raise ConfigError(manifest.path, f"{where}.bvh_format",
+                              f"unknown BVH format {spec.bvh_format!r}; known: auto, {', '.join(BVH_FORMATS)}")
+        if spec.kind != "demo":
+            root = manifest.resolve(spec.root)
+            if root is None or not root.is_dir():
+                raise ConfigError(manifest.path, f"{where}.root", f"folder not found: {root}")
+        if spec.body_models is not None:
+            folder = manifest.resolve(spec.body_models)
+            if folder is None or not folder.is_dir():
+                raise ConfigError(manifest.path, f"{where}.body_models", f"body-model folder not found: {folder}")
 
 
 def _robot_spec(robot: str, path: Path | None) -> str:
-    """Built-in robot names stay as they are; a YAML path resolves against the manifest's folder."""
+    """The manifest's ``robot``, checked: a built-in name stays as it is; a YAML path resolves against the
+    manifest's folder and is read (ConfigError naming the key and file when neither)."""
+    from core.robot.config import BUILTIN, load_config
+
+    if robot in BUILTIN:
+        return robot
     if robot.endswith((".yaml", ".yml")):
         p = Path(robot).expanduser()
         if not p.is_absolute() and path is not None:
             p = Path(path).resolve().parent / p
+        if not p.is_file():
+            raise ConfigError(path, "robot", f"robot YAML not found: {p}")
+        load_config(p)            # its own errors name the robot YAML and the key
         return str(p.resolve())
-    return robot
+    raise ConfigError(path, "robot", f"unknown robot {robot!r}; built-in robots are {', '.join(sorted(BUILTIN))}, "
+                                     f"or give the path of a robot YAML")
 
 
 def load_manifest(path: str | Path, output_override: str | Path | None = None,

@@ -20,8 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
-from tqdm.auto import tqdm
-
+from core.progress import Progress
 from core.settings import to_plain
 from core.stage import ClipSource, ClipStage, CorpusStage
 from pipeline.config import Manifest
@@ -141,13 +140,13 @@ def run_pipeline(manifest: Manifest, options: RunOptions, stage_set: dict[str, A
     return RunResult(manifest, stages, missing, states, corpus, time.perf_counter() - start)
 
 
-def _bars(plan: list[PlanStep], enabled: bool) -> dict[str, tqdm]:
-    """One progress bar per planned stage (disabled off a terminal or when ``enabled`` is false)."""
+def _bars(plan: list[PlanStep], enabled: bool) -> dict[str, Progress]:
+    """One progress counter per stage: bars on a terminal, a plain line now and then in a log, none if disabled."""
     bars = {}
     for position, (name, tasks) in enumerate(plan):
         total = len(tasks) if isinstance(tasks, list) else 1
-        bars[name] = tqdm(total=total, desc=f"{name:>9}", unit="clip" if isinstance(tasks, list) else "step",
-                          position=position, leave=True, disable=not enabled, dynamic_ncols=True)
+        bars[name] = Progress(total, name, "clip" if isinstance(tasks, list) else "step", enabled=enabled,
+                              position=position)
     return bars
 
 
@@ -179,7 +178,7 @@ def _run_distributed(plan: list[PlanStep], clips: list[ClipSource],
     else:
         workers = options.workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
         futures: dict[str, ClipState | Future] = {c.clip_id: ClipState(c) for c in clips}

@@ -84,6 +84,11 @@ def discover(manifest: Manifest) -> list[ClipSource]:
                 continue
             if _matches(relative, include) and not _matches(relative, spec.exclude):
                 files.append((relative, path))
+        if not files:
+            excluding = f" (excluding {', '.join(spec.exclude)})" if spec.exclude else ""
+            raise ConfigError(manifest.path, f"sources.{spec.name}",
+                              f"no file under {root} matches {', '.join(include)}{excluding}; check 'root', "
+                              f"'include' and 'exclude'")
         if spec.max_clips is not None:
             files = files[: spec.max_clips]
         body_models = manifest.resolve(spec.body_models)

@@ -269,12 +269,22 @@ def test_unrelated_file_in_body_model_folder_reruns_nothing(world):
     assert world.reruns(lambda: (world.body_models / "README.txt").write_text("notes")) == {}
 
 
-def test_missing_body_model_folder_then_created_reingests(world):
+def test_empty_body_model_folder_then_filled_reingests(world):
     shutil.rmtree(world.body_models)
-    def create():
-        (world.body_models / "smplh").mkdir(parents=True)
+    world.body_models.mkdir()
+    def fill():
+        (world.body_models / "smplh").mkdir()
         (world.body_models / "smplh" / "SMPLH_FEMALE.npz").write_bytes(b"female")
-    assert world.reruns(create) == {**every(CLIP_STAGES, ("a", "b")), "dataset": 1}
+    assert world.reruns(fill) == {**every(CLIP_STAGES, ("a", "b")), "dataset": 1}
+
+
+def test_body_model_fingerprints(tmp_path):
+    cache = fingerprint.FingerprintCache()
+    assert cache.body_models(None) is None                        # no folder configured
+    assert cache.body_models(str(tmp_path / "absent")) == "none"  # a folder that is not there
+    empty = cache.body_models(str(tmp_path))
+    (tmp_path / "SMPLX_NEUTRAL.npz").write_bytes(b"x")
+    assert fingerprint.FingerprintCache().body_models(str(tmp_path)) not in (empty, "none", None)
 
 
 @pytest.mark.parametrize("relative, stages", [

@@ -132,7 +132,7 @@ def test_smpl_asap_clips(name):
     raw = np.load(require_shared("smpl_asap", f"{name}.npz"), allow_pickle=False)
     assert m.num_frames == raw["poses"].shape[0]              # 30 fps source, 30 fps target
     assert m.provenance["fk"] == "mean_shape_skeleton"
-    assert "approximate" in m.provenance["notes"]
+    assert "exact" in m.provenance["notes"]      # SMPL, neutral, betas all zero: the mean shape is their body
     assert upright_fraction(m) > 0.95
     assert support_foot_on_floor(m) > 0.95
     assert 1.5 <= m.standing_height <= 1.95

@@ -111,5 +111,5 @@ class HumanMotion:
 
     @classmethod
     def load(cls, path: str | Path) -> HumanMotion:
-        arrays, meta = load_npz(path)
+        arrays, meta = load_npz(path, what="a human motion (HumanMotion, as the ingest stage and ingest-clip write)")
         return cls.from_arrays(arrays, meta, path)

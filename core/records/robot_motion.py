@@ -121,5 +121,5 @@ class RobotMotion:
 
     @classmethod
     def load(cls, path: str | Path) -> RobotMotion:
-        arrays, meta = load_npz(path)
+        arrays, meta = load_npz(path, what="a robot motion (RobotMotion, as the retarget stage and retarget-clip write)")
         return cls.from_arrays(arrays, meta, path)

@@ -9,6 +9,16 @@
 * ``csv``: Unitree / BeyondMimic CSV — no header; per row root x y z (m),
   root quaternion x y z w, joint angles (rad) in the dataset's dof order
   (URDF order for the built-in robots); 30 fps by default.
+* ``beyondmimic``: one npz per clip entry as BeyondMimic's motion loader
+  (HybridRobotics whole_body_tracking, mjlab) reads it, at its 50 Hz control
+  rate by default: ``fps``, ``joint_pos``, ``joint_vel``, ``body_pos_w``,
+  ``body_quat_w`` (w x y z), ``body_lin_vel_w``, ``body_ang_vel_w``, joints and
+  bodies in Isaac Lab's breadth-first order (see :mod:`stages.dataset.beyondmimic`).
+
+``variant`` selects raw, adapted or simulated motion; a dataset without that
+variant is refused (``variant_missing``), and entries without their own
+motion of that variant are left out and counted (``without_variant``), never
+silently exported as raw.
 
 These files are written for other programs; this project never reads pickles.
 """
@@ -23,14 +33,14 @@ from typing import Any
 
 import numpy as np
 import yaml
-from tqdm import tqdm
 
 from core import rotations as rot
 from core.errors import InputError
-from core.npzio import atomic_write_bytes
+from core.npzio import atomic_write_bytes, save_npz
+from core.progress import progress_iter
 from stages.dataset.reader import MotionDataset, open_dataset
 
-FORMATS = ("gmt", "csv")
+FORMATS = ("gmt", "csv", "beyondmimic")
 #: pickle protocol of the GMT files (readable by Python >= 3.4, as GMT's environments use)
 PICKLE_PROTOCOL = 4
 
@@ -40,10 +50,10 @@ class ExportOptions:
     """What to export.
 
     Attributes:
-        format: "gmt" | "csv".
+        format: "gmt" | "csv" | "beyondmimic".
         split: "train" | "val" | "test" | "all".
-        variant: "raw" | "adapted" (adapted falls back to raw for clips without one).
-        fps: output frame rate, Hz; None = the stored rate (gmt) or 30 (csv).
+        variant: "raw" | "adapted" | "simulated" (the dataset must have it; entries without one are left out).
+        fps: output frame rate, Hz; None = the stored rate (gmt), 30 (csv) or 50 (beyondmimic).
         dofs: "all", "gmt23" (the G1 23-DoF subset GMT's policies use: the
             29-DoF list without the wrist joints) or "auto" (gmt23 for a 29-DoF
             G1 in gmt format, else all).
@@ -111,14 +121,21 @@ def export_dataset(path: str | Path, out: str | Path, options: ExportOptions = E
     if options.format not in FORMATS:
         raise InputError(None, "bad_option", f"format must be one of {', '.join(FORMATS)}, not {options.format!r}")
     ds = open_dataset(path)
+    ds.check_variant(options.variant)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    clips = range(ds.num_clips) if options.split == "all" else [int(i) for i in ds.split_clips(options.split)]
+    selected = range(ds.num_clips) if options.split == "all" else [int(i) for i in ds.split_clips(options.split)]
+    clips = [c for c in selected if ds.has_variant(c, options.variant)]
     dofs = dof_selection(ds, options)
+    robot = None
+    if options.format == "beyondmimic":
+        from core.robot import load_robot
+
+        robot = load_robot(ds.robot)
     written = []
     entries = []
     with ds:
-        for c in tqdm(clips, desc=f"export {options.format}", unit="clip", disable=not progress):
+        for c in progress_iter(clips, desc=f"export {options.format}", unit="clip", enabled=progress):
             record = ds.clips[c]
             stem = file_stem(record["id"])
             if options.format == "gmt":
@@ -128,6 +145,14 @@ def export_dataset(path: str | Path, out: str | Path, options: ExportOptions = E
                 entries.append({"file": name, "weight": 1.0, "difficulty": float(record["difficulty"]),
                                 "description": f"{record['dataset']} {record['source_clip_id']} "
                                                f"frames {record['source_frames'][0]}-{record['source_frames'][1]}"})
+            elif options.format == "beyondmimic":
+                from stages.dataset.beyondmimic import DEFAULT_FPS, motion_arrays
+
+                name = f"{stem}.npz"
+                fps, f = resampled(ds, c, options.fps or DEFAULT_FPS, options.variant,
+                                   ("root_pos", "root_rot", "dof_pos"))
+                arrays = motion_arrays(f["root_pos"], f["root_rot"], f["dof_pos"], fps, robot, ds.dof_names)
+                save_npz(out / name, arrays)
             else:
                 name = f"{stem}.csv"
                 _, f = resampled(ds, c, options.fps or 30.0, options.variant, ("root_pos", "root_rot", "dof_pos"))
@@ -135,8 +160,13 @@ def export_dataset(path: str | Path, out: str | Path, options: ExportOptions = E
                 lines = "\n".join(",".join(f"{v:.6f}" for v in row) for row in table.astype(np.float64))
                 atomic_write_bytes(out / name, (lines + "\n").encode())
             written.append(name)
-    summary: dict[str, Any] = {"format": options.format, "files": len(written), "out": str(out),
+    summary: dict[str, Any] = {"format": options.format, "variant": options.variant, "files": len(written),
+                               "out": str(out), "without_variant": len(selected) - len(clips),
                                "dof_names": [ds.dof_names[i] for i in dofs]}
+    if options.format == "beyondmimic":
+        from stages.dataset.beyondmimic import isaac_order
+
+        summary["joint_names"], summary["body_names"] = isaac_order(robot)
     if options.format == "gmt":
         index = {"root_path": str(out.resolve()), "motions": entries}
         index_path = out / "motions.yaml"

@@ -17,6 +17,14 @@ control period ``dt`` has frames at ``t0 + k*dt``, k = 0..K-1, interpolated
 (linear; slerp for quaternions; nearest for contacts). Frames past the clip
 end hold the last frame and are flagged ``valid = False``.
 
+Variants (``variant=``: ``raw``, ``adapted``, ``simulated``): asking for a
+variant the dataset does not have (not in ``manifest["variants"]``) raises
+:class:`InputError` ``variant_missing``; nothing falls back silently. In a
+dataset that has it, a clip entry without one (``has_<variant>`` false in its
+record, see :meth:`MotionDataset.has_variant`) reads its raw rows: shards store
+raw rows in the variant's array for such entries, and a shard none of whose
+entries has the variant stores no array for it and serves the raw rows.
+
 A batch is read and interpolated in steps of about ``WORK_BYTES`` of output
 per column group, into work buffers that each thread keeps between batches
 (:class:`stages.dataset.interp.Scratch`, bounded, never pickled): memory
@@ -143,7 +151,8 @@ class _Shard:
         self.fd = os.open(path, os.O_RDONLY) if self.offsets else -1
 
     def read(self, variant: str, group: str, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Rows [start, stop) of one group (falls back to raw when the shard has no adapted rows)."""
+        """Rows [start, stop) of one group. A shard none of whose entries has ``variant`` serves raw rows
+        (the dataset checks that it has the variant at all before asking, see the module docstring)."""
         if variant not in self.variants:
             variant = "raw"
         if not 0 <= start <= stop <= self.num_rows:
@@ -298,6 +307,28 @@ class MotionDataset:
         return tuple(self.manifest["link_names"])
 
     @property
+    def variants(self) -> tuple[str, ...]:
+        """The motion variants this dataset stores (``raw`` first; ``adapted``, ``simulated`` when present)."""
+        return tuple(self.manifest.get("variants", ["raw"]))
+
+    def check_variant(self, variant: str) -> None:
+        """Raise unless the dataset stores ``variant`` (ValueError: no such variant; InputError ``variant_missing``)."""
+        if variant in self.variants:
+            return
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; variants are {', '.join(VARIANTS)}")
+        raise InputError(self.path, "variant_missing",
+                         f"this dataset has no {variant!r} motion (it stores: {', '.join(self.variants)}); run the "
+                         f"pipeline with the {'adapt' if variant == 'adapted' else 'simulate'} stage, or read "
+                         f"variant='raw'")
+
+    def has_variant(self, clip: int, variant: str) -> bool:
+        """Whether clip entry ``clip`` has its own ``variant`` motion (else reading it gives the raw rows)."""
+        if variant == "raw":
+            return True
+        return bool(self.clips[clip].get(f"has_{variant}", False))
+
+    @property
     def num_clips(self) -> int:
         return int(len(self.clip_shard))
 
@@ -387,6 +418,7 @@ class MotionDataset:
     def clip(self, clip: int, start: int = 0, stop: int | None = None, variant: str = "raw",
              fields: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Stored frames [start, stop) of clip entry ``clip`` as named float32 arrays."""
+        self.check_variant(variant)
         n = int(self.clip_frames[clip])
         stop = n if stop is None else stop
         if not 0 <= start < stop <= n:
@@ -418,6 +450,7 @@ class MotionDataset:
         in ``out`` (``{name: (B, num_frames, *shape)}`` C-contiguous float32,
         e.g. in shared memory; one per requested field).
         """
+        self.check_variant(variant)
         clips = np.asarray(clips, dtype=np.int64).reshape(-1)
         t0 = np.asarray(t0, dtype=np.float64).reshape(-1)
         if clips.shape != t0.shape:
@@ -491,6 +524,7 @@ class MotionDataset:
     def iter_clips(self, indices: Iterable[int] | None = None,
                    variant: str = "raw") -> Iterator[tuple[dict[str, Any], dict[str, np.ndarray]]]:
         """Yield ``(record, frames)`` for clip entries (all by default), one at a time."""
+        self.check_variant(variant)
         for i in (range(self.num_clips) if indices is None else indices):
             yield self.clips[i], self.clip(i, variant=variant)
 

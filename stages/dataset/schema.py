@@ -11,7 +11,8 @@ A dataset folder holds::
     shards/shard-00000.h5  frame data, frame-major, clips concatenated
 
 Each shard holds, per *variant* (``raw`` = retargeted, ``adapted`` = output of
-the adapt stage, when present) and per column *group*, one float32 array
+the adapt stage, ``simulated`` = the motion the simulate stage's tracker
+produced; the latter two when present) and per column *group*, one float32 array
 ``<variant>/<group>`` of shape (N, F_group): one row per frame, the columns
 given by :func:`column_layout`. Groups: ``core`` (root pose and velocities,
 joint positions and velocities, foot contacts: what a tracking policy reads
@@ -30,7 +31,7 @@ MANIFEST_NAME = "manifest.json"
 CLIPS_NAME = "clips.json"
 INDEX_NAME = "index.npz"
 SHARD_DIR = "shards"
-VARIANTS = ("raw", "adapted")
+VARIANTS = ("raw", "adapted", "simulated")
 GROUPS = ("core", "links")
 SPLITS = ("train", "val", "test")
 

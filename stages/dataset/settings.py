@@ -29,6 +29,7 @@ class Settings:
     split_val: float = 0.05        # fraction in val; the rest is test
     seed: int = 0                  # salt of the split hash
     include_adapted: bool = True   # store the adapt stage's motion beside the raw one when present
+    include_simulated: bool = True  # store the simulate stage's tracked motion beside the raw one when present
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:

@@ -53,15 +53,22 @@ def clip_inputs(clips: list[ClipOutcome]) -> Iterator[ClipInput]:
             dataset=src.dataset,
             license=src.license,
             adapted=Path(outcome.artifacts["adapt"]) if "adapt" in outcome.artifacts else None,
+            simulated=outcome.artifacts.get("simulate"),
             zmp_margin_m=zmp_margin(summary),
             upstream_hashes=dict(outcome.hashes),
         )
 
 
 def run(clips: list[ClipOutcome], settings: Settings, globals: RunGlobals, out_dir: Path) -> dict[str, Any]:
-    """Write the dataset for ``clips`` under ``out_dir``; returns the writer's summary."""
+    """Write the dataset for ``clips`` under ``out_dir``; returns the writer's summary.
+
+    No progress bar of its own: the DAG's counter covers this step (a bar from a
+    worker process would interleave with the DAG's, and ``--no-progress`` must
+    silence everything).
+    """
     inputs = list(clip_inputs(clips))
     summary = write_dataset(out_dir, inputs, settings, robot=globals.robot, total=len(inputs), strict=False,
+                            progress=False,
                             extra={"run": {"robot": globals.robot, "seed": globals.seed, "fps": globals.fps}})
     summary.pop("path", None)          # out_dir is a temporary folder the DAG renames when the stage succeeds
     summary["offered"] = len(clips)

@@ -57,6 +57,7 @@ class WindowDataset(Dataset):
         self.data = path if isinstance(path, MotionDataset) else open_dataset(path)
         self.indices = (np.arange(self.data.num_windows) if split is None else self.data.split_windows(split))
         self.num_frames, self.dt = num_frames, dt
+        self.data.check_variant(variant)   # fail at construction, not in a DataLoader worker
         self.variant, self.fields = variant, None if fields is None else tuple(fields)
         self.seed, self.random_start, self.epoch = seed, random_start, 0
 
@@ -117,6 +118,7 @@ class SampledWindows(IterableDataset):
                  dt: float = 0.02, variant: str = "raw", fields: Sequence[str] | None = None, seed: int = 0,
                  num_batches: int | None = None):
         self.data = path if isinstance(path, MotionDataset) else open_dataset(path)
+        self.data.check_variant(variant)
         self.make_sampler, self.batch, self.num_frames, self.dt = make_sampler, batch, num_frames, dt
         self.variant, self.fields, self.seed, self.num_batches = variant, fields, seed, num_batches
 

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+#: reason codes meaning "this file is not a retargeted robot motion"
+NOT_A_MOTION = ("not_npz", "pickled_object", "unreadable", "wrong_schema", "missing_array", "bad_schema")
+HINT = ("hint: filter-clip reads the .npz of a retargeted robot motion (what `retarget-clip ... --out X.npz` or the "
+        "retarget stage writes); a BVH or AMASS file is read by retarget-clip: "
+        "`python -m pipeline retarget-clip {input} --out retargeted.npz`, then `python -m pipeline filter-clip "
+        "retargeted.npz`")
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``filter-clip`` on the ``python -m pipeline`` sub-command parser."""
@@ -32,7 +39,7 @@ def _main(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from core.errors import ConfigError, PipelineError
+    from core.errors import ConfigError, InputError, PipelineError
     from core.records.robot_motion import RobotMotion
     from core.robot import load_robot
     from core.settings import build
@@ -57,6 +64,8 @@ def _main(args: argparse.Namespace) -> int:
             plot_verdict(verdict, motion, args.plot)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, InputError) and exc.path == str(args.input) and exc.code in NOT_A_MOTION:
+            print(HINT.format(input=args.input), file=sys.stderr)
         return 2
     out = verdict.to_json()
     print(json.dumps({"input": str(args.input), **out}))

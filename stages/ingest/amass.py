@@ -269,6 +269,12 @@ def model_rest_joints(model_path: str | Path, model_type: str, betas: np.ndarray
     return joints[:NUM_BODY_JOINTS], used
 
 
+def is_mean_shape(clip: AmassClip) -> bool:
+    """Whether the clip's body is the SMPL neutral mean shape (SMPL, neutral, all betas zero), for which the
+    built-in mean-shape skeleton is exact rather than an approximation."""
+    return clip.model_type == "smpl" and clip.gender == "neutral" and not np.any(clip.betas)
+
+
 def amass_source(path: str | Path, body_models: str | None = None,
                  require_body_models: bool = False) -> tuple[SourceMotion, dict[str, str]]:
     """AMASS file -> Z-up local transforms on the 22 SMPL body joints + provenance."""
@@ -289,12 +295,17 @@ def amass_source(path: str | Path, body_models: str | None = None,
             raise InputError(path, "missing_body_model",
                              f"no {clip.model_type.upper()} {clip.gender} body-model file {where} and body models "
                              "are required")
-        warnings.warn("AMASS clips ingested on the SMPL neutral mean-shape skeleton (no body-model files): joint "
-                      "positions are approximate (betas ignored)", MeanShapeWarning, stacklevel=2)
         rest = MEAN_SHAPE_REST_JOINTS
-        info.update(fk="mean_shape_skeleton",
-                    notes=f"approximate shape: SMPL neutral mean-shape skeleton for a {clip.model_type} clip, "
-                          "betas ignored")
+        if is_mean_shape(clip):
+            # the skeleton IS this clip's body (the demo corpus is built this way): exact, nothing to warn about
+            info.update(fk="mean_shape_skeleton",
+                        notes="SMPL neutral mean shape (betas zero): the built-in skeleton is exact")
+        else:
+            warnings.warn("AMASS clips ingested on the SMPL neutral mean-shape skeleton (no body-model files): joint "
+                          "positions are approximate (betas ignored)", MeanShapeWarning, stacklevel=2)
+            info.update(fk="mean_shape_skeleton",
+                        notes=f"approximate shape: SMPL neutral mean-shape skeleton for a {clip.model_type} clip, "
+                              "betas ignored")
     c = SMPL_NATIVE_TO_Z_UP
     c_inv = rot.conjugate(c)
     T = clip.body_pose.shape[0]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from core import rotations as rot
-from core.errors import InputError
+from core.errors import InputError, SalvagedInputWarning
 
 _AXES = {"X": 0, "Y": 1, "Z": 2}
 _MAX_JOINTS = 1024
@@ -234,7 +234,7 @@ def _parse_motion(tail: str, n_channels: int, path: str | Path | None) -> tuple[
     counts = [len(r.split()) for r in rows]
     if rows and counts[-1] != n_channels and all(c == n_channels for c in counts[:-1]):
         warnings.warn(f"{path}: last motion line is incomplete ({counts[-1]} of {n_channels} values); dropped "
-                      "(file truncated)", stacklevel=3)
+                      "(file truncated)", SalvagedInputWarning, stacklevel=3)
         rows, counts = rows[:-1], counts[:-1]
     bad = [k for k, c in enumerate(counts) if c != n_channels]
     if bad:
@@ -251,7 +251,7 @@ def _parse_motion(tail: str, n_channels: int, path: str | Path | None) -> tuple[
         raise InputError(path, "non_finite", f"NaN or Inf in the motion data (first at frame {frame})")
     if declared != len(rows):
         warnings.warn(f"{path}: header declares {declared} frames but {len(rows)} are present; using "
-                      f"{len(rows)}", stacklevel=3)
+                      f"{len(rows)}", SalvagedInputWarning, stacklevel=3)
     return frame_time, declared, motion
 
 

@@ -22,6 +22,10 @@ class Settings:
             skeleton; OR-ed with the clip source's own switch.
         max_duration: clips longer than this (s) are rejected (``too_long``);
             0 disables the check.
+        strict_input: when true, a file that could only be salvaged (a
+            truncated BVH read up to its last complete frame, a header whose
+            frame count is wrong) is rejected (``salvaged_input``) instead of
+            kept with a warning (``run --strict-input`` sets it).
     """
 
     floor_percentile: float = 50.0
@@ -29,3 +33,4 @@ class Settings:
     min_frames: int = 2
     require_body_models: bool = False
     max_duration: float = 0.0
+    strict_input: bool = False
