@@ -74,13 +74,13 @@ def _locate(name: str) -> tuple[Path, bool] | None:
 def code_files(root: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
     """Source and data files of a package folder (sorted; caches, hidden files and the
     ``exclude`` folders, relative to ``root``, skipped)."""
-    out = []
-    skip = {root / e for e in exclude}
+    out: list[str] = []
+    skip = {os.path.join(root, e) for e in exclude}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__"
-                             and Path(dirpath) / d not in skip)
-        out += [Path(dirpath) / f for f in filenames if f.endswith(CODE_SUFFIXES) and not f.startswith(".")]
-    return sorted(out)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"
+                       and os.path.join(dirpath, d) not in skip]
+        out += [os.path.join(dirpath, f) for f in filenames if f.endswith(CODE_SUFFIXES) and not f.startswith(".")]
+    return [Path(p) for p in sorted(out)]
 
 
 def _names(listing: str) -> list[str]:
@@ -138,7 +138,8 @@ def stage_packages(package: str) -> tuple[str, ...]:
         for path in code_files(root) if is_package else [root]:
             if path.suffix != ".py":
                 continue
-            module_package = ".".join([name, *path.relative_to(root).parts[:-1]]) if is_package else family
+            sub = str(path.parent)[len(str(root)) + 1:]
+            module_package = ".".join([name, *filter(None, sub.split(os.sep))]) if is_package else family
             todo += sorted(_imported_siblings(path.read_text(errors="replace"), module_package, family) - seen)
     return tuple(sorted(seen))
 
@@ -168,7 +169,9 @@ class FingerprintCache:
         if digest is None:
             files = code_files(root, exclude) if root.is_dir() else [root]
             base = root if root.is_dir() else root.parent
-            digest = self._trees[root] = sha256_json([[p.relative_to(base).as_posix(), self.file(p)] for p in files])
+            prefix = len(str(base)) + 1
+            digest = self._trees[root] = sha256_json([[str(p)[prefix:].replace(os.sep, "/"), self.file(p)]
+                                                      for p in files])
         return digest
 
     def robot(self, name_or_path: str) -> str:
