@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core.contacts import spans_of
 from viz.preview.camera import Camera, CameraSettings, smooth_path
-from viz.preview.geometry import CENTRE, LEFT, RIGHT, Segments, human_feet, human_segments, robot_feet, robot_segments
+from viz.preview.geometry import LEFT, RIGHT, Segments, human_feet, human_segments, robot_feet, robot_segments
 from viz.runs import ClipMotions
 
 RGB = tuple[int, int, int]
