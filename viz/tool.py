@@ -22,6 +22,7 @@ def add_parser(subparsers) -> None:
     report.add_argument("--manifest", "-m", default=None, help="report on this manifest's output folder (when OUT is not given)")
     report.add_argument("--max-clips", type=int, default=12, help="clips that get a preview and plots (default: %(default)s)")
     report.add_argument("--no-previews", action="store_true", help="plots only, no animated previews")
+    report.add_argument("--workers", type=int, default=None, help="processes making previews and plots (default: up to 4, one per core)")
     report.set_defaults(func=_report)
 
     preview = subparsers.add_parser(
@@ -61,6 +62,8 @@ def _report(args: argparse.Namespace) -> int:
 
         out = load_manifest(args.manifest).output
     settings = ReportSettings(max_clips=args.max_clips, previews=not args.no_previews)
+    if args.workers is not None:
+        settings = ReportSettings(max_clips=args.max_clips, previews=not args.no_previews, workers=max(1, args.workers))
     result = write_report(out, settings, log=(lambda m: print(m, file=sys.stderr)) if sys.stderr.isatty() else None)
     print(f"report: {result.path} ({result.seconds:.1f} s, media for {result.clips_with_media} clip(s))")
     return 0

@@ -27,6 +27,7 @@ GRID: RGB = (214, 214, 210)
 TEXT: RGB = (40, 40, 40)
 CUT: RGB = (200, 40, 40)
 KEPT: RGB = (80, 160, 90)
+FLAGGED: RGB = (200, 140, 20)
 FALL: RGB = (120, 40, 160)
 CONTACT_MARK: RGB = (60, 170, 90)
 FOOT_COLOURS: tuple[RGB, RGB] = ((31, 119, 180), (255, 127, 14))          # left, right (as the --plot figures)
@@ -142,6 +143,12 @@ def _timeline_rows(clip: ClipMotions) -> list[tuple[str, list[tuple[np.ndarray, 
     if clip.verdict is not None:
         cut = clip.cut_mask()
         rows.append((f"filter: {clip.verdict.verdict}", [(~cut, KEPT), (cut, CUT)]))
+        flagged = np.zeros(T, dtype=bool)
+        for reason in clip.verdict.reasons:
+            for a, b in reason.spans:
+                flagged[int(a):int(b)] = True
+        if flagged.any():
+            rows.append(("reasons", [(flagged, FLAGGED)]))
     if clip.sim_fallen is not None:
         rows.append(("sim: fallen", [(np.asarray(clip.sim_fallen, bool)[:T], FALL)]))
     return rows
@@ -254,8 +261,12 @@ class FrameRenderer:
         codes = self._codes[t]
         cut = bool(self._cut[t])
         if cut or codes:
-            colour = CUT if cut else (170, 110, 20)
-            label = ("cut" if cut else "flagged") + (": " + codes if codes else "")
+            colour = CUT if cut else FLAGGED
+            if codes:
+                label = ("cut: " if cut else "flagged (kept): ") + codes
+            else:
+                label = "cut: clip rejected" if self.clip.verdict and self.clip.verdict.verdict == "reject" \
+                    else "cut: kept piece too short"
             draw.text((8, s.panel_height - 20), label[:90], fill=colour, font=self.font)
             if cut:
                 draw.rectangle([0, 0, self.width - 1, s.panel_height - 1], outline=CUT, width=3)

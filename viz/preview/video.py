@@ -23,7 +23,8 @@ class _Mp4:
         self._gen = imageio_ffmpeg.write_frames(
             str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=16,
             ffmpeg_log_level="error", quality=None,
-            output_params=["-preset", "veryfast", "-crf", "26", "-threads", "1", "-movflags", "+faststart"])
+            output_params=["-preset", "veryfast", "-tune", "animation", "-crf", "28", "-threads", "1",
+                           "-movflags", "+faststart"])
         self._gen.send(None)
 
     def send(self, frame: np.ndarray) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import numpy as np
 
 from core.npzio import atomic_write_bytes
 from viz.report import figures
-from viz.report.collect import Metric, ReportData, collect
+from viz.report.collect import Metric, ReportData, collect, is_descriptive
 from viz.report.html import comparison_rows, render_html
 from viz.report.media import ClipMedia, clip_media
 from viz.runs import RunFolder
@@ -24,11 +27,13 @@ class ReportSettings:
         max_clips: clips that get a preview and plots (the worst per metric first, round-robin over metrics).
         worst_per_metric: clips listed per metric in the "worst clips" table.
         previews: render animated previews (plots are made either way).
+        workers: processes making the clips' media at once (1: in this process).
     """
 
     max_clips: int = 12
     worst_per_metric: int = 3
     previews: bool = True
+    workers: int = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class ReportResult:
 
 def worst_lists(d: ReportData, count: int) -> list[tuple[Metric, list[tuple[str, float]]]]:
     """Worst ``count`` clips of every metric that varies across clips."""
-    metrics = [m for m in d.metrics if m.varies]
+    metrics = [m for m in d.metrics if m.varies and not is_descriptive(m.name)]
     if d.difficulty is not None and d.difficulty.varies:
         metrics.append(d.difficulty)
     for key in ("falls_per_min", "tracked_fraction"):
@@ -109,10 +114,18 @@ def write_report(out: str | Path, settings: ReportSettings | None = None, *, log
     worst = worst_lists(data, settings.worst_per_metric)
     chosen = pick_clips(data, worst, set(run.viewable()), settings.max_clips)
     media: dict[str, ClipMedia] = {}
-    for i, clip_id in enumerate(chosen):
-        if log:
-            log(f"report: media {i + 1}/{len(chosen)} {clip_id}")
-        media[clip_id] = clip_media(run, clip_id, report_dir, settings.previews)
+    if settings.workers > 1 and len(chosen) > 1:
+        with ProcessPoolExecutor(min(settings.workers, len(chosen)), mp_context=get_context("spawn")) as pool:
+            futures = {c: pool.submit(clip_media, run, c, report_dir, settings.previews) for c in chosen}
+            for i, clip_id in enumerate(chosen):
+                media[clip_id] = futures[clip_id].result()
+                if log:
+                    log(f"report: media {i + 1}/{len(chosen)} {clip_id}")
+    else:
+        for i, clip_id in enumerate(chosen):
+            if log:
+                log(f"report: media {i + 1}/{len(chosen)} {clip_id}")
+            media[clip_id] = clip_media(run, clip_id, report_dir, settings.previews)
     notes = []
     if len(run.viewable()) > len(chosen):
         notes.append(f"Previews and plots were made for {len(chosen)} of {len(run.viewable())} clips (rejected clips and "

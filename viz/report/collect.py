@@ -22,6 +22,8 @@ BOOKKEEPING = frozenset({"fps", "frames", "frames_total", "frames_kept", "first_
                          "realtime_factor", "standing_height", "floor_height"})
 #: Metric name fragments for which a *lower* value is worse.
 LOWER_IS_WORSE = ("tracked_fraction", "margin", "kept", "stability")
+#: Metric name fragments of descriptive measures (scales, lengths): distributions shown, no "worst" list.
+DESCRIPTIVE = ("root_scale", "scale_", "_leg_m")
 SIM_KEYS = ("falls", "falls_per_min", "tracked_fraction", "mean_body_error_m", "max_torque_ratio", "realtime_factor")
 
 
@@ -31,6 +33,10 @@ def _number(value: Any) -> float | None:
     if isinstance(value, (int, float)) and math.isfinite(float(value)):
         return float(value)
     return None
+
+
+def is_descriptive(metric: str) -> bool:
+    return any(part in metric for part in DESCRIPTIVE)
 
 
 def lower_is_worse(metric: str) -> bool:

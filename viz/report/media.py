@@ -14,7 +14,7 @@ from pathlib import Path
 
 from viz.runs import RunFolder
 
-MEDIA_VERSION = "1"
+MEDIA_VERSION = "2"
 
 
 @dataclass

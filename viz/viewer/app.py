@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,9 +61,9 @@ class Viewer:
         self.server.scene.set_up_direction("+z")
         self.server.scene.add_grid("/ground", width=20.0, height=20.0, cell_size=0.5, position=(0.0, 0.0, 0.0))
         self._robot_nodes: dict[str, list] = {}
-        self._human = None
+        self._human: Any = None
         self._contacts: list = []
-        self._status = None
+        self._status: Any = None
         self.loaded: _Loaded | None = None
         self.frame = 0
         if clip is not None and self.run is not None and clip not in self.clip_ids:
@@ -88,8 +89,9 @@ class Viewer:
         gui = self.server.gui
         self.gui_clip = None
         if self.run is not None:
-            self.gui_clip = gui.add_dropdown("clip", tuple(self.clip_ids), initial_value=self._first or self.clip_ids[0])
-            self.gui_clip.on_update(lambda _: self.show_clip(self.gui_clip.value))
+            dropdown = gui.add_dropdown("clip", tuple(self.clip_ids), initial_value=self._first or self.clip_ids[0])
+            dropdown.on_update(lambda _: self.show_clip(dropdown.value))
+            self.gui_clip = dropdown
         self.gui_show = {name: gui.add_checkbox(name, initial_value=True) for name in ("human", "raw", "adapted", "simulated")}
         for box in self.gui_show.values():
             box.on_update(lambda _: self._apply_visibility())
@@ -182,7 +184,11 @@ class Viewer:
         raw = next(iter(loaded.poses.values()), None)
         if raw is None and loaded.bones is None:
             return
-        centre = raw[0][0].mean(axis=0) if raw is not None else loaded.bones[0].reshape(-1, 3).mean(axis=0)
+        if raw is not None:
+            centre = raw[0][0].mean(axis=0)
+        else:
+            assert loaded.bones is not None
+            centre = loaded.bones[0].reshape(-1, 3).mean(axis=0)
         look = np.array([centre[0], centre[1] + 0.5 * float(self.gui_offset.value), 0.7])
         eye = look + np.array([1.2, -3.2, 0.9])
         self.server.initial_camera.look_at = look
@@ -250,7 +256,7 @@ class Viewer:
             state = ("**CUT**" if cut else "kept") + (f" ({codes})" if codes else "")
             self.gui_info.content = f"t = {t / fps:.2f} s · frame {t + 1}/{T}{contacts} · {state}"
             if int(self.gui_frame.value) != t:
-                self.gui_frame.value = t
+                self.gui_frame.value = t  # type: ignore[misc]  # viser's value setter
 
     def _play_loop(self) -> None:
         last = time.perf_counter()

@@ -148,7 +148,8 @@ def mesh_bodies(urdf: str | Path, robot: Robot) -> BodySet | None:
     if missing:
         raise InputError(urdf, "joint_mismatch", f"joints {missing[:4]} of the mesh description are not joints of {robot.name}")
     index = np.array([robot.dof_names.index(n) for n in names])
-    bodies, fids = [], []
+    bodies: list[Body] = []
+    fids: list[int] = []
     for link, path, xyz, rpy, scale in visuals:
         if not model.existFrame(link):
             continue
