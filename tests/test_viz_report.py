@@ -79,7 +79,7 @@ def test_report_shows_adaptation_and_simulation_when_present(default_run, tmp_pa
     from viz.report.api import ReportSettings, write_report
 
     run = add_adapt_and_simulate(default_run, tmp_path / "run", fall_clip="demo__walk_straight_s0")
-    result = write_report(run, ReportSettings(max_clips=2))
+    result = write_report(run, ReportSettings(max_clips=2, workers=1))
     page = result.path.read_text()
     assert set(sections(page)) == BASE_SECTIONS | {"adaptation", "simulation"}
     assert all(im.width > 100 for im in embedded_images(page))

@@ -88,10 +88,10 @@ def test_viewer_toggles_simulated_and_adapted(default_run, tmp_path):
     from viz.viewer.app import Viewer
 
     run = add_adapt_and_simulate(default_run, tmp_path / "run", fall_clip="demo__walk_straight_s0")
-    v = Viewer(run, port=free_port(), clip="demo__walk_straight_s0")
+    v = Viewer(run, port=free_port(), clip="demo__walk_straight_s0", capsules=True)
     try:
         assert set(v._robot_nodes) == {"raw", "adapted", "simulated"}
-        assert v._bodies["g1"].kind == "capsules"                        # built-in description has no meshes
+        assert v._bodies["g1"].kind == "capsules"
         v.gui_show["simulated"].value = False
         v._apply_visibility()
         assert not any(n.visible for n in v._robot_nodes["simulated"]) and all(n.visible for n in v._robot_nodes["raw"])
@@ -120,7 +120,7 @@ def test_chromium_screenshot_shows_the_robot(default_run, tmp_path):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    v = Viewer(default_run, port=free_port(), clip="demo__walk_straight_s0")
+    v = Viewer(default_run, port=free_port(), clip="demo__walk_straight_s0", capsules=True)
     try:
         v.set_frame(40)
         shot = screenshot(v.url, tmp_path / "viewer.png", wait_s=10.0)

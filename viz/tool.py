@@ -46,7 +46,9 @@ def add_parser(subparsers) -> None:
     view.add_argument("--clip", default=None, metavar="ID", help="clip to show first")
     view.add_argument("--meshes", default=None, metavar="URDF",
                       help="robot description with visual meshes (e.g. the official g1_29dof_rev_1_0.urdf); "
-                           "default: the robot's own description when it has meshes, else capsules")
+                           "default: the robot's own description, else <robot>_description/*.urdf on the robot search "
+                           "path (MOTION_ROBOT_PATH, ../shared/data/robots), when one has meshes; else capsules")
+    view.add_argument("--capsules", action="store_true", help="draw the robot's collision capsules, not meshes (lighter)")
     view.set_defaults(func=_view)
 
 
@@ -87,4 +89,4 @@ def _preview(args: argparse.Namespace) -> int:
 def _view(args: argparse.Namespace) -> int:
     from viz.viewer.app import serve
 
-    return serve(args.target, host=args.host, port=args.port, clip=args.clip, meshes=args.meshes)
+    return serve(args.target, host=args.host, port=args.port, clip=args.clip, meshes=args.meshes, capsules=args.capsules)

@@ -47,7 +47,7 @@ class Viewer:
     """A running viewer (``stop()`` ends it). ``target``: a run folder or a motion npz."""
 
     def __init__(self, target: str | Path, host: str = "127.0.0.1", port: int = 8080, clip: str | None = None,
-                 meshes: str | Path | None = None, verbose: bool = False):
+                 meshes: str | Path | None = None, capsules: bool = False, verbose: bool = False):
         import viser
 
         self.run, self.file = resolve_target(target)
@@ -55,6 +55,7 @@ class Viewer:
         if self.run is not None and not self.clip_ids:
             raise ValueError(f"{target}: no clip of this run has a retargeted motion to show")
         self.meshes = meshes
+        self.capsules = capsules
         self._bodies: dict[str, BodySet] = {}
         self._lock = threading.RLock()
         self.server = viser.ViserServer(host=host, port=port, verbose=verbose)
@@ -115,7 +116,7 @@ class Viewer:
     # -- clips ----------------------------------------------------------------------------------------------------
     def _bodies_for(self, robot_name: str) -> BodySet:
         if robot_name not in self._bodies:
-            self._bodies[robot_name] = robot_bodies(robot_model(robot_name), self.meshes)
+            self._bodies[robot_name] = robot_bodies(robot_model(robot_name), self.meshes, self.capsules)
         return self._bodies[robot_name]
 
     def _load(self, clip_id: str | None) -> _Loaded:
@@ -279,9 +280,9 @@ class Viewer:
 
 
 def serve(target: str | Path, host: str = "127.0.0.1", port: int = 8080, clip: str | None = None,
-          meshes: str | Path | None = None) -> int:
+          meshes: str | Path | None = None, capsules: bool = False) -> int:
     """Run the viewer until Ctrl-C."""
-    viewer = Viewer(target, host=host, port=port, clip=clip, meshes=meshes)
+    viewer = Viewer(target, host=host, port=port, clip=clip, meshes=meshes, capsules=capsules)
     kind = next(iter(viewer._bodies.values())).kind if viewer._bodies else "capsules"
     print(f"viewer: {viewer.url}  (robot drawn with {kind}; Ctrl-C stops it)", flush=True)
     try:

@@ -177,10 +177,24 @@ def mesh_bodies(urdf: str | Path, robot: Robot) -> BodySet | None:
     return BodySet("meshes", bodies, poses)
 
 
-def robot_bodies(robot: Robot, meshes: str | Path | None = None) -> BodySet:
-    """Official meshes from ``meshes`` (a URDF) or the robot's own description when it has
-    visual meshes; else the capsules."""
-    for urdf in ([Path(meshes)] if meshes else []) + [robot.config.description]:
+def mesh_candidates(robot: Robot) -> list[Path]:
+    """Descriptions that may carry the robot's meshes: its own, then ``<name>_description/*.urdf``
+    in the robot search folders (``MOTION_ROBOT_PATH``)."""
+    from core.robot.config import search_dirs
+
+    found = [robot.config.description]
+    for folder in search_dirs():
+        found += sorted((folder / f"{robot.name}_description").glob("*.urdf"))
+    return found
+
+
+def robot_bodies(robot: Robot, meshes: str | Path | None = None, capsules: bool = False) -> BodySet:
+    """Official meshes from ``meshes`` (a URDF), else from the robot's own description or a
+    ``<name>_description`` folder of the robot search path when one has visual meshes; else (or
+    with ``capsules``) the collision capsules."""
+    if capsules:
+        return capsule_bodies(robot)
+    for urdf in ([Path(meshes)] if meshes else []) + mesh_candidates(robot):
         if urdf.suffix.lower() == ".urdf" and urdf.is_file():
             found = mesh_bodies(urdf, robot)
             if found is not None:
