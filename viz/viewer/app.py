@@ -25,8 +25,8 @@ from viz.preview.geometry import human_segments, robot_feet, robot_model
 from viz.runs import ClipMotions, RunFolder, load_file, resolve_target
 from viz.viewer.bodies import BodySet, robot_bodies
 
-VARIANT_COLOURS = {"raw": (150, 165, 190), "adapted": (110, 185, 125), "simulated": (170, 125, 200)}
-HUMAN_COLOUR = (60, 60, 60)
+VARIANT_COLOURS = {"raw": (70, 105, 160), "adapted": (60, 150, 80), "simulated": (135, 80, 170)}
+HUMAN_COLOUR = (25, 25, 25)
 FOOT_COLOURS = ((31, 119, 180), (255, 127, 14))
 
 
@@ -66,6 +66,7 @@ class Viewer:
         self._contacts: list = []
         self._status: Any = None
         self.loaded: _Loaded | None = None
+        self._followed: np.ndarray | None = None          # root position the cameras were last moved with
         self.frame = 0
         if clip is not None and self.run is not None and clip not in self.clip_ids:
             raise ValueError(f"clip {clip!r} is not a viewable clip of {target}; e.g. {', '.join(self.clip_ids[:5])}")
@@ -101,6 +102,7 @@ class Viewer:
         self.gui_frame = gui.add_slider("frame", min=0, max=1, step=1, initial_value=0)
         self.gui_frame.on_update(lambda _: self.set_frame(int(self.gui_frame.value)))
         self.gui_play = gui.add_checkbox("play", initial_value=False)
+        self.gui_follow = gui.add_checkbox("camera follows", initial_value=True)
         self.gui_speed = gui.add_slider("speed", min=0.1, max=2.0, step=0.05, initial_value=1.0)
         self.gui_info = gui.add_markdown("")
         self.gui_spans = gui.add_markdown("")
@@ -194,6 +196,8 @@ class Viewer:
         eye = look + np.array([1.2, -3.2, 0.9])
         self.server.initial_camera.look_at = look
         self.server.initial_camera.position = eye
+        self._followed = None
+        self._follow(loaded, self.frame)                     # the cameras follow from here
         for client in self.server.get_clients().values():
             client.camera.look_at = look
             client.camera.position = eye
@@ -251,6 +255,7 @@ class Viewer:
                         self._status.position = (float(root[0]), float(root[1]), float(root[2]) + 0.9)
                     self._status.text = ("CUT" if cut else "flagged") + (f": {codes}" if codes else "")
                     self._status.visible = cut or bool(codes)
+            self._follow(loaded, t)
             fps = loaded.clip.fps
             contacts = "" if loaded.contacts is None else \
                 f" · contacts L {'●' if loaded.contacts[t, 0] else '○'} R {'●' if loaded.contacts[t, 1] else '○'}"
@@ -258,6 +263,22 @@ class Viewer:
             self.gui_info.content = f"t = {t / fps:.2f} s · frame {t + 1}/{T}{contacts} · {state}"
             if int(self.gui_frame.value) != t:
                 self.gui_frame.value = t  # type: ignore[misc]  # viser's value setter
+
+    def _follow(self, loaded: _Loaded, t: int) -> None:
+        """Move every client's camera (position and target together) with the robot's root."""
+        raw = loaded.poses.get("raw") or next(iter(loaded.poses.values()), None)
+        if raw is None:
+            return
+        root = raw[0][min(t, len(raw[0]) - 1)].mean(axis=0)
+        root = np.array([root[0], root[1], 0.0])
+        if self._followed is not None and bool(self.gui_follow.value):
+            delta = root - self._followed
+            if np.linalg.norm(delta) > 1e-4:
+                for client in self.server.get_clients().values():
+                    with client.atomic():
+                        client.camera.look_at = client.camera.look_at + delta
+                        client.camera.position = client.camera.position + delta
+        self._followed = root
 
     def _play_loop(self) -> None:
         last = time.perf_counter()
