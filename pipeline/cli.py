@@ -1,8 +1,10 @@
 """Command-line interface: ``python -m pipeline COMMAND --help``.
 
-Commands: ``run`` (the DAG on a manifest), ``status`` (a run's manifest as a
-table), and the single-file tools each stage registers (``ingest-clip``,
-``retarget-clip``, ``filter-clip``, ``verify``, ``export``).
+Commands: ``run`` (the DAG on a manifest; a run up to the last stage also
+writes the run report), ``status`` (a run's manifest as a table), the
+single-file tools each stage registers (``ingest-clip``, ``retarget-clip``,
+``filter-clip``, ``verify``, ``export``) and the viewers of ``viz/tool.py``
+(``report``, ``preview``, ``view``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ def _run(args: argparse.Namespace) -> int:
         path = write_run_manifest(manifest.output, data)
     print(format_table(data, per_clip=not args.quiet))
     print(f"run manifest: {path}")
+    if args.until == STAGE_ORDER[-1] and not args.no_report:
+        from viz.report.api import write_report
+
+        report = write_report(manifest.output)
+        print(f"run report: {report.path} ({report.seconds:.1f} s)")
     if result.missing:
         print(f"note: stage(s) {', '.join(result.missing)} are not part of this version; "
               f"ran {', '.join(result.stages)}", file=sys.stderr)
@@ -125,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true",
                      help="no progress output at all (bars are shown only on a terminal; a log gets a plain line "
                           "now and then)")
+    run.add_argument("--no-report", action="store_true",
+                     help="do not write OUT/report/index.html at the end of a run up to the last stage")
     run.set_defaults(func=_run)
 
     status = sub.add_parser("status", help="print a run's manifest as a table",

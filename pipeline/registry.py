@@ -24,8 +24,9 @@ GLOBALS_USED: dict[str, tuple[str, ...]] = {
     "dataset": ("robot", "seed"),
 }
 
-#: Single-file tools registered on ``python -m pipeline`` (module ``stages/<stage>/tool.py``).
-TOOL_MODULES: tuple[str, ...] = tuple(f"stages.{name}.tool" for name in STAGE_ORDER)
+#: Single-file tools registered on ``python -m pipeline`` (module ``stages/<stage>/tool.py``), then the
+#: viewers (``viz/tool.py``: report, preview, view).
+TOOL_MODULES: tuple[str, ...] = tuple(f"stages.{name}.tool" for name in STAGE_ORDER) + ("viz.tool",)
 
 AnyStage = Union[ClipStage, CorpusStage]
 

@@ -30,3 +30,18 @@ def require_shared(*parts: str) -> Path:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return require_shared()
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> Path:
+    """The default manifest (demo corpus) run in-process up to the dataset, without its report.
+
+    Shared by the viz tests (report, previews, viewer, notebooks); read-only for them.
+    """
+    from pipeline.cli import main
+
+    out = tmp_path_factory.mktemp("default_run") / "out"
+    code = main(["run", "--manifest", str(REPO / "manifests" / "default.yaml"), "--out", str(out), "--workers", "0",
+                 "--no-progress", "--quiet", "--no-report"])
+    assert code == 0
+    return out

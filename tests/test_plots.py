@@ -192,7 +192,7 @@ def notebook_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("notebook")
     nb = json.loads(NOTEBOOK.read_text())
     namespace: dict = {"__name__": "__walkthrough__"}
-    overrides = {"DEMO_INCLUDE": ["**/walk_slow*", "**/infeasible_floating*"]}
+    overrides = {"DEMO_INCLUDE": ["**/walk_slow*", "**/infeasible_floating*"], "WORK": work / "walkthrough_out"}
     previous = Path.cwd()
     os.chdir(work)
     try:
