@@ -10,7 +10,7 @@ import argparse
 import sys
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``report``, ``preview`` and ``view``."""
     report = subparsers.add_parser(
         "report", help="write OUT/report/index.html: what went in, what came out, what was cut and why",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -73,7 +74,7 @@ def pick_clips(d: ReportData, worst: list[tuple[Metric, list[tuple[str, float]]]
     return chosen
 
 
-def write_report(out: str | Path, settings: ReportSettings | None = None, *, log=None) -> ReportResult:
+def write_report(out: str | Path, settings: ReportSettings | None = None, *, log: Callable[[str], None] | None = None) -> ReportResult:
     """Write ``OUT/report/index.html`` (and the linked media under ``OUT/report/clips/``)."""
     settings = settings or ReportSettings()
     start = time.perf_counter()

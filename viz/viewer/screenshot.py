@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -65,7 +66,7 @@ def screenshot(url: str, path: str | Path, *, wait_s: float = 8.0, size: tuple[i
             with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as ws:
                 counter = iter(range(1, 10**6))
 
-                def call(method: str, **params):
+                def call(method: str, **params: Any) -> Any:
                     ident = next(counter)
                     ws.send(json.dumps({"id": ident, "method": method, "params": params}))
                     while True:
