@@ -12,6 +12,7 @@ Example (``manifests/default.yaml``)::
         kind: demo                # demo | amass | bvh | auto (by file extension)
     stages:                       # each section = that stage's Settings dataclass
       retarget: {}
+      simulate: none              # shorthand for {mode: none}: the stage is off
 
 Unknown keys and invalid values raise :class:`ConfigError` naming the key and
 the file.
@@ -19,6 +20,7 @@ the file.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -115,7 +117,13 @@ def parse_manifest(data: Any, path: Path | None = None, output_override: Path | 
         if name not in STAGE_ORDER:
             raise ConfigError(path, f"stages.{name}", f"unknown stage; stages are {', '.join(STAGE_ORDER)}")
     for name, stage in stages.items():
-        stage_settings[name] = build(stage.settings_type, raw.stages.get(name) or {}, path, f"stages.{name}")
+        section = raw.stages.get(name) or {}
+        if section == "none":
+            # shorthand `<stage>: none` = the stage is off (its Settings has a `mode` with a "none" choice)
+            if "mode" not in {f.name for f in dataclasses.fields(stage.settings_type)}:
+                raise ConfigError(path, f"stages.{name}", "this stage cannot be turned off with 'none'")
+            section = {"mode": "none"}
+        stage_settings[name] = build(stage.settings_type, section, path, f"stages.{name}")
     manifest = Manifest(
         name=raw.name,
         output=Path(raw.output),
