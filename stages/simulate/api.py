@@ -15,6 +15,7 @@ Frames: world Z-up, metres, floor at z = 0; quaternions x y z w in the records.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from core.errors import InputError
 from core.records.robot_motion import RobotMotion
 from core.records.verdict import Reason
 from core.robot import Robot, robot_motion_from_trajectory
+from stages.simulate.balance import balance_com
 from stages.simulate.controller import Command, Controller
 from stages.simulate.mjcf import SimModel, build_sim_model
 from stages.simulate.reference import Reference, build_reference
@@ -145,6 +147,12 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     start = time.perf_counter()
     sim = build_sim_model(robot, float(motion.fps), settings.model)
     ref = build_reference(sim, motion)
+    balance_windows_infeasible = 0
+    if settings.controller.balance_com:
+        balanced = balance_com(ref.com, ref.contacts, ref.sole_pos, ref.foot_rot, sim.sole_half_extents,
+                               ref.fps, settings.controller.cop_fraction)
+        ref = dataclasses.replace(ref, com=balanced.com, com_vel=balanced.com_vel, com_acc=balanced.com_acc)
+        balance_windows_infeasible = balanced.windows_infeasible
     m = sim.model
     d = mujoco.MjData(m)
     ctrl = Controller(sim, robot.effort_limit, settings.controller, settings.model.friction)
@@ -237,6 +245,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         "max_torque_ratio": round(float(ratio.max()), 5),
         "fallen_fraction": round(float(fallen.mean()), 5),
         "qp_failures": qp_failures,
+        "balance_windows_infeasible": balance_windows_infeasible,
         "frames": T,
         "reasons": reasons,
         "realtime_factor": round(duration_s / max(wall, 1e-9), 3),

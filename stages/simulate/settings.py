@@ -37,6 +37,7 @@ class TaskGains:
 class ControllerSettings:
     """Task-space inverse dynamics (one QP per control step)."""
 
+    balance_com: bool = True             # track a CoM trajectory whose ZMP stays in the support (balance.py), not the raw one
     control_every: int = 4               # physics steps per QP solve (control rate = 1 / (control_every * dt))
     posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=1.0))
     com: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=20.0))
