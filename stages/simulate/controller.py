@@ -35,6 +35,7 @@ from stages.simulate.reference import Reference, rotation_error
 from stages.simulate.settings import ControllerSettings, TaskGains
 
 _INF = 1e20
+_MU_SCALE = 1.0 / np.sqrt(2.0)   # friction pyramid inscribed in the cone
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Controller:
         self.nv = m.nv
         self.act = np.asarray(sim.dof_qvel)                 # qvel index of each actuated joint
         self.tau_max = np.asarray(effort_limit, dtype=np.float64)
-        self.mu = friction / np.sqrt(2.0)                   # pyramid inscribed in the cone
+        self.mu = friction * _MU_SCALE
         self._M = np.zeros((m.nv, m.nv))
         self._jp = np.zeros((3, m.nv))
         self._jr = np.zeros((3, m.nv))
