@@ -27,7 +27,7 @@ from core.errors import InputError
 from core.records.robot_motion import RobotMotion
 from core.records.verdict import Reason
 from core.robot import Robot, robot_motion_from_trajectory
-from stages.simulate.balance import balance_com
+from stages.simulate.balance import BalancePlanner
 from stages.simulate.controller import Command, Controller
 from stages.simulate.mjcf import SimModel, build_sim_model
 from stages.simulate.reference import Reference, build_reference
@@ -115,6 +115,29 @@ def _reset(sim: SimModel, d: mujoco.MjData, ref: Reference, frame: int) -> None:
     mujoco.mj_forward(m, d)
 
 
+def _update_kinematics(m: mujoco.MjModel, d: mujoco.MjData) -> None:
+    """Positions, CoM and subtree velocities of the current state (``mj_step2`` leaves them one step old)."""
+    mujoco.mj_kinematics(m, d)
+    mujoco.mj_comPos(m, d)
+    mujoco.mj_comVel(m, d)
+    mujoco.mj_subtreeVel(m, d)
+
+
+def _replan(planner: BalancePlanner, ref: Reference, t: int, com: np.ndarray, com_vel: np.ndarray) -> None:
+    """Overwrite the CoM targets of frames ``t .. t + horizon`` with a balanced plan from the current state."""
+    path = planner.plan(t, com, com_vel)
+    n = path.shape[0]
+    if n == 0:
+        return
+    dt = planner.dt
+    xy = np.vstack([com[:2] - com_vel[:2] * dt, com[:2], path])          # frames t-1 .. t+n
+    vel = np.gradient(xy, dt, axis=0)
+    acc = np.gradient(vel, dt, axis=0)
+    ref.com[t:t + n + 1, :2] = xy[1:]
+    ref.com_vel[t:t + n + 1, :2] = vel[1:]
+    ref.com_acc[t:t + n + 1, :2] = acc[1:]
+
+
 def _foot_contact_forces(sim: SimModel, d: mujoco.MjData, foot_geoms: tuple[int, int]) -> np.ndarray:
     """(2, 3) world force of the floor on each foot's sole, N."""
     out = np.zeros((2, 3))
@@ -147,12 +170,12 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     start = time.perf_counter()
     sim = build_sim_model(robot, float(motion.fps), settings.model)
     ref = build_reference(sim, motion)
-    balance_windows_infeasible = 0
+    planner = None
     if settings.controller.balance_com:
-        balanced = balance_com(ref.com, ref.contacts, ref.sole_pos, ref.foot_rot, sim.sole_half_extents,
-                               ref.fps, settings.controller.cop_fraction)
-        ref = dataclasses.replace(ref, com=balanced.com, com_vel=balanced.com_vel, com_acc=balanced.com_acc)
-        balance_windows_infeasible = balanced.windows_infeasible
+        cs0 = settings.controller
+        planner = BalancePlanner(ref.com, ref.contacts, ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
+                                 cs0.balance_cop_fraction, ref.ang_mom_rate, ref.mass, cs0.balance_horizon_frames)
+        ref = dataclasses.replace(ref, com=ref.com.copy(), com_vel=ref.com_vel.copy(), com_acc=ref.com_acc.copy())
     m = sim.model
     d = mujoco.MjData(m)
     ctrl = Controller(sim, robot.effort_limit, settings.controller, settings.model.friction)
@@ -176,7 +199,9 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     root = sim.root_body
     dq_adr, dv_adr = sim.dof_qpos, sim.dof_qvel
     _reset(sim, d, ref, 0)
+    last_plan = -10 ** 9
     for t in range(T):
+        _update_kinematics(m, d)
         qpos[t] = d.qpos
         err = float(np.linalg.norm(d.site_xpos[key_sites] - ref.key_pos[t], axis=1).mean())
         error[t] = err
@@ -192,8 +217,12 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             loss_start = None
             _reset(sim, d, ref, t)
             ctrl.reset()
+            last_plan = -10 ** 9
         if t == T - 1:
             break
+        if planner is not None and t - last_plan >= cs.balance_replan_frames:
+            _replan(planner, ref, t, d.subtree_com[root].copy(), d.subtree_linvel[root].copy())
+            last_plan = t
         cmd: Command | None = None
         q0 = qd0 = None
         since = 0.0
@@ -245,7 +274,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         "max_torque_ratio": round(float(ratio.max()), 5),
         "fallen_fraction": round(float(fallen.mean()), 5),
         "qp_failures": qp_failures,
-        "balance_windows_infeasible": balance_windows_infeasible,
+        "balance_plans_infeasible": 0 if planner is None else planner.infeasible,
         "frames": T,
         "reasons": reasons,
         "realtime_factor": round(duration_s / max(wall, 1e-9), 3),

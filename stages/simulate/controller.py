@@ -31,11 +31,21 @@ import mujoco
 import numpy as np
 
 from stages.simulate.mjcf import SimModel
-from stages.simulate.reference import Reference, rotation_error
+from stages.simulate.reference import Reference
 from stages.simulate.settings import ControllerSettings, TaskGains
 
 _INF = 1e20
 _MU_SCALE = 1.0 / np.sqrt(2.0)   # friction pyramid inscribed in the cone
+
+
+def rotation_error(r_target: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """World-frame orientation error (3,) of ``r`` to ``r_target`` (world <- body): ``sin(angle) * axis``.
+
+    The vee of the skew part of ``r_target rᵀ``: exact direction, magnitude ``sin`` of the angle (cheaper
+    than the logarithm and enough for a PD task below 90°).
+    """
+    e = r_target @ r.T
+    return 0.5 * np.array([e[2, 1] - e[1, 2], e[0, 2] - e[2, 0], e[1, 0] - e[0, 1]])
 
 
 @dataclass
@@ -75,6 +85,8 @@ class Controller:
         self._jr = np.zeros((3, m.nv))
         self._jdp = np.zeros((3, m.nv))
         self._jdr = np.zeros((3, m.nv))
+        self._bodies = [b for b in range(1, m.nbody) if m.body_mass[b] > 0]
+        self._mass = float(sum(m.body_mass[b] for b in self._bodies))
         self._anchor: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]   # stance foot (position, flat rotation)
 
     def reset(self) -> None:
@@ -97,6 +109,15 @@ class Controller:
         jac = np.vstack([self._jp, self._jr])
         bias = np.concatenate([self._jdp @ d.qvel, self._jdr @ d.qvel])
         return jac, bias, point, rot.copy()
+
+    def _com_bias(self, d: mujoco.MjData) -> np.ndarray:
+        """J̇_com q̇ (3,): the CoM acceleration at zero joint acceleration (mass-weighted body-CoM J̇q̇), m/s²."""
+        m = self.sim.model
+        total = np.zeros(3)
+        for body in self._bodies:
+            mujoco.mj_jacDot(m, d, self._jdp, None, d.xipos[body], body)
+            total += m.body_mass[body] * (self._jdp @ d.qvel)
+        return total / self._mass
 
     def _cone(self, rot: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (11, 6), lower and upper bounds of the linearised wrench cone of a sole (world wrench)."""
@@ -172,11 +193,23 @@ class Controller:
         mujoco.mj_jacSubtreeCom(m, d, self._jp, self.sim.root_body)
         jcom = self._jp.copy()
         com = d.subtree_com[self.sim.root_body]
+        com_bias = self._com_bias(d) if s.velocity_bias else np.zeros(3)
         a_com = self._pd(s.com, lerp(ref.com) - com, lerp(ref.com_vel) - jcom @ qvel, lerp(ref.com_acc))
         horizontal = float(np.linalg.norm(a_com[:2]))
         if horizontal > s.com_max_acceleration:       # a reference the robot lags far behind: do not chase it
             a_com[:2] *= s.com_max_acceleration / horizontal
-        add(jcom, a_com, s.com.weight)
+        add(jcom, a_com - (com_bias if s.velocity_bias else 0.0), s.com.weight)
+        # stepping strategy: in single support a swing foot lands offset by the capture-point error
+        # (divergent component of motion c + ċ/ω of the robot minus that of the CoM target)
+        step_offset = np.zeros(3)
+        if loaded.sum() == 1 and s.step_gain > 0.0:
+            omega = np.sqrt(9.81 / max(float(com[2]), 0.1))
+            xi = com + jcom @ qvel / omega
+            xi_ref = lerp(ref.com) + lerp(ref.com_vel) / omega
+            step_offset[:2] = s.step_gain * (xi - xi_ref)[:2]
+            norm = float(np.linalg.norm(step_offset))
+            if norm > s.step_max_m:
+                step_offset *= s.step_max_m / norm
         # pelvis and torso orientation
         for body, rots, omegas, gains in ((self.sim.root_body, ref.pelvis_rot, ref.pelvis_omega, s.pelvis_orientation),
                                           (self.sim.torso_body, ref.torso_rot, ref.torso_omega, s.torso_orientation)):
@@ -184,8 +217,11 @@ class Controller:
                 continue
             mujoco.mj_jacBody(m, d, None, self._jr, body)
             jr = self._jr.copy()
+            self._jdr[:] = 0.0
+            if s.velocity_bias:
+                mujoco.mj_jacDot(m, d, None, self._jdr, d.xpos[body], body)
             err = rotation_error(rots[frame], d.xmat[body].reshape(3, 3)) + dt_frame * omegas[frame]
-            add(jr, self._pd(gains, err, lerp(omegas) - jr @ qvel, np.zeros(3)), gains.weight)
+            add(jr, self._pd(gains, err, lerp(omegas) - jr @ qvel, np.zeros(3)) - self._jdr @ qvel, gains.weight)
         # feet
         for k, (jac, bias, point, rot) in enumerate(feet):
             v = jac @ qvel
@@ -195,7 +231,7 @@ class Controller:
                 add(jac, s.contact_stiffness * err - s.contact_damping * v - bias, s.contact_weight)
             else:
                 g6 = s.swing_foot
-                err = np.concatenate([lerp(ref.sole_pos[:, k]) - point,
+                err = np.concatenate([lerp(ref.sole_pos[:, k]) + step_offset - point,
                                       rotation_error(ref.foot_rot[frame, k], rot) + dt_frame * ref.foot_omega[frame, k]])
                 vref = np.concatenate([lerp(ref.sole_vel[:, k]), lerp(ref.foot_omega[:, k])])
                 aref = np.concatenate([lerp(ref.sole_acc[:, k]), np.zeros(3)])

@@ -141,7 +141,8 @@ def build_mjcf(robot: Robot, settings: ModelSettings | None = None, timestep_s: 
         geoms.setdefault(frame.parentJoint, []).append(
             f'<geom name="{side}_sole" type="box" pos="{_vec(centre)}" quat="{_vec(quat)}" '
             f'size="{sole.half_extents[0]:.9g} {sole.half_extents[1]:.9g} {half_h:.9g}" '
-            f'contype="0" conaffinity="1" condim="3" friction="{settings.friction:.9g} 0.005 0.0001"/>')
+            f'contype="0" conaffinity="1" condim="{4 if settings.torsional_friction_m > 0 else 3}" solref="{settings.sole_solref_s:.9g} 1" '
+            f'friction="{settings.friction:.9g} {settings.torsional_friction_m:.9g} 0.0001"/>')
     for link in config.key_links:
         frame = model.frames[robot.frame_id(link)]
         sites.setdefault(frame.parentJoint, []).append(
@@ -189,7 +190,8 @@ def build_mjcf(robot: Robot, settings: ModelSettings | None = None, timestep_s: 
     return "\n".join([
         f'<mujoco model={quoteattr(robot.name + "_simulate")}>',
         '  <compiler angle="radian" autolimits="true"/>',
-        f'  <option timestep="{timestep_s:.9g}" integrator="implicitfast" gravity="0 0 -9.81"/>',
+        f'  <option timestep="{timestep_s:.9g}" integrator="implicitfast" gravity="0 0 -9.81" '
+        f'cone="{settings.friction_cone}" impratio="{settings.impratio:.9g}"/>',
         "  <worldbody>",
         f'    <geom name="floor" type="plane" size="0 0 0.05" contype="1" conaffinity="1" '
         f'friction="{settings.friction:.9g} 0.005 0.0001"/>',

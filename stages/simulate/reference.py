@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
+from scipy.signal import savgol_filter
 
 from core.records.robot_motion import RobotMotion
 from core.rotations import make_continuous
@@ -47,6 +48,12 @@ def _world_angular_velocity(rots: np.ndarray, fps: float) -> np.ndarray:
     return out
 
 
+def _smooth(x: np.ndarray, window: int) -> np.ndarray:
+    """Savitzky-Golay smoothing (order 2) along time, when the clip is long enough."""
+    w = min(window, x.shape[0] - (1 - x.shape[0] % 2))
+    return savgol_filter(x, w, 2, axis=0, mode="interp") if w > 2 else x
+
+
 def _rate(x: np.ndarray, fps: float) -> np.ndarray:
     return np.gradient(x, 1.0 / fps, axis=0) if x.shape[0] > 1 else np.zeros_like(x)
 
@@ -64,6 +71,9 @@ class Reference:
         foot_rot: (T, 2, 3, 3) foot orientations; foot_omega: (T, 2, 3) rad/s.
         pelvis_rot, torso_rot: (T, 3, 3); pelvis_omega, torso_omega: (T, 3) rad/s.
         key_pos: (T, K, 3) key-link positions (``robot.config.key_links``).
+        ang_mom_rate: (T, 3) rate of the whole-body angular momentum about the CoM, N·m (world;
+            momentum smoothed over 7 frames before differentiation).
+        mass: total mass, kg.
         contacts: (T, 2) bool reference foot contacts [left, right].
     """
 
@@ -85,6 +95,8 @@ class Reference:
     torso_omega: np.ndarray
     key_pos: np.ndarray
     contacts: np.ndarray
+    ang_mom_rate: np.ndarray
+    mass: float
 
     @property
     def num_frames(self) -> int:
@@ -128,11 +140,16 @@ def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
     pelvis = np.empty((T, 3, 3))
     torso = np.empty((T, 3, 3))
     keys = np.empty((T, len(sim.key_sites), 3))
+    ang_mom = np.empty((T, 3))
     torso_body = sim.torso_body if sim.torso_body is not None else sim.root_body
     for t in range(T):
         d.qpos[:] = qpos[t]
+        d.qvel[:] = qvel[t]
         mujoco.mj_kinematics(m, d)
         mujoco.mj_comPos(m, d)
+        mujoco.mj_comVel(m, d)
+        mujoco.mj_subtreeVel(m, d)
+        ang_mom[t] = d.subtree_angmom[sim.root_body]
         com[t] = d.subtree_com[sim.root_body]
         for k, body in enumerate(sim.foot_bodies):
             r = d.xmat[body].reshape(3, 3)
@@ -153,4 +170,5 @@ def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
         pelvis_rot=pelvis, pelvis_omega=_world_angular_velocity(pelvis, fps),
         torso_rot=torso, torso_omega=_world_angular_velocity(torso, fps),
         key_pos=keys, contacts=np.asarray(motion.contacts, dtype=bool),
+        ang_mom_rate=_rate(_smooth(ang_mom, 7), fps), mass=float(np.sum(m.body_mass)),
     )

@@ -18,6 +18,10 @@ class ModelSettings:
 
     physics_dt_s: float = 0.002          # s, target physics step (rounded so a clip frame is a whole number of steps)
     friction: float = 0.9                # sliding friction coefficient of feet and floor (MuJoCo and the QP's cones)
+    torsional_friction_m: float = 0.02   # m, sole torsional friction (condim 4): yaw moment up to this × normal force
+    friction_cone: Literal["pyramidal", "elliptic"] = "elliptic"   # MuJoCo friction cone
+    impratio: float = 10.0               # MuJoCo friction-to-normal impedance ratio (> 1: less sliding creep)
+    sole_solref_s: float = 0.02          # s, time constant of the sole contacts (MuJoCo solref; >= 2 physics steps)
     sole_thickness_m: float = 0.01       # m, height of the sole contact boxes (bottom face = sole plane)
     armature: float = 0.01               # kg m², rotor inertia added to every actuated joint (not in the URDF; see README)
     joint_damping: float = 0.05          # N m s / rad, viscous joint friction (not in the URDF)
@@ -37,19 +41,25 @@ class TaskGains:
 class ControllerSettings:
     """Task-space inverse dynamics (one QP per control step)."""
 
-    balance_com: bool = True             # track a CoM trajectory whose ZMP stays in the support (balance.py), not the raw one
-    control_every: int = 4               # physics steps per QP solve (control rate = 1 / (control_every * dt))
-    posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=1.0))
-    com: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=20.0))
+    balance_com: bool = True             # track a CoM plan whose ZMP stays in the support (balance.py), not the raw CoM
+    balance_horizon_frames: int = 30     # frames the CoM plan looks ahead
+    balance_replan_frames: int = 2       # frames between re-plans from the robot's state
+    velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
+    control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
+    posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=0.2))
+    com: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=100.0))
     pelvis_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=10.0))
     torso_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=2.0))
     swing_foot: TaskGains = field(default_factory=lambda: TaskGains(kp=400.0, kd=40.0, weight=20.0))
     com_max_acceleration: float = 5.0    # m/s², cap of the horizontal CoM feedback + feed-forward command
+    step_gain: float = 0.0               # swing-foot target shift per metre of capture-point error (single support)
+    step_max_m: float = 0.15             # m, largest such shift
     contact_stiffness: float = 100.0     # 1/s², stance foot held at its landing point, sole flat on the floor ...
     contact_damping: float = 20.0        # 1/s, ... with acceleration = stiffness * pose error - damping * velocity
     contact_weight: float = 1000.0       # weight of the stance-foot task (soft: MuJoCo's contacts are soft too)
     contact_height_m: float = 0.03       # m, a reference stance foot takes load only with its sole this close to the floor
-    cop_fraction: float = 0.7            # the QP's centre of pressure stays within this fraction of the sole's half-lengths
+    cop_fraction: float = 0.8            # the QP's centre of pressure stays within this fraction of the sole's half-lengths
+    balance_cop_fraction: float = 0.4    # the planned CoM's ZMP stays within this fraction (the rest is feedback authority)
     min_normal_force_n: float = 0.0      # N, least normal force of a loaded foot
     force_weight: float = 1e-5           # regularisation of contact wrenches (1/N²)
     acceleration_weight: float = 1e-5    # regularisation of joint accelerations
