@@ -37,7 +37,7 @@ FALL_CODE = "sim_fall"
 """Reason code of the frames a simulated rollout spent falling (from the tracking loss to the reset)."""
 
 #: wall-clock keys of the summary (never stored in the artifact: same inputs give identical bytes)
-TIMING_KEYS: tuple[str, ...] = ("realtime_factor", "wall_s")
+TIMING_KEYS: tuple[str, ...] = ("realtime_factor", "realtime_factor_wall", "cpu_s", "wall_s")
 
 
 @dataclass
@@ -51,7 +51,9 @@ class Simulation:
         joint_torque: (T, D) applied joint torques, N·m (mean over the frame's physics steps).
         contact_force: (T, 2, 3) floor contact force on [left, right] foot, N, world (at the frame).
         summary: falls, falls_per_min, tracked_fraction, mean_body_error_m, max_torque_ratio,
-            realtime_factor, wall_s, qp_failures, reasons (Verdict reason format, code ``sim_fall``).
+            realtime_factor (simulated seconds per CPU second of this process: one core, robust to a
+            shared machine), realtime_factor_wall, cpu_s, wall_s, qp_failures, balance_plans_infeasible,
+            reasons (Verdict reason format, code ``sim_fall``).
     """
 
     motion: RobotMotion
@@ -138,6 +140,22 @@ def _replan(planner: BalancePlanner, ref: Reference, t: int, com: np.ndarray, co
     ref.com_acc[t:t + n + 1, :2] = acc[1:]
 
 
+def _plan_offline(planner: BalancePlanner, ref: Reference, commit: int = 10) -> None:
+    """Replace the reference CoM by one balanced plan along the whole clip (receding windows, no feedback)."""
+    t = 0
+    com = ref.com[0].copy()
+    vel = ref.com_vel[0].copy()
+    while t < ref.num_frames - 1:
+        path = planner.plan(t, com, vel)
+        n = min(commit, path.shape[0])
+        ref.com[t + 1:t + 1 + n, :2] = path[:n]
+        t += n
+        com = ref.com[t].copy()
+        vel = (ref.com[t] - ref.com[t - 1]) * ref.fps
+    ref.com_vel[:] = np.gradient(ref.com, 1.0 / ref.fps, axis=0)
+    ref.com_acc[:] = np.gradient(ref.com_vel, 1.0 / ref.fps, axis=0)
+
+
 def _foot_contact_forces(sim: SimModel, d: mujoco.MjData, foot_geoms: tuple[int, int]) -> np.ndarray:
     """(2, 3) world force of the floor on each foot's sole, N."""
     out = np.zeros((2, 3))
@@ -168,6 +186,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     settings = settings or Settings()
     check_motion(motion, robot)
     start = time.perf_counter()
+    cpu_start = time.process_time()
     sim = build_sim_model(robot, float(motion.fps), settings.model)
     ref = build_reference(sim, motion)
     planner = None
@@ -176,6 +195,9 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         planner = BalancePlanner(ref.com, ref.contacts, ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
                                  cs0.balance_cop_fraction, ref.ang_mom_rate, ref.mass, cs0.balance_horizon_frames)
         ref = dataclasses.replace(ref, com=ref.com.copy(), com_vel=ref.com_vel.copy(), com_acc=ref.com_acc.copy())
+        if cs0.balance_replan_frames == 0:
+            _plan_offline(planner, ref)
+            planner = None
     m = sim.model
     d = mujoco.MjData(m)
     ctrl = Controller(sim, robot.effort_limit, settings.controller, settings.model.friction)
@@ -251,6 +273,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         force[t + 1] = _foot_contact_forces(sim, d, foot_geoms)
     torque[T - 1] = torque[T - 2]
     wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
 
     root_pos = qpos[:, 0:3]
     root_rot = np.concatenate([qpos[:, 4:7], qpos[:, 3:4]], axis=1)      # wxyz -> xyzw
@@ -277,7 +300,9 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         "balance_plans_infeasible": 0 if planner is None else planner.infeasible,
         "frames": T,
         "reasons": reasons,
-        "realtime_factor": round(duration_s / max(wall, 1e-9), 3),
+        "realtime_factor": round(duration_s / max(cpu, 1e-9), 3),
+        "realtime_factor_wall": round(duration_s / max(wall, 1e-9), 3),
+        "cpu_s": round(cpu, 4),
         "wall_s": round(wall, 4),
     }
     return Simulation(motion=simulated, fallen=fallen, key_body_error_m=error, joint_torque=torque,

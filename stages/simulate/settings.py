@@ -43,7 +43,7 @@ class ControllerSettings:
 
     balance_com: bool = True             # track a CoM plan whose ZMP stays in the support (balance.py), not the raw CoM
     balance_horizon_frames: int = 30     # frames the CoM plan looks ahead
-    balance_replan_frames: int = 2       # frames between re-plans from the robot's state
+    balance_replan_frames: int = 2       # frames between re-plans from the robot's state (0: one plan, before the rollout)
     velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
     control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
     posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=0.2))
