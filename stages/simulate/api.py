@@ -30,7 +30,7 @@ from core.robot import Robot, robot_motion_from_trajectory
 from stages.simulate.balance import BalancePlanner
 from stages.simulate.controller import Command, Controller
 from stages.simulate.mjcf import SimModel, build_sim_model
-from stages.simulate.reference import Reference, build_reference
+from stages.simulate.reference import Reference, build_reference, unloading_limit
 from stages.simulate.settings import Settings
 
 FALL_CODE = "sim_fall"
@@ -189,6 +189,9 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     cpu_start = time.process_time()
     sim = build_sim_model(robot, float(motion.fps), settings.model)
     ref = build_reference(sim, motion)
+    if settings.controller.unload_frames > 0:
+        weight = ref.mass * 9.81
+        ref = dataclasses.replace(ref, load_limit=unloading_limit(ref.contacts, weight, settings.controller.unload_frames))
     planner = None
     if settings.controller.balance_com:
         cs0 = settings.controller

@@ -265,6 +265,8 @@ class Controller:
             if not loaded[k]:
                 continue
             cone, clo, chi = self._cone(feet[k][3], self.sim.sole_half_extents[k])
+            if ref.load_limit is not None:         # weight leaves a foot before its lift-off
+                chi[0] = max(float(ref.load_limit[frame, k]), s.min_normal_force_n + 1e-6)
             block = np.zeros((cone.shape[0], n))
             block[:, col:col + 6] = cone
             rows.append(block)

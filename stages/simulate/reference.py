@@ -74,6 +74,8 @@ class Reference:
         ang_mom_rate: (T, 3) rate of the whole-body angular momentum about the CoM, N·m (world;
             momentum smoothed over 7 frames before differentiation).
         mass: total mass, kg.
+        load_limit: optional (T, 2) largest normal force (N) a foot may take: it falls linearly to
+            zero over the frames before the reference lifts the foot (None: no limit).
         contacts: (T, 2) bool reference foot contacts [left, right].
     """
 
@@ -97,10 +99,29 @@ class Reference:
     contacts: np.ndarray
     ang_mom_rate: np.ndarray
     mass: float
+    load_limit: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
         return int(self.qpos.shape[0])
+
+
+def unloading_limit(contacts: np.ndarray, weight_n: float, frames: int) -> np.ndarray:
+    """(T, 2) normal-force limit (N): ``2 × weight`` in stance, ramping to 0 over ``frames`` frames before lift-off."""
+    T = contacts.shape[0]
+    out = np.full((T, 2), 2.0 * weight_n)
+    if frames <= 0:
+        return out
+    for k in range(2):
+        c = contacts[:, k]
+        for t in range(T - 1):
+            if c[t] and not c[t + 1]:              # lift-off after frame t
+                for j in range(frames):
+                    f = t - j
+                    if f < 0 or not c[f]:
+                        break
+                    out[f, k] = min(out[f, k], 2.0 * weight_n * (j + 0.5) / frames)
+    return out
 
 
 def mujoco_state(sim: SimModel, root_pos: np.ndarray, root_rot_xyzw: np.ndarray, dof_pos: np.ndarray,

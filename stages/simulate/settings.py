@@ -60,6 +60,7 @@ class ControllerSettings:
     contact_height_m: float = 0.03       # m, a reference stance foot takes load only with its sole this close to the floor
     cop_fraction: float = 0.8            # the QP's centre of pressure stays within this fraction of the sole's half-lengths
     balance_cop_fraction: float = 0.4    # the planned CoM's ZMP stays within this fraction (the rest is feedback authority)
+    unload_frames: int = 0               # frames over which a foot's load ramps to zero before lift-off (measured: no gain)
     min_normal_force_n: float = 0.0      # N, least normal force of a loaded foot
     force_weight: float = 1e-5           # regularisation of contact wrenches (1/N²)
     acceleration_weight: float = 1e-5    # regularisation of joint accelerations
