@@ -12,6 +12,7 @@ Example (``manifests/default.yaml``)::
         kind: demo                # demo | amass | bvh | auto (by file extension)
     stages:                       # each section = that stage's Settings dataclass
       retarget: {}
+      simulate: none              # shorthand for {mode: none}: the stage is off
 
 Unknown keys and invalid values raise :class:`ConfigError` naming the key and
 the file, when the manifest loads and before any work: besides types and
@@ -22,6 +23,7 @@ setting its stage checks.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -119,8 +121,14 @@ def parse_manifest(data: Any, path: Path | None = None, output_override: Path | 
             raise ConfigError(path, f"stages.{name}", f"unknown stage; stages are {', '.join(STAGE_ORDER)}")
     for name, stage in stages.items():
         key = f"stages.{name}"
+        section = raw.stages.get(name) or {}
+        if section == "none":
+            # shorthand `<stage>: none` = the stage is off (its Settings has a `mode` with a "none" choice)
+            if "mode" not in {f.name for f in dataclasses.fields(stage.settings_type)}:
+                raise ConfigError(path, key, "this stage cannot be turned off with 'none'")
+            section = {"mode": "none"}
         try:
-            stage_settings[name] = build(stage.settings_type, raw.stages.get(name) or {}, path, key)
+            stage_settings[name] = build(stage.settings_type, section, path, key)
         except ConfigError as exc:
             if exc.file is not None:
                 raise

@@ -12,7 +12,7 @@ from typing import Union
 from core.stage import ClipStage, CorpusStage
 
 #: Stage order of the DAG. Per-clip stages first, then corpus (reduce) stages.
-STAGE_ORDER: tuple[str, ...] = ("ingest", "retarget", "filter", "adapt", "dataset")
+STAGE_ORDER: tuple[str, ...] = ("ingest", "retarget", "filter", "simulate", "adapt", "dataset")
 
 #: Which manifest-level settings (RunGlobals fields) each stage's output depends on.
 #: Everything upstream is covered by the upstream artifact's hash.
@@ -20,6 +20,7 @@ GLOBALS_USED: dict[str, tuple[str, ...]] = {
     "ingest": ("fps",),
     "retarget": ("robot",),
     "filter": ("robot",),
+    "simulate": ("robot",),
     "adapt": ("robot", "seed"),
     "dataset": ("robot", "seed"),
 }

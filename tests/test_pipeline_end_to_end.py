@@ -35,7 +35,7 @@ def default_run(tmp_path_factory) -> Path:
 
 def test_default_manifest_runs_every_stage_and_writes_a_verified_dataset(default_run):
     data = json.loads((default_run / "run.json").read_text())
-    assert data["stages"] == ["ingest", "retarget", "filter", "dataset"]
+    assert data["stages"] == ["ingest", "retarget", "filter", "simulate", "dataset"]
     totals = data["totals"]
     assert totals["clips"] == 15 and totals["errors"] == 0
     by_id = {c["clip_id"]: c for c in data["clips"]}
@@ -51,6 +51,9 @@ def test_default_manifest_runs_every_stage_and_writes_a_verified_dataset(default
     assert totals["rejected_by_reason"] == {f"filter:{r}": 1 for r in built_to_fail.values()}
     for cid in feasible:
         assert by_id[cid]["stages"]["retarget"]["summary"]["joint_limit_violations"] == 0
+        sim = by_id[cid]["stages"]["simulate"]["summary"]      # every kept clip is simulated
+        assert sim["frames"] > 0 and 0.0 <= sim["tracked_fraction"] <= 1.0 and sim["falls"] >= 0
+    assert by_id["demo__squat_s0"]["stages"]["simulate"]["summary"]["falls"] == 0
     assert data["corpus"]["dataset"]["status"] == "ok"
     verify = cli("verify", str(default_run / "dataset"))
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -1,0 +1,312 @@
+"""Simulate one robot motion: ``simulate_motion(motion, robot, settings) -> Simulation``.
+
+Protocol (PHC / H2O): the rollout starts from the reference's first state; at
+every clip frame the mean key-body position error (``robot.config.key_links``)
+is measured; a **fall** is a termination (error above ``fall.key_body_error_m``,
+or the pelvis below ``fall.pelvis_low_m`` while the reference's is above
+``fall.reference_pelvis_high_m``). A fall is counted, the frames from the
+start of the tracking loss (the first frame of the run of frames with error
+above ``fall.tracked_error_m`` that ends in the termination) to the fall are
+marked fallen, and the robot is reset to the reference state at that frame, so
+every second of a clip gets a verdict.
+
+Frames: world Z-up, metres, floor at z = 0; quaternions x y z w in the records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from core.errors import InputError
+from core.records.robot_motion import RobotMotion
+from core.records.verdict import Reason
+from core.robot import Robot, robot_motion_from_trajectory
+from stages.simulate.balance import BalancePlanner
+from stages.simulate.controller import Command, Controller
+from stages.simulate.mjcf import SimModel, build_sim_model
+from stages.simulate.reference import Reference, build_reference, unloading_limit
+from stages.simulate.settings import Settings
+
+FALL_CODE = "sim_fall"
+"""Reason code of the frames a simulated rollout spent falling (from the tracking loss to the reset)."""
+
+#: wall-clock keys of the summary (never stored in the artifact: same inputs give identical bytes)
+TIMING_KEYS: tuple[str, ...] = ("realtime_factor", "realtime_factor_wall", "cpu_s", "wall_s")
+
+
+@dataclass
+class Simulation:
+    """The recording of one rollout.
+
+    Attributes:
+        motion: the simulated motion (same robot, fps and frame count as the reference).
+        fallen: (T,) bool frames from a tracking loss to the fall's reset.
+        key_body_error_m: (T,) mean key-body position error to the reference, m.
+        joint_torque: (T, D) applied joint torques, N·m (mean over the frame's physics steps).
+        contact_force: (T, 2, 3) floor contact force on [left, right] foot, N, world (at the frame).
+        summary: falls, falls_per_min, tracked_fraction, mean_body_error_m, max_torque_ratio,
+            realtime_factor (simulated seconds per CPU second of this process: one core, robust to a
+            shared machine), realtime_factor_wall, cpu_s, wall_s, qp_failures, balance_plans_infeasible,
+            reasons (Verdict reason format, code ``sim_fall``).
+    """
+
+    motion: RobotMotion
+    fallen: np.ndarray
+    key_body_error_m: np.ndarray
+    joint_torque: np.ndarray
+    contact_force: np.ndarray
+    summary: dict[str, Any]
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The artifact: the simulated :class:`RobotMotion` arrays plus ``sim_*`` arrays, and its meta."""
+        arrays, meta = self.motion.to_arrays()
+        arrays["sim_fallen"] = self.fallen.astype(bool)
+        arrays["sim_key_body_error_m"] = self.key_body_error_m.astype(np.float64)
+        arrays["sim_joint_torque"] = self.joint_torque.astype(np.float64)
+        arrays["sim_contact_force"] = self.contact_force.astype(np.float64)
+        meta = {**meta, "simulation": {k: v for k, v in self.summary.items() if k not in TIMING_KEYS}}
+        return arrays, meta
+
+
+def check_motion(motion: RobotMotion, robot: Robot) -> None:
+    """Raise :class:`InputError` when ``motion`` cannot be simulated on ``robot``."""
+    where = motion.provenance.get("source_path")
+    if motion.robot != robot.name:
+        raise InputError(where, "robot_mismatch", f"motion is for robot {motion.robot!r}, simulating {robot.name!r}")
+    if tuple(motion.dof_names) != tuple(robot.dof_names):
+        raise InputError(where, "wrong_dofs", f"motion has {len(motion.dof_names)} joints, {robot.name} has "
+                         f"{robot.num_dofs} (names must match the robot's joint order)")
+    T = motion.num_frames
+    shapes = {"root_pos": (T, 3), "root_rot": (T, 4), "dof_pos": (T, robot.num_dofs), "contacts": (T, 2)}
+    for name, shape in shapes.items():
+        if np.shape(getattr(motion, name)) != shape:
+            raise InputError(where, "bad_shape", f"{name} has shape {np.shape(getattr(motion, name))}, expected {shape}")
+    if T < 2:
+        raise InputError(where, "too_short", f"a simulation needs at least 2 frames, the motion has {T}")
+    if not np.isfinite(motion.fps) or motion.fps <= 0:
+        raise InputError(where, "bad_fps", f"frame rate {motion.fps} is not a positive number")
+    for name in ("root_pos", "root_rot", "dof_pos"):
+        bad = ~np.isfinite(np.asarray(getattr(motion, name))).reshape(T, -1).all(axis=1)
+        if bad.any():
+            raise InputError(where, "non_finite", f"{name} holds NaN or inf in {int(bad.sum())} frames "
+                             f"(first at frame {int(np.argmax(bad))})")
+    if np.any(np.linalg.norm(motion.root_rot, axis=1) < 1e-6):
+        raise InputError(where, "bad_quaternion", "root quaternion of zero norm")
+
+
+def _reset(sim: SimModel, d: mujoco.MjData, ref: Reference, frame: int) -> None:
+    """Set the state to the reference at ``frame``; a stance foot below the floor lifts the robot onto it."""
+    m = sim.model
+    d.qpos[:] = ref.qpos[frame]
+    d.qvel[:] = ref.qvel[frame]
+    d.act[:] = 0
+    lowest = []
+    for k in range(2):
+        if ref.contacts[frame, k]:
+            rot = ref.foot_rot[frame, k]
+            half = sim.sole_half_extents[k]
+            lowest.append(ref.sole_pos[frame, k, 2] - abs(rot[2, 0]) * half[0] - abs(rot[2, 1]) * half[1])
+    if lowest and min(lowest) < 0.0:
+        d.qpos[2] -= min(lowest)
+    mujoco.mj_forward(m, d)
+
+
+def _update_kinematics(m: mujoco.MjModel, d: mujoco.MjData) -> None:
+    """Positions, CoM and subtree velocities of the current state (``mj_step2`` leaves them one step old)."""
+    mujoco.mj_kinematics(m, d)
+    mujoco.mj_comPos(m, d)
+    mujoco.mj_comVel(m, d)
+    mujoco.mj_subtreeVel(m, d)
+
+
+def _replan(planner: BalancePlanner, ref: Reference, t: int, com: np.ndarray, com_vel: np.ndarray) -> None:
+    """Overwrite the CoM targets of frames ``t .. t + horizon`` with a balanced plan from the current state."""
+    path = planner.plan(t, com, com_vel)
+    n = path.shape[0]
+    if n == 0:
+        return
+    dt = planner.dt
+    xy = np.vstack([com[:2] - com_vel[:2] * dt, com[:2], path])          # frames t-1 .. t+n
+    vel = np.gradient(xy, dt, axis=0)
+    acc = np.gradient(vel, dt, axis=0)
+    ref.com[t:t + n + 1, :2] = xy[1:]
+    ref.com_vel[t:t + n + 1, :2] = vel[1:]
+    ref.com_acc[t:t + n + 1, :2] = acc[1:]
+
+
+def _plan_offline(planner: BalancePlanner, ref: Reference, commit: int = 10) -> None:
+    """Replace the reference CoM by one balanced plan along the whole clip (receding windows, no feedback)."""
+    t = 0
+    com = ref.com[0].copy()
+    vel = ref.com_vel[0].copy()
+    while t < ref.num_frames - 1:
+        path = planner.plan(t, com, vel)
+        n = min(commit, path.shape[0])
+        ref.com[t + 1:t + 1 + n, :2] = path[:n]
+        t += n
+        com = ref.com[t].copy()
+        vel = (ref.com[t] - ref.com[t - 1]) * ref.fps
+    ref.com_vel[:] = np.gradient(ref.com, 1.0 / ref.fps, axis=0)
+    ref.com_acc[:] = np.gradient(ref.com_vel, 1.0 / ref.fps, axis=0)
+
+
+def _foot_contact_forces(sim: SimModel, d: mujoco.MjData, foot_geoms: tuple[int, int]) -> np.ndarray:
+    """(2, 3) world force of the floor on each foot's sole, N."""
+    out = np.zeros((2, 3))
+    wrench = np.zeros(6)
+    for i in range(d.ncon):
+        con = d.contact[i]
+        for k, geom in enumerate(foot_geoms):
+            if con.geom1 == geom or con.geom2 == geom:
+                mujoco.mj_contactForce(sim.model, d, i, wrench)
+                force = con.frame.reshape(3, 3).T @ wrench[:3]      # contact frame -> world (on geom2)
+                out[k] += force if con.geom2 == geom else -force
+    return out
+
+
+def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None = None) -> Simulation:
+    """Track ``motion`` with the whole-body controller in MuJoCo and record the rollout.
+
+    Args:
+        motion: the reference (retargeted, adapted or a Unitree CSV read with
+            ``core.robot.read_unitree_csv``) for ``robot``.
+        robot: the robot (its description generates the MuJoCo model).
+        settings: stage settings (defaults when None).
+
+    Raises:
+        InputError: the motion is for another robot, has the wrong joints,
+            fewer than 2 frames or non-finite values.
+    """
+    settings = settings or Settings()
+    check_motion(motion, robot)
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    sim = build_sim_model(robot, float(motion.fps), settings.model)
+    ref = build_reference(sim, motion)
+    if settings.controller.unload_frames > 0:
+        weight = ref.mass * 9.81
+        ref = dataclasses.replace(ref, load_limit=unloading_limit(ref.contacts, weight, settings.controller.unload_frames))
+    planner = None
+    if settings.controller.balance_com:
+        cs0 = settings.controller
+        planner = BalancePlanner(ref.com, ref.contacts, ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
+                                 cs0.balance_cop_fraction, ref.ang_mom_rate, ref.mass, cs0.balance_horizon_frames)
+        ref = dataclasses.replace(ref, com=ref.com.copy(), com_vel=ref.com_vel.copy(), com_acc=ref.com_acc.copy())
+        if cs0.balance_replan_frames == 0:
+            _plan_offline(planner, ref)
+            planner = None
+    m = sim.model
+    d = mujoco.MjData(m)
+    ctrl = Controller(sim, robot.effort_limit, settings.controller, settings.model.friction)
+    cs = settings.controller
+    fall = settings.fall
+    foot_geoms = (mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "left_sole"),
+                  mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "right_sole"))
+    T = ref.num_frames
+    D = robot.num_dofs
+    substeps = sim.frame_substeps
+    dt = m.opt.timestep
+    qpos = np.empty((T, m.nq))
+    error = np.empty(T)
+    fallen = np.zeros(T, dtype=bool)
+    torque = np.zeros((T, D))
+    force = np.zeros((T, 2, 3))
+    spans: list[tuple[int, int]] = []
+    qp_failures = 0
+    loss_start: int | None = None
+    key_sites = list(sim.key_sites)
+    root = sim.root_body
+    dq_adr, dv_adr = sim.dof_qpos, sim.dof_qvel
+    _reset(sim, d, ref, 0)
+    last_plan = -10 ** 9
+    for t in range(T):
+        _update_kinematics(m, d)
+        qpos[t] = d.qpos
+        err = float(np.linalg.norm(d.site_xpos[key_sites] - ref.key_pos[t], axis=1).mean())
+        error[t] = err
+        if err > fall.tracked_error_m:
+            loss_start = t if loss_start is None else loss_start
+        else:
+            loss_start = None
+        down = d.xpos[root, 2] < fall.pelvis_low_m and ref.qpos[t, 2] > fall.reference_pelvis_high_m
+        if err > fall.key_body_error_m or down:
+            onset = t if loss_start is None else loss_start
+            fallen[onset:t + 1] = True
+            spans.append((onset, t + 1))
+            loss_start = None
+            _reset(sim, d, ref, t)
+            ctrl.reset()
+            last_plan = -10 ** 9
+        if t == T - 1:
+            break
+        if planner is not None and t - last_plan >= cs.balance_replan_frames:
+            _replan(planner, ref, t, d.subtree_com[root].copy(), d.subtree_linvel[root].copy())
+            last_plan = t
+        cmd: Command | None = None
+        q0 = qd0 = None
+        since = 0.0
+        acc = np.zeros(D)
+        for sub in range(substeps):
+            mujoco.mj_step1(m, d)
+            if sub % cs.control_every == 0:
+                cmd = ctrl.solve(d, ref, t, sub / substeps)
+                qp_failures += int(not cmd.ok)
+                q0 = d.qpos[dq_adr].copy()
+                qd0 = d.qvel[dv_adr].copy()
+                since = 0.0
+                tau = cmd.torque
+            else:
+                assert cmd is not None and q0 is not None and qd0 is not None
+                qdd = cmd.qacc[dv_adr]
+                q_plan = q0 + qd0 * since + 0.5 * qdd * since * since
+                qd_plan = qd0 + qdd * since
+                tau = cmd.torque + cmd.joint_inertia * (cs.low_level_kp * (q_plan - d.qpos[dq_adr])
+                                                        + cs.low_level_kd * (qd_plan - d.qvel[dv_adr]))
+            d.ctrl[:] = tau
+            acc += np.clip(tau, -ctrl.tau_max, ctrl.tau_max)
+            mujoco.mj_step2(m, d)
+            since += dt
+        torque[t] = acc / substeps
+        force[t + 1] = _foot_contact_forces(sim, d, foot_geoms)
+    torque[T - 1] = torque[T - 2]
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+
+    root_pos = qpos[:, 0:3]
+    root_rot = np.concatenate([qpos[:, 4:7], qpos[:, 3:4]], axis=1)      # wxyz -> xyzw
+    weight = robot.total_mass * 9.81
+    contacts = force[:, :, 2] > 0.05 * weight
+    provenance = {**motion.provenance, "simulated_by": "stages.simulate (MuJoCo, task-space inverse dynamics)",
+                  "mujoco_version": mujoco.__version__}
+    simulated = robot_motion_from_trajectory(robot, float(motion.fps), root_pos, root_rot, qpos[:, dq_adr],
+                                             contacts=contacts, provenance=provenance)
+    duration_s = (T - 1) / float(motion.fps)
+    ratio = np.abs(torque) / robot.effort_limit
+    reasons = []
+    if spans:
+        reasons.append(asdict(Reason(code=FALL_CODE, spans=[list(s) for s in spans],  # type: ignore[misc]
+                                     value=round(float(error.max()), 5), threshold=fall.key_body_error_m, unit="m")))
+    summary: dict[str, Any] = {
+        "falls": len(spans),
+        "falls_per_min": round(len(spans) / max(duration_s / 60.0, 1e-9), 4),
+        "tracked_fraction": round(float(np.mean(error <= fall.tracked_error_m)), 5),
+        "mean_body_error_m": round(float(error.mean()), 5),
+        "max_torque_ratio": round(float(ratio.max()), 5),
+        "fallen_fraction": round(float(fallen.mean()), 5),
+        "qp_failures": qp_failures,
+        "balance_plans_infeasible": 0 if planner is None else planner.infeasible,
+        "frames": T,
+        "reasons": reasons,
+        "realtime_factor": round(duration_s / max(cpu, 1e-9), 3),
+        "realtime_factor_wall": round(duration_s / max(wall, 1e-9), 3),
+        "cpu_s": round(cpu, 4),
+        "wall_s": round(wall, 4),
+    }
+    return Simulation(motion=simulated, fallen=fallen, key_body_error_m=error, joint_torque=torque,
+                      contact_force=force, summary=summary)

@@ -1,0 +1,132 @@
+"""Centroidal balance: a CoM plan whose ZMP stays in the support, re-planned from the robot's state (MPC).
+
+A kinematic reference (human motion retargeted) often puts the CoM where the
+robot cannot hold it: in single support the human's CoM sways outside the
+robot's narrow sole, and once the simulated CoM lags the reference the
+inverted pendulum diverges. Every ``replan_frames`` frames the rollout asks
+:meth:`BalancePlanner.plan` for the horizontal CoM path over the next
+``horizon_frames`` frames that starts at the robot's current CoM position and
+velocity, stays closest to the reference's CoM, and whose ZMP (linear
+inverted pendulum with the reference's height and angular-momentum rate)
+
+    p_t = c_t - h_t c̈_t + s_t,   h_t = z_t / (g + z̈_t),   s_t = (-L̇_y, L̇_x) / (m (g + z̈_t))
+
+lies inside the support polygon of the reference's loaded feet (sole
+rectangles shrunk by ``fraction``, at the reference's foot poses) on every
+frame with a contact. The whole-body QP tracks that plan. A state from which
+no such path exists (the robot is already falling) keeps the reference.
+
+Solved with daqp (dense, 2 × horizon variables). Units: metres, seconds, N·m;
+world Z-up.
+"""
+
+from __future__ import annotations
+
+import daqp
+import numpy as np
+from scipy.spatial import ConvexHull, QhullError
+
+GRAVITY = 9.81
+
+
+def support_halfplanes(corners: np.ndarray) -> np.ndarray | None:
+    """Half-planes (H, 3) ``[nx, ny, d]`` (inside: ``nx x + ny y + d <= 0``) of the hull of 2-D points."""
+    try:
+        return ConvexHull(corners).equations.copy()
+    except (QhullError, ValueError):
+        return None
+
+
+def sole_corners(sole_pos: np.ndarray, foot_rot: np.ndarray, half: np.ndarray, fraction: float) -> np.ndarray:
+    """(4, 2) world xy of a sole rectangle's corners (half-lengths shrunk by ``fraction``)."""
+    hx, hy = fraction * half[0], fraction * half[1]
+    offsets = np.array([[hx, hy, 0.0], [hx, -hy, 0.0], [-hx, -hy, 0.0], [-hx, hy, 0.0]])
+    return (sole_pos + offsets @ foot_rot.T)[:, :2]
+
+
+class BalancePlanner:
+    """Per-clip data of the CoM planner (support half-planes, pendulum heights, ZMP shifts).
+
+    Args:
+        com: (T, 3) reference CoM, m. contacts: (T, 2) bool loaded feet [left, right].
+        sole_pos: (T, 2, 3) sole centres; foot_rot: (T, 2, 3, 3); half_extents: (2, 2) m.
+        fps: frame rate (Hz). fraction: share of the sole half-lengths the ZMP may use.
+        ang_mom_rate: (T, 3) N·m, the reference's rate of angular momentum about the CoM; mass: kg.
+        horizon_frames: frames planned ahead. acceleration_weight: cost of CoM acceleration (s⁴).
+    """
+
+    def __init__(self, com: np.ndarray, contacts: np.ndarray, sole_pos: np.ndarray, foot_rot: np.ndarray,
+                 half_extents: np.ndarray, fps: float, fraction: float, ang_mom_rate: np.ndarray | None = None,
+                 mass: float = 1.0, horizon_frames: int = 30, acceleration_weight: float = 1e-6):
+        T = com.shape[0]
+        self.T = T
+        self.dt = 1.0 / fps
+        self.com = np.asarray(com, dtype=np.float64)
+        z = self.com[:, 2]
+        zdd = np.gradient(np.gradient(z, self.dt), self.dt) if T > 2 else np.zeros(T)
+        support = np.maximum(GRAVITY + zdd, 0.2 * GRAVITY)
+        self.h = z / support
+        self.shift = np.zeros((T, 2))
+        if ang_mom_rate is not None:
+            self.shift = np.stack([-ang_mom_rate[:, 1], ang_mom_rate[:, 0]], axis=1) / (mass * support[:, None])
+        self.planes: list[np.ndarray | None] = []
+        for t in range(T):
+            pts = [sole_corners(sole_pos[t, k], foot_rot[t, k], half_extents[k], fraction)
+                   for k in range(2) if contacts[t, k]]
+            self.planes.append(support_halfplanes(np.vstack(pts)) if pts else None)
+        self.horizon = max(2, int(horizon_frames))
+        self.acceleration_weight = acceleration_weight
+        self.infeasible = 0
+        self._cache: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def _matrices(self, n: int) -> tuple[np.ndarray, ...]:
+        """Second-difference (n, n) and position-selection (n, n) matrices of an n-frame plan, cached.
+
+        ``a_i = (D x)_i + (ka_i0 c0 + ka_i1 c_{-1}) / dt²`` and ``c_i = (S x)_i + ks_i c0`` for the plan
+        ``x = c_{t+1} .. c_{t+n}`` from the known ``c0 = c_t`` and ``c_{-1} = c_{t-1}``.
+        """
+        cached = self._cache.get(n)
+        if cached is None:
+            dt2 = self.dt * self.dt
+            D = (np.eye(n) - 2.0 * np.eye(n, k=-1) + np.eye(n, k=-2)) / dt2
+            k0 = np.zeros(n)
+            k1 = np.zeros(n)
+            k0[0], k1[0] = -2.0 / dt2, 1.0 / dt2
+            if n > 1:
+                k0[1] = 1.0 / dt2
+            S = np.eye(n, k=-1)
+            ks = np.zeros(n)
+            ks[0] = 1.0
+            w = self.acceleration_weight
+            H = np.kron(np.eye(2), np.eye(n) + w * D.T @ D)
+            cached = (D, k0, k1, S, ks, H, w * D.T)
+            self._cache[n] = cached
+        return cached
+
+    def plan(self, t: int, com: np.ndarray, com_vel: np.ndarray) -> np.ndarray:
+        """(n, 2) planned horizontal CoM for frames ``t+1 .. t+n`` from the state (m, m/s) at frame ``t``."""
+        n = min(self.horizon, self.T - 1 - t)
+        if n <= 0:
+            return np.zeros((0, 2))
+        c0 = np.asarray(com[:2], dtype=np.float64)
+        cm1 = c0 - np.asarray(com_vel[:2]) * self.dt
+        ref = self.com[t + 1:t + 1 + n, :2]
+        D, k0, k1, S, ks, H, wDt = self._matrices(n)
+        const = k0[:, None] * c0 + k1[:, None] * cm1                 # (n, 2) acceleration offsets
+        frames = np.arange(t, t + n)
+        judged = [i for i in range(n) if self.planes[frames[i]] is not None]
+        if not judged:
+            return ref.copy()
+        f = np.concatenate([-ref[:, 0] + wDt @ const[:, 0], -ref[:, 1] + wDt @ const[:, 1]])
+        h = self.h[frames]
+        P = S - h[:, None] * D                                         # p_i = P_i x + q_i
+        q = ks[:, None] * c0 - h[:, None] * const + self.shift[frames]
+        idx = np.concatenate([np.full(len(self.planes[frames[i]]), i) for i in judged])  # type: ignore[arg-type]
+        eq = np.vstack([self.planes[frames[i]] for i in judged])  # type: ignore[misc]
+        A = np.hstack([eq[:, :1] * P[idx], eq[:, 1:2] * P[idx]])
+        ub = -eq[:, 2] - eq[:, 0] * q[idx, 0] - eq[:, 1] * q[idx, 1]
+        x, _, flag, _ = daqp.solve(H, f, A, ub, np.full(len(ub), -1e20), np.zeros(len(ub), dtype=np.intc))
+        if flag < 1:
+            self.infeasible += 1
+            return ref.copy()
+        return np.stack([x[:n], x[n:]], axis=1)

@@ -1,0 +1,300 @@
+"""Whole-body tracking by task-space inverse dynamics: one small QP per control step.
+
+Decision variables ``x = [qacc (nv), w_1 .. w_n (6 each)]``: MuJoCo generalised
+accelerations and, for each loaded foot, a contact wrench (force, torque about
+the sole centre; world axes). The QP
+
+    min  sum_k  w_k |A_k qacc + a0_k - a*_k|²  +  reg |x|²
+    s.t. M[:6] qacc + h[:6] = J_c[:, :6]ᵀ w           (floating-base dynamics, 6 rows)
+         -τmax <= M[a] qacc + h[a] - J_c[:, a]ᵀ w <= τmax   (actuator limits)
+         w in the linearised wrench cone of its sole (friction pyramid, CoP inside the sole, yaw friction)
+
+tracks, with PD feedback on the reference: the joint posture, the whole-body
+centre of mass (the centroidal balance task; the unilateral/CoP constraints keep
+the implied ZMP inside the support), the pelvis and torso orientations, and
+each foot (zero acceleration with damping while loaded, the reference
+trajectory while in swing). The torques follow from the solution by the
+actuated rows of the equations of motion.
+
+Dynamics quantities come from MuJoCo itself (``qM`` via ``mj_fullM``,
+``qfrc_bias - qfrc_passive``, ``mj_jac*``, ``mj_jacDot``) so the controller's
+model is exactly the simulated one (no conversion of free-joint velocity
+conventions); the QP is solved with daqp (dense active-set, ~50 variables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import daqp
+import mujoco
+import numpy as np
+
+from stages.simulate.mjcf import SimModel
+from stages.simulate.reference import Reference
+from stages.simulate.settings import ControllerSettings, TaskGains
+
+_INF = 1e20
+_MU_SCALE = 1.0 / np.sqrt(2.0)   # friction pyramid inscribed in the cone
+
+
+def rotation_error(r_target: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """World-frame orientation error (3,) of ``r`` to ``r_target`` (world <- body): ``sin(angle) * axis``.
+
+    The vee of the skew part of ``r_target rᵀ``: exact direction, magnitude ``sin`` of the angle (cheaper
+    than the logarithm and enough for a PD task below 90°).
+    """
+    e = r_target @ r.T
+    return 0.5 * np.array([e[2, 1] - e[1, 2], e[0, 2] - e[2, 0], e[1, 0] - e[0, 1]])
+
+
+@dataclass
+class Command:
+    """One control step's solution.
+
+    Attributes:
+        torque: (D,) joint torques, N·m (within the effort limits).
+        qacc: (nv,) planned accelerations (used by the joint impedance until the next solve).
+        wrench: (2, 6) planned foot wrenches [left, right] (force N, torque N·m; world axes), zero when unloaded.
+        loaded: (2,) bool feet that carried load in the QP.
+        ok: the QP was solved (False: fell back to gravity compensation of the posture).
+        joint_inertia: (D,) diagonal of the joint-space inertia at the solve (scales the joint impedance).
+    """
+
+    torque: np.ndarray
+    qacc: np.ndarray
+    wrench: np.ndarray
+    loaded: np.ndarray
+    ok: bool
+    joint_inertia: np.ndarray
+
+
+class Controller:
+    """Task-space inverse dynamics controller of one simulated robot (state: work buffers only)."""
+
+    def __init__(self, sim: SimModel, effort_limit: np.ndarray, settings: ControllerSettings, friction: float):
+        self.sim = sim
+        self.settings = settings
+        m = sim.model
+        self.nv = m.nv
+        self.act = np.asarray(sim.dof_qvel)                 # qvel index of each actuated joint
+        self.tau_max = np.asarray(effort_limit, dtype=np.float64)
+        self.mu = friction * _MU_SCALE
+        self._M = np.zeros((m.nv, m.nv))
+        self._jp = np.zeros((3, m.nv))
+        self._jr = np.zeros((3, m.nv))
+        self._jdp = np.zeros((3, m.nv))
+        self._jdr = np.zeros((3, m.nv))
+        self._bodies = [b for b in range(1, m.nbody) if m.body_mass[b] > 0]
+        self._mass = float(sum(m.body_mass[b] for b in self._bodies))
+        self._anchor: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]   # stance foot (position, flat rotation)
+
+    def reset(self) -> None:
+        """Forget the stance-foot anchors (after a state reset)."""
+        self._anchor = [None, None]
+
+    # --- task helpers -------------------------------------------------------------------------------
+    @staticmethod
+    def _pd(g: TaskGains, err: np.ndarray, verr: np.ndarray, acc_ref: np.ndarray) -> np.ndarray:
+        return acc_ref + g.kp * err + g.kd * verr
+
+    def _foot_jacobians(self, d: mujoco.MjData, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(6, nv) Jacobian of the sole centre (linear; angular), its bias J̇q̇ (6,), sole position, rotation."""
+        m = self.sim.model
+        body = self.sim.foot_bodies[k]
+        rot = d.xmat[body].reshape(3, 3)
+        point = d.xpos[body] + rot @ self.sim.sole_offsets[k]
+        mujoco.mj_jac(m, d, self._jp, self._jr, point, body)
+        mujoco.mj_jacDot(m, d, self._jdp, self._jdr, point, body)
+        jac = np.vstack([self._jp, self._jr])
+        bias = np.concatenate([self._jdp @ d.qvel, self._jdr @ d.qvel])
+        return jac, bias, point, rot.copy()
+
+    def _com_bias(self, d: mujoco.MjData) -> np.ndarray:
+        """J̇_com q̇ (3,): the CoM acceleration at zero joint acceleration (mass-weighted body-CoM J̇q̇), m/s²."""
+        m = self.sim.model
+        total = np.zeros(3)
+        for body in self._bodies:
+            mujoco.mj_jacDot(m, d, self._jdp, None, d.xipos[body], body)
+            total += m.body_mass[body] * (self._jdp @ d.qvel)
+        return total / self._mass
+
+    def _cone(self, rot: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows (11, 6), lower and upper bounds of the linearised wrench cone of a sole (world wrench)."""
+        s = self.settings
+        mu = self.mu
+        hx, hy = s.cop_fraction * float(half[0]), s.cop_fraction * float(half[1])
+        mu_yaw = mu * min(hx, hy)
+        local = np.array([
+            [0, 0, 1, 0, 0, 0],
+            [1, 0, -mu, 0, 0, 0], [1, 0, mu, 0, 0, 0],
+            [0, 1, -mu, 0, 0, 0], [0, 1, mu, 0, 0, 0],
+            [0, 0, -hy, 1, 0, 0], [0, 0, hy, 1, 0, 0],
+            [0, 0, -hx, 0, 1, 0], [0, 0, hx, 0, 1, 0],
+            [0, 0, -mu_yaw, 0, 0, 1], [0, 0, mu_yaw, 0, 0, 1],
+        ], dtype=np.float64)
+        lo = np.array([s.min_normal_force_n, -_INF, 0, -_INF, 0, -_INF, 0, -_INF, 0, -_INF, 0])
+        hi = np.array([_INF, 0, _INF, 0, _INF, 0, _INF, 0, _INF, 0, _INF])
+        # local wrench = blockdiag(Rᵀ, Rᵀ) world wrench
+        rows = np.hstack([local[:, :3] @ rot.T, local[:, 3:] @ rot.T])
+        return rows, lo, hi
+
+    # --- the control step ------------------------------------------------------------------------------
+    def solve(self, d: mujoco.MjData, ref: Reference, frame: int, alpha: float) -> Command:
+        """Torques for the state in ``d`` (after ``mj_step1``) tracking ``ref`` at frame ``frame + alpha``."""
+        s = self.settings
+        m = self.sim.model
+        nv, act = self.nv, self.act
+        i1 = min(frame + 1, ref.num_frames - 1)
+
+        def lerp(x: np.ndarray) -> np.ndarray:
+            return (1.0 - alpha) * x[frame] + alpha * x[i1]
+
+        dt_frame = alpha / ref.fps
+        mujoco.mj_fullM(m, d, self._M)
+        M = self._M
+        h = d.qfrc_bias - d.qfrc_passive
+        qvel = d.qvel
+
+        # which feet carry load: the reference says stance and the sole is at the floor
+        feet = []
+        loaded = np.zeros(2, dtype=bool)
+        for k in range(2):
+            jac, bias, point, rot = self._foot_jacobians(d, k)
+            low = point[2] - (abs(rot[2, 0]) * self.sim.sole_half_extents[k, 0]
+                              + abs(rot[2, 1]) * self.sim.sole_half_extents[k, 1])   # lowest sole corner
+            loaded[k] = bool(ref.contacts[frame, k]) and low < s.contact_height_m
+            feet.append((jac, bias, point, rot))
+            if not loaded[k]:
+                self._anchor[k] = None
+            elif self._anchor[k] is None:
+                yaw = np.arctan2(rot[1, 0], rot[0, 0])
+                flat = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
+                self._anchor[k] = (np.array([point[0], point[1], 0.0]), flat)
+        nw = 6 * int(loaded.sum())
+        n = nv + nw
+        H = np.zeros((n, n))
+        g = np.zeros(n)
+
+        def add(rows: np.ndarray, target: np.ndarray, weight: float) -> None:
+            # rows (r, nv) on qacc; |rows qacc - target|² × weight
+            H[:nv, :nv] += weight * rows.T @ rows
+            g[:nv] -= weight * rows.T @ target
+
+        # posture
+        q_ref = lerp(ref.qpos)[self.sim.dof_qpos]
+        qd_ref = lerp(ref.qvel)[act]
+        qdd_ref = lerp(ref.dof_acc)
+        q = d.qpos[self.sim.dof_qpos]
+        a_post = self._pd(s.posture, q_ref - q, qd_ref - qvel[act], qdd_ref)
+        H[act, act] += s.posture.weight
+        g[act] -= s.posture.weight * a_post
+        # centre of mass
+        mujoco.mj_jacSubtreeCom(m, d, self._jp, self.sim.root_body)
+        jcom = self._jp.copy()
+        com = d.subtree_com[self.sim.root_body]
+        com_bias = self._com_bias(d) if s.velocity_bias else np.zeros(3)
+        a_com = self._pd(s.com, lerp(ref.com) - com, lerp(ref.com_vel) - jcom @ qvel, lerp(ref.com_acc))
+        horizontal = float(np.linalg.norm(a_com[:2]))
+        if horizontal > s.com_max_acceleration:       # a reference the robot lags far behind: do not chase it
+            a_com[:2] *= s.com_max_acceleration / horizontal
+        add(jcom, a_com - (com_bias if s.velocity_bias else 0.0), s.com.weight)
+        # stepping strategy: in single support a swing foot lands offset by the capture-point error
+        # (divergent component of motion c + ċ/ω of the robot minus that of the CoM target)
+        step_offset = np.zeros(3)
+        if loaded.sum() == 1 and s.step_gain > 0.0:
+            omega = np.sqrt(9.81 / max(float(com[2]), 0.1))
+            xi = com + jcom @ qvel / omega
+            xi_ref = lerp(ref.com) + lerp(ref.com_vel) / omega
+            step_offset[:2] = s.step_gain * (xi - xi_ref)[:2]
+            norm = float(np.linalg.norm(step_offset))
+            if norm > s.step_max_m:
+                step_offset *= s.step_max_m / norm
+        # pelvis and torso orientation
+        for body, rots, omegas, gains in ((self.sim.root_body, ref.pelvis_rot, ref.pelvis_omega, s.pelvis_orientation),
+                                          (self.sim.torso_body, ref.torso_rot, ref.torso_omega, s.torso_orientation)):
+            if body is None:
+                continue
+            mujoco.mj_jacBody(m, d, None, self._jr, body)
+            jr = self._jr.copy()
+            self._jdr[:] = 0.0
+            if s.velocity_bias:
+                mujoco.mj_jacDot(m, d, None, self._jdr, d.xpos[body], body)
+            err = rotation_error(rots[frame], d.xmat[body].reshape(3, 3)) + dt_frame * omegas[frame]
+            add(jr, self._pd(gains, err, lerp(omegas) - jr @ qvel, np.zeros(3)) - self._jdr @ qvel, gains.weight)
+        # feet
+        for k, (jac, bias, point, rot) in enumerate(feet):
+            v = jac @ qvel
+            if loaded[k]:
+                anchor_pos, anchor_rot = self._anchor[k]  # type: ignore[misc]
+                err = np.concatenate([anchor_pos - point, rotation_error(anchor_rot, rot)])
+                add(jac, s.contact_stiffness * err - s.contact_damping * v - bias, s.contact_weight)
+            else:
+                g6 = s.swing_foot
+                err = np.concatenate([lerp(ref.sole_pos[:, k]) + step_offset - point,
+                                      rotation_error(ref.foot_rot[frame, k], rot) + dt_frame * ref.foot_omega[frame, k]])
+                vref = np.concatenate([lerp(ref.sole_vel[:, k]), lerp(ref.foot_omega[:, k])])
+                aref = np.concatenate([lerp(ref.sole_acc[:, k]), np.zeros(3)])
+                add(jac, self._pd(g6, err, vref - v, aref) - bias, g6.weight)
+        H[:nv, :nv] += s.acceleration_weight * np.eye(nv)
+        if nw:
+            H[nv:, nv:] += s.force_weight * np.eye(nw)
+
+        # constraints: floating-base dynamics (equality), torque limits, wrench cones
+        jc = np.vstack([feet[k][0] for k in range(2) if loaded[k]]) if nw else np.zeros((0, nv))
+        rows = [np.hstack([M[:6], -jc[:, :6].T])]
+        lo = [-h[:6]]
+        hi = [-h[:6]]
+        sense = [np.full(6, 5, dtype=np.intc)]
+        rows.append(np.hstack([M[act], -jc[:, act].T]))
+        lo.append(-self.tau_max - h[act])
+        hi.append(self.tau_max - h[act])
+        sense.append(np.zeros(len(act), dtype=np.intc))
+        for k in range(2):           # loaded feet do not accelerate (hard: the floor holds them)
+            if loaded[k]:
+                jac, bias, _, _ = feet[k]
+                anchor_pos, anchor_rot = self._anchor[k]  # type: ignore[misc]
+                err = np.concatenate([anchor_pos - feet[k][2], rotation_error(anchor_rot, feet[k][3])])
+                target = s.contact_stiffness * err - s.contact_damping * (jac @ qvel) - bias
+                rows.append(np.hstack([jac, np.zeros((6, nw))]))
+                lo.append(target)
+                hi.append(target)
+                sense.append(np.full(6, 5, dtype=np.intc))
+        col = nv
+        for k in range(2):
+            if not loaded[k]:
+                continue
+            cone, clo, chi = self._cone(feet[k][3], self.sim.sole_half_extents[k])
+            if ref.load_limit is not None:         # weight leaves a foot before its lift-off
+                chi[0] = max(float(ref.load_limit[frame, k]), s.min_normal_force_n + 1e-6)
+            block = np.zeros((cone.shape[0], n))
+            block[:, col:col + 6] = cone
+            rows.append(block)
+            lo.append(clo)
+            hi.append(chi)
+            sense.append(np.zeros(cone.shape[0], dtype=np.intc))
+            col += 6
+        A = np.vstack(rows)
+        x, _, flag, _ = daqp.solve(H, g, A, np.concatenate(hi), np.concatenate(lo), np.concatenate(sense))
+        wrench = np.zeros((2, 6))
+        n_contact_rows = 6 * int(loaded.sum())
+        if flag < 1 and n_contact_rows:
+            # infeasible within the torque limits: the stance feet only as (heavily weighted) costs
+            keep = np.ones(A.shape[0], dtype=bool)
+            keep[6 + len(act):6 + len(act) + n_contact_rows] = False
+            A, hi_all, lo_all, sense_all = (A[keep], np.concatenate(hi)[keep], np.concatenate(lo)[keep],
+                                            np.concatenate(sense)[keep])
+            x, _, flag, _ = daqp.solve(H, g, A, hi_all, lo_all, sense_all)
+        if flag < 1:
+            qacc = np.zeros(nv)
+            torque = np.clip(h[act], -self.tau_max, self.tau_max)
+            return Command(torque, qacc, wrench, loaded, False, np.diag(M)[act].copy())
+        qacc = x[:nv]
+        w = x[nv:]
+        torque = M[act] @ qacc + h[act] - (jc[:, act].T @ w if nw else 0.0)
+        col = 0
+        for k in range(2):
+            if loaded[k]:
+                wrench[k] = w[col:col + 6]
+                col += 6
+        return Command(np.clip(torque, -self.tau_max, self.tau_max), qacc, wrench, loaded, True, np.diag(M)[act].copy())

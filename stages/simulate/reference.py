@@ -1,0 +1,195 @@
+"""The reference a rollout tracks: per-frame targets computed once with the simulator's own model.
+
+Everything is in MuJoCo's conventions so the controller never converts:
+``qpos = [root xyz, root quat w x y z, joints]``, ``qvel = [root linear
+velocity (world), root angular velocity (root frame), joint rates]``. Task
+targets are world-frame positions (m), rotation matrices (world <- body),
+world angular velocities (rad/s) and their finite-difference rates at the
+clip's frame rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+from scipy.signal import savgol_filter
+
+from core.records.robot_motion import RobotMotion
+from core.rotations import make_continuous
+from stages.simulate.mjcf import SimModel
+
+
+def _log_rotation(r: np.ndarray) -> np.ndarray:
+    """(..., 3) rotation vectors of rotation matrices (..., 3, 3)."""
+    cos = np.clip((np.trace(r, axis1=-2, axis2=-1) - 1.0) / 2.0, -1.0, 1.0)
+    angle = np.arccos(cos)
+    vee = np.stack([r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]], axis=-1)
+    sin = np.sin(angle)
+    scale = np.where(sin > 1e-6, angle / np.maximum(2.0 * sin, 1e-12), 0.5 + angle ** 2 / 12.0)
+    return vee * scale[..., None]
+
+
+def rotation_error(r_target: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """World-frame rotation vector taking ``r`` to ``r_target`` (both world <- body)."""
+    return _log_rotation(r_target @ r.swapaxes(-1, -2))
+
+
+def _world_angular_velocity(rots: np.ndarray, fps: float) -> np.ndarray:
+    """(T, 3) world angular velocity (rad/s) of a rotation sequence (T, 3, 3), central differences."""
+    T = rots.shape[0]
+    if T < 2:
+        return np.zeros((T, 3))
+    step = _log_rotation(rots[1:] @ rots[:-1].swapaxes(-1, -2)) * fps      # (T-1, 3) between frames
+    out = np.empty((T, 3))
+    out[0], out[-1] = step[0], step[-1]
+    out[1:-1] = 0.5 * (step[1:] + step[:-1])
+    return out
+
+
+def _smooth(x: np.ndarray, window: int) -> np.ndarray:
+    """Savitzky-Golay smoothing (order 2) along time, when the clip is long enough."""
+    w = min(window, x.shape[0] - (1 - x.shape[0] % 2))
+    return savgol_filter(x, w, 2, axis=0, mode="interp") if w > 2 else x
+
+
+def _rate(x: np.ndarray, fps: float) -> np.ndarray:
+    return np.gradient(x, 1.0 / fps, axis=0) if x.shape[0] > 1 else np.zeros_like(x)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Per-frame targets of one clip (T frames at ``fps``).
+
+    Attributes:
+        fps: frame rate (Hz).
+        qpos: (T, nq) MuJoCo configurations; qvel: (T, nv) MuJoCo velocities;
+        dof_acc: (T, D) joint accelerations, rad/s².
+        com, com_vel, com_acc: (T, 3) whole-body centre of mass, m, m/s, m/s².
+        sole_pos, sole_vel, sole_acc: (T, 2, 3) sole centres [left, right], world.
+        foot_rot: (T, 2, 3, 3) foot orientations; foot_omega: (T, 2, 3) rad/s.
+        pelvis_rot, torso_rot: (T, 3, 3); pelvis_omega, torso_omega: (T, 3) rad/s.
+        key_pos: (T, K, 3) key-link positions (``robot.config.key_links``).
+        ang_mom_rate: (T, 3) rate of the whole-body angular momentum about the CoM, N·m (world;
+            momentum smoothed over 7 frames before differentiation).
+        mass: total mass, kg.
+        load_limit: optional (T, 2) largest normal force (N) a foot may take: it falls linearly to
+            zero over the frames before the reference lifts the foot (None: no limit).
+        contacts: (T, 2) bool reference foot contacts [left, right].
+    """
+
+    fps: float
+    qpos: np.ndarray
+    qvel: np.ndarray
+    dof_acc: np.ndarray
+    com: np.ndarray
+    com_vel: np.ndarray
+    com_acc: np.ndarray
+    sole_pos: np.ndarray
+    sole_vel: np.ndarray
+    sole_acc: np.ndarray
+    foot_rot: np.ndarray
+    foot_omega: np.ndarray
+    pelvis_rot: np.ndarray
+    pelvis_omega: np.ndarray
+    torso_rot: np.ndarray
+    torso_omega: np.ndarray
+    key_pos: np.ndarray
+    contacts: np.ndarray
+    ang_mom_rate: np.ndarray
+    mass: float
+    load_limit: np.ndarray | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.qpos.shape[0])
+
+
+def unloading_limit(contacts: np.ndarray, weight_n: float, frames: int) -> np.ndarray:
+    """(T, 2) normal-force limit (N): ``2 × weight`` in stance, ramping to 0 over ``frames`` frames before lift-off."""
+    T = contacts.shape[0]
+    out = np.full((T, 2), 2.0 * weight_n)
+    if frames <= 0:
+        return out
+    for k in range(2):
+        c = contacts[:, k]
+        for t in range(T - 1):
+            if c[t] and not c[t + 1]:              # lift-off after frame t
+                for j in range(frames):
+                    f = t - j
+                    if f < 0 or not c[f]:
+                        break
+                    out[f, k] = min(out[f, k], 2.0 * weight_n * (j + 0.5) / frames)
+    return out
+
+
+def mujoco_state(sim: SimModel, root_pos: np.ndarray, root_rot_xyzw: np.ndarray, dof_pos: np.ndarray,
+                 fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """MuJoCo ``qpos`` (T, nq) and ``qvel`` (T, nv) of a root + joint trajectory (finite-difference velocities)."""
+    T = root_pos.shape[0]
+    m = sim.model
+    quat = make_continuous(root_rot_xyzw / np.linalg.norm(root_rot_xyzw, axis=-1, keepdims=True))
+    qpos = np.zeros((T, m.nq))
+    qpos[:, 0:3] = root_pos
+    qpos[:, 3] = quat[:, 3]
+    qpos[:, 4:7] = quat[:, :3]
+    qpos[:, sim.dof_qpos] = dof_pos
+    qvel = np.zeros((T, m.nv))
+    qvel[:, 0:3] = _rate(root_pos, fps)
+    rots = np.empty((T, 3, 3))
+    for t in range(T):
+        mat = np.empty(9)
+        mujoco.mju_quat2Mat(mat, qpos[t, 3:7])
+        rots[t] = mat.reshape(3, 3)
+    omega_world = _world_angular_velocity(rots, fps)
+    qvel[:, 3:6] = np.einsum("tji,tj->ti", rots, omega_world)      # root frame
+    qvel[:, sim.dof_qvel] = _rate(dof_pos, fps)
+    return qpos, qvel
+
+
+def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
+    """Targets of ``motion`` (already checked: finite, the robot's dofs) on ``sim``."""
+    m = sim.model
+    d = mujoco.MjData(m)
+    fps = float(motion.fps)
+    T = motion.num_frames
+    qpos, qvel = mujoco_state(sim, motion.root_pos, motion.root_rot, motion.dof_pos, fps)
+    com = np.empty((T, 3))
+    sole = np.empty((T, 2, 3))
+    foot_rot = np.empty((T, 2, 3, 3))
+    pelvis = np.empty((T, 3, 3))
+    torso = np.empty((T, 3, 3))
+    keys = np.empty((T, len(sim.key_sites), 3))
+    ang_mom = np.empty((T, 3))
+    torso_body = sim.torso_body if sim.torso_body is not None else sim.root_body
+    for t in range(T):
+        d.qpos[:] = qpos[t]
+        d.qvel[:] = qvel[t]
+        mujoco.mj_kinematics(m, d)
+        mujoco.mj_comPos(m, d)
+        mujoco.mj_comVel(m, d)
+        mujoco.mj_subtreeVel(m, d)
+        ang_mom[t] = d.subtree_angmom[sim.root_body]
+        com[t] = d.subtree_com[sim.root_body]
+        for k, body in enumerate(sim.foot_bodies):
+            r = d.xmat[body].reshape(3, 3)
+            foot_rot[t, k] = r
+            sole[t, k] = d.xpos[body] + r @ sim.sole_offsets[k]
+        pelvis[t] = d.xmat[sim.root_body].reshape(3, 3)
+        torso[t] = d.xmat[torso_body].reshape(3, 3)
+        keys[t] = d.site_xpos[list(sim.key_sites)]
+    com_vel = _rate(com, fps)
+    sole_vel = _rate(sole, fps)
+    foot_omega = np.stack([_world_angular_velocity(foot_rot[:, k], fps) for k in range(2)], axis=1)
+    dof_vel = qvel[:, sim.dof_qvel]
+    return Reference(
+        fps=fps, qpos=qpos, qvel=qvel, dof_acc=_rate(dof_vel, fps),
+        com=com, com_vel=com_vel, com_acc=_rate(com_vel, fps),
+        sole_pos=sole, sole_vel=sole_vel, sole_acc=_rate(sole_vel, fps),
+        foot_rot=foot_rot, foot_omega=foot_omega,
+        pelvis_rot=pelvis, pelvis_omega=_world_angular_velocity(pelvis, fps),
+        torso_rot=torso, torso_omega=_world_angular_velocity(torso, fps),
+        key_pos=keys, contacts=np.asarray(motion.contacts, dtype=bool),
+        ang_mom_rate=_rate(_smooth(ang_mom, 7), fps), mass=float(np.sum(m.body_mass)),
+    )

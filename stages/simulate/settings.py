@@ -1,0 +1,94 @@
+"""Settings of the simulate stage (the manifest's ``stages.simulate`` section).
+
+``mode: none`` (or the manifest shorthand ``simulate: none``) turns the stage
+off: every clip passes through without a simulation. Units are given next to
+each field; gains are in 1/s² (stiffness) and 1/s (damping) of the task
+acceleration they command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The MuJoCo model generated from the robot description."""
+
+    physics_dt_s: float = 0.002          # s, target physics step (rounded so a clip frame is a whole number of steps)
+    friction: float = 0.9                # sliding friction coefficient of feet and floor (MuJoCo and the QP's cones)
+    torsional_friction_m: float = 0.02   # m, sole torsional friction (condim 4): yaw moment up to this × normal force
+    friction_cone: Literal["pyramidal", "elliptic"] = "elliptic"   # MuJoCo friction cone
+    impratio: float = 10.0               # MuJoCo friction-to-normal impedance ratio (> 1: less sliding creep)
+    sole_solref_s: float = 0.02          # s, time constant of the sole contacts (MuJoCo solref; >= 2 physics steps)
+    sole_thickness_m: float = 0.01       # m, height of the sole contact boxes (bottom face = sole plane)
+    armature: float = 0.01               # kg m², rotor inertia added to every actuated joint (not in the URDF; see README)
+    joint_damping: float = 0.05          # N m s / rad, viscous joint friction (not in the URDF)
+    limb_contacts: bool = True           # capsules of the legs/arms/trunk collide with the floor (falls lie down)
+
+
+@dataclass(frozen=True)
+class TaskGains:
+    """PD gains of one task: commanded acceleration = a_ref + kp (x_ref - x) + kd (v_ref - v)."""
+
+    kp: float
+    kd: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Task-space inverse dynamics (one QP per control step)."""
+
+    balance_com: bool = True             # track a CoM plan whose ZMP stays in the support (balance.py), not the raw CoM
+    balance_horizon_frames: int = 30     # frames the CoM plan looks ahead
+    balance_replan_frames: int = 2       # frames between re-plans from the robot's state (0: one plan, before the rollout)
+    velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
+    control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
+    posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=0.2))
+    com: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=100.0))
+    pelvis_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=10.0))
+    torso_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=2.0))
+    swing_foot: TaskGains = field(default_factory=lambda: TaskGains(kp=400.0, kd=40.0, weight=20.0))
+    com_max_acceleration: float = 5.0    # m/s², cap of the horizontal CoM feedback + feed-forward command
+    step_gain: float = 0.0               # swing-foot target shift per metre of capture-point error (single support)
+    step_max_m: float = 0.15             # m, largest such shift
+    contact_stiffness: float = 100.0     # 1/s², stance foot held at its landing point, sole flat on the floor ...
+    contact_damping: float = 20.0        # 1/s, ... with acceleration = stiffness * pose error - damping * velocity
+    contact_weight: float = 1000.0       # weight of the stance-foot task (soft: MuJoCo's contacts are soft too)
+    contact_height_m: float = 0.03       # m, a reference stance foot takes load only with its sole this close to the floor
+    cop_fraction: float = 0.8            # the QP's centre of pressure stays within this fraction of the sole's half-lengths
+    balance_cop_fraction: float = 0.4    # the planned CoM's ZMP stays within this fraction (the rest is feedback authority)
+    unload_frames: int = 0               # frames over which a foot's load ramps to zero before lift-off (measured: no gain)
+    min_normal_force_n: float = 0.0      # N, least normal force of a loaded foot
+    force_weight: float = 1e-5           # regularisation of contact wrenches (1/N²)
+    acceleration_weight: float = 1e-5    # regularisation of joint accelerations
+    low_level_kp: float = 100.0          # 1/s², joint impedance between QP solves (× joint inertia)
+    low_level_kd: float = 20.0           # 1/s
+
+
+@dataclass(frozen=True)
+class FallSettings:
+    """When a rollout counts as fallen (PHC/H2O protocol)."""
+
+    key_body_error_m: float = 0.5        # m, mean key-body position error that terminates
+    pelvis_low_m: float = 0.3            # m, pelvis height below which the robot is down ...
+    reference_pelvis_high_m: float = 0.5  # m, ... while the reference's pelvis is above this
+    tracked_error_m: float = 0.25        # m, mean key-body error of a frame counted as tracked (GMT)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Simulate stage settings."""
+
+    mode: Literal["track", "none"] = "track"   # "none": the stage is off (clips pass through unsimulated)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    controller: ControllerSettings = field(default_factory=ControllerSettings)
+    fall: FallSettings = field(default_factory=FallSettings)
+
+    def __post_init__(self) -> None:
+        if self.controller.control_every < 1:
+            raise ValueError("controller.control_every must be >= 1")
+        if not 1e-4 <= self.model.physics_dt_s <= 0.01:
+            raise ValueError("model.physics_dt_s must be between 0.0001 and 0.01 s")

@@ -1,0 +1,168 @@
+"""The simulate stage: generated MuJoCo model, whole-body tracking, fall protocol, artifact, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+import pytest
+
+from core.errors import ConfigError, InputError
+from core.records.robot_motion import RobotMotion
+from core.robot import load_robot, read_unitree_csv, robot_motion_from_trajectory
+from core.robot.trajectory import sole_points
+from stages.simulate.api import FALL_CODE, simulate_motion
+from stages.simulate.mjcf import build_sim_model
+from tests.conftest import require_shared
+
+
+@pytest.fixture(scope="module")
+def robot():
+    return load_robot("g1")
+
+
+def standing(robot, frames: int, lift: float = 0.0) -> RobotMotion:
+    """The default pose with both soles on the floor (root raised by ``lift`` m/frame when > 0: ballistic)."""
+    dof = np.tile(robot.default_pose, (frames, 1))
+    root = np.zeros((frames, 3))
+    rot = np.tile([0.0, 0.0, 0.0, 1.0], (frames, 1))
+    root[:, 2] = -sole_points(robot, root[:1], rot[:1], dof[:1])[0, :, 2].min()
+    root[:, 2] += lift * np.arange(frames)
+    contacts = np.ones((frames, 2), dtype=bool) if lift == 0.0 else np.zeros((frames, 2), dtype=bool)
+    return robot_motion_from_trajectory(robot, 30.0, root, rot, dof, contacts=contacts)
+
+
+def head(motion: RobotMotion, frames: int) -> RobotMotion:
+    cut = {name: getattr(motion, name)[:frames] for name in
+           ("root_pos", "root_rot", "dof_pos", "dof_vel", "link_pos", "link_rot", "contacts")}
+    return dataclasses.replace(motion, **cut)
+
+
+def test_model_agrees_with_unitree_mjcf(robot):
+    path = require_shared("robots", "g1_description", "g1_29dof_rev_1_0.xml")
+    official = mujoco.MjModel.from_xml_path(str(path))
+    ours = build_sim_model(robot, 30.0).model
+    assert ours.nv == official.nv == 35
+    for b in range(1, official.nbody):
+        name = mujoco.mj_id2name(official, mujoco.mjtObj.mjOBJ_BODY, b)
+        o = mujoco.mj_name2id(ours, mujoco.mjtObj.mjOBJ_BODY, name)
+        assert o >= 0, name
+        assert ours.body_mass[o] == pytest.approx(official.body_mass[b], rel=2e-3, abs=2e-3), name
+        np.testing.assert_allclose(np.sort(ours.body_inertia[o]), np.sort(official.body_inertia[b]),
+                                   rtol=2e-3, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(ours.body_ipos[o], official.body_ipos[b], atol=1e-4, err_msg=name)
+    assert ours.body_mass.sum() == pytest.approx(official.body_mass.sum(), rel=1e-4)
+    for j in range(1, official.njnt):
+        name = mujoco.mj_id2name(official, mujoco.mjtObj.mjOBJ_JOINT, j)
+        o = mujoco.mj_name2id(ours, mujoco.mjtObj.mjOBJ_JOINT, name)
+        np.testing.assert_allclose(ours.jnt_range[o], official.jnt_range[j], atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(ours.jnt_axis[o], official.jnt_axis[j], atol=1e-6, err_msg=name)
+        # force ranges: the URDF's effort limits; only ankles and waist roll/pitch differ (35 here, 50 there)
+        limit = ours.actuator_ctrlrange[mujoco.mj_name2id(ours, mujoco.mjtObj.mjOBJ_ACTUATOR, name), 1]
+        if "ankle" in name or name in ("waist_roll_joint", "waist_pitch_joint"):
+            assert (limit, official.jnt_actfrcrange[j, 1]) == (35.0, 50.0), name
+        else:
+            assert limit == official.jnt_actfrcrange[j, 1], name
+
+
+def test_standing_pose_held_10_s(robot):
+    sim = simulate_motion(standing(robot, 301), robot)
+    assert sim.summary["falls"] == 0
+    assert sim.summary["tracked_fraction"] == 1.0
+    assert sim.key_body_error_m.max() < 0.02
+    # the feet carry the weight
+    weight = robot.total_mass * 9.81
+    assert sim.contact_force[-1, :, 2].sum() == pytest.approx(weight, rel=0.05)
+    assert sim.summary["max_torque_ratio"] < 1.0
+
+
+def test_ballistic_reference_falls(robot):
+    sim = simulate_motion(standing(robot, 90, lift=0.03), robot)   # the root rises 0.9 m/s with no support
+    assert sim.summary["falls"] >= 1
+    assert sim.fallen.any()
+    assert sim.summary["reasons"][0]["code"] == FALL_CODE
+    start, stop = sim.summary["reasons"][0]["spans"][0]
+    assert sim.fallen[start:stop].all()
+    assert sim.summary["tracked_fraction"] < 0.9
+
+
+def test_real_walk_tracked(robot):
+    path = require_shared("lafan1_g1_unitree_extra", "walk1_subject2.csv")
+    sim = simulate_motion(head(read_unitree_csv(path, robot), 90), robot)
+    # the first 3 s (stand, first steps) are tracked without a fall
+    assert sim.summary["falls"] == 0
+    assert sim.summary["tracked_fraction"] == 1.0
+
+
+@pytest.mark.xfail(strict=True, reason="single support of real walking still falls about once per step "
+                                       "(the stance foot slides); issue 11 target not reached yet")
+def test_real_walk_tracked_to_target(robot):
+    path = require_shared("lafan1_g1_unitree_extra", "walk1_subject2.csv")
+    sim = simulate_motion(head(read_unitree_csv(path, robot), 240), robot)
+    assert sim.summary["falls"] == 0 and sim.summary["tracked_fraction"] >= 0.9
+
+
+def test_same_inputs_same_recording(robot, tmp_path):
+    motion = standing(robot, 40)
+    motion.dof_pos[:, robot.dof_names.index("left_shoulder_pitch_joint")] += np.linspace(0, 0.8, 40)
+    a = simulate_motion(motion, robot)
+    b = simulate_motion(motion, robot)
+    for name in ("fallen", "key_body_error_m", "joint_torque", "contact_force"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(a.motion.dof_pos, b.motion.dof_pos)
+    np.testing.assert_array_equal(a.motion.root_pos, b.motion.root_pos)
+
+
+def test_artifact_loads_as_robot_motion(robot, tmp_path):
+    from core.npzio import load_npz, save_npz
+
+    sim = simulate_motion(standing(robot, 20), robot)
+    arrays, meta = sim.arrays()
+    save_npz(tmp_path / "sim.npz", arrays, meta)
+    motion = RobotMotion.load(tmp_path / "sim.npz")          # ignores the sim_* extras
+    assert motion.num_frames == 20 and motion.fps == 30.0
+    back, _ = load_npz(tmp_path / "sim.npz")
+    assert back["sim_fallen"].shape == (20,) and back["sim_contact_force"].shape == (20, 2, 3)
+    assert back["sim_joint_torque"].shape == (20, robot.num_dofs)
+    assert "realtime_factor" not in meta["simulation"]       # wall-clock figures stay out of the artifact
+
+
+def test_bad_input_is_a_clear_error(robot):
+    motion = standing(robot, 20)
+    nan = dataclasses.replace(motion, dof_pos=motion.dof_pos.copy())
+    nan.dof_pos[5, 3] = np.nan
+    with pytest.raises(InputError) as err:
+        simulate_motion(nan, robot)
+    assert err.value.code == "non_finite" and "frame 5" in err.value.message
+    short = dataclasses.replace(motion, dof_pos=motion.dof_pos[:, :23], dof_names=motion.dof_names[:23])
+    with pytest.raises(InputError) as err:
+        simulate_motion(short, robot)
+    assert err.value.code == "wrong_dofs"
+    with pytest.raises(InputError) as err:
+        simulate_motion(dataclasses.replace(motion, robot="h1"), robot)
+    assert err.value.code == "robot_mismatch"
+    with pytest.raises(ConfigError):
+        load_robot("no_such_robot")
+
+
+def test_stage_rejects_bad_clip_and_can_be_off(robot, tmp_path):
+    from core.stage import ClipSource, RunGlobals, StageInput
+    from pipeline.config import parse_manifest
+    from stages.simulate.stage import STAGE, Settings
+
+    motion = standing(robot, 20)
+    motion.root_pos[3, 0] = np.inf
+    motion.save(tmp_path / "bad.npz")
+    clip = ClipSource("c", str(tmp_path / "bad.npz"), "0" * 64, "bvh", "test", "CC0")
+    inp = StageInput(clip=clip, globals=RunGlobals(), upstream={"retarget": tmp_path / "bad.npz"})
+    with pytest.raises(InputError) as err:
+        STAGE.run(inp, Settings())
+    assert err.value.code == "non_finite" and "bad.npz" in str(err.value)
+    assert STAGE.run(inp, Settings(mode="none")).summary == {"mode": "none"}
+    rejected = StageInput(clip=clip, globals=RunGlobals(), upstream={"retarget": tmp_path / "bad.npz"},
+                          upstream_summary={"filter": {"verdict": {"verdict": "reject"}}})
+    assert STAGE.run(rejected, Settings()).summary["skipped"] == "filter_reject"
+    manifest = parse_manifest({"name": "t", "output": str(tmp_path), "sources": [{"name": "demo", "kind": "demo"}],
+                               "stages": {"simulate": "none"}})
+    assert manifest.stage_settings["simulate"].mode == "none"
