@@ -16,7 +16,9 @@ Units: metres, kilograms, seconds, radians. MuJoCo quaternions are **w x y z**
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import mujoco
@@ -63,7 +65,7 @@ class SimModel:
     dof_qvel: np.ndarray
 
 
-def _vec(values) -> str:
+def _vec(values: Iterable[float]) -> str:
     return " ".join(f"{float(v):.9g}" for v in values)
 
 
@@ -72,7 +74,7 @@ def _quat_wxyz(rotation: np.ndarray) -> np.ndarray:
     return np.array([q.w, q.x, q.y, q.z])
 
 
-def _joint_axis(model: pin.Model, j: int, where) -> tuple[tuple[float, float, float], str]:
+def _joint_axis(model: pin.Model, j: int, where: str | Path | None) -> tuple[tuple[float, float, float], str]:
     joint = model.joints[j]
     name = joint.shortname()
     if name in _AXES:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.records.robot_motion import RobotMotion
+    from core.robot import Robot
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``simulate-clip`` on the ``python -m pipeline`` sub-command parser."""
     parser = subparsers.add_parser(
         "simulate-clip", help="track one robot motion with a whole-body controller in MuJoCo and record it",
@@ -28,7 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def load_motion(path: str, robot_name: str | None, fps: float = 30.0):
+def load_motion(path: str, robot_name: str | None, fps: float = 30.0) -> tuple[RobotMotion, Robot]:
     """(motion, robot) from a RobotMotion .npz or a Unitree-style CSV."""
     from core.records.robot_motion import RobotMotion
     from core.robot import load_robot, read_unitree_csv
