@@ -15,6 +15,8 @@ Kinds:
   floor, self-collision): the motion is impossible for the robot as it stands;
 - ``dynamic``: a filter check on the rigid-body dynamics (ZMP, flight momentum,
   torques);
+- ``simulated``: a judgement of the simulate stage (the robot tracking the
+  motion in MuJoCo with a whole-body controller);
 - ``dataset``: a clip the dataset writer leaves out, or a problem ``verify``
   finds in a written dataset;
 - ``pipeline``: the run itself (an unexpected exception: ``exception:<Type>``).
@@ -29,8 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["input", "hard", "dynamic", "dataset", "pipeline"]
-KINDS: tuple[Kind, ...] = ("input", "hard", "dynamic", "dataset", "pipeline")
+Kind = Literal["input", "hard", "dynamic", "simulated", "dataset", "pipeline"]
+KINDS: tuple[Kind, ...] = ("input", "hard", "dynamic", "simulated", "dataset", "pipeline")
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ _REGISTRY: tuple[ReasonCode, ...] = (
     ReasonCode("flight_momentum", "dynamic", "in flight, the momentum rate differs from gravity's (needs forces from nothing)"),
     ReasonCode("zmp_outside_support", "dynamic", "the zero-moment point leaves the support polygon"),
     ReasonCode("joint_torque", "dynamic", "a joint torque (inverse dynamics with contact forces) beyond its effort limit"),
+    ReasonCode("sim_fall", "simulated", "in simulation the whole-body controller lost the motion (a fall) until the reset"),
     # -- dataset: writer and verify ---------------------------------------------------------------------
     ReasonCode("verdict_reject", "dataset", "left out: the filter rejected the clip"),
     ReasonCode("verdict_missing", "dataset", "left out: the clip has no filter verdict"),

@@ -138,7 +138,7 @@ def test_bad_input_is_a_clear_error(robot):
     short = dataclasses.replace(motion, dof_pos=motion.dof_pos[:, :23], dof_names=motion.dof_names[:23])
     with pytest.raises(InputError) as err:
         simulate_motion(short, robot)
-    assert err.value.code == "wrong_dofs"
+    assert err.value.code == "dof_mismatch"
     with pytest.raises(InputError) as err:
         simulate_motion(dataclasses.replace(motion, robot="h1"), robot)
     assert err.value.code == "robot_mismatch"

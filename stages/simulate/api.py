@@ -80,7 +80,7 @@ def check_motion(motion: RobotMotion, robot: Robot) -> None:
     if motion.robot != robot.name:
         raise InputError(where, "robot_mismatch", f"motion is for robot {motion.robot!r}, simulating {robot.name!r}")
     if tuple(motion.dof_names) != tuple(robot.dof_names):
-        raise InputError(where, "wrong_dofs", f"motion has {len(motion.dof_names)} joints, {robot.name} has "
+        raise InputError(where, "dof_mismatch", f"motion has {len(motion.dof_names)} joints, {robot.name} has "
                          f"{robot.num_dofs} (names must match the robot's joint order)")
     T = motion.num_frames
     shapes = {"root_pos": (T, 3), "root_rot": (T, 4), "dof_pos": (T, robot.num_dofs), "contacts": (T, 2)}
