@@ -32,9 +32,10 @@ def test_mp4_preview_has_a_frame_per_clip_frame(run, tmp_path):
     result = render_preview(clip, tmp_path / "walk.mp4")
     frames = decode(result.path)
     assert len(frames) == clip.num_frames == result.frames == 151
-    assert frames[0].shape == (432, 640, 3) and result.size == (640, 432)       # human | robot, timeline below
-    # both panels hold a body: many pixels far from the background colour
-    for k in (0, 1):
+    panels = (clip.human is not None) + len(clip.robots)      # human | raw [| adapted] [| simulated]
+    assert frames[0].shape == (432, 320 * panels, 3) and result.size == (320 * panels, 432)   # timeline below
+    # every panel holds a body: many pixels far from the background colour
+    for k in range(panels):
         panel = frames[75][40:360, 320 * k:320 * (k + 1)].astype(int)
         assert np.sum(np.abs(panel - np.array(BACKGROUND)).sum(axis=2) > 120) > 1500
     # the picture changes over time (the walker moves; the cursor advances)
