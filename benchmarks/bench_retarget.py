@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MOTION_SHARED_DATA", REPO.parent / "shared" / "data"))
 SPEED_CLIPS = ("dance1_subject1", "walk4_subject1")
 UNITREE_CLIPS = ("dance1_subject1", "walk4_subject1", "fallAndGetUp3_subject1")
-METRICS = ("limb_direction_error_deg", "limb_direction_error_p95_deg", "keypoint_error_m", "foot_slide_cm_s",
+METRICS = ("limb_direction_error_deg", "limb_direction_error_p95_deg", "keypoint_error_m", "lock_slide_cm_s",
            "contact_foot_height_m", "ground_penetration_frac", "ground_penetration_max_m", "self_collision_frac",
            "self_penetration_max_m", "joint_limit_violations", "joint_limit_excess_max_rad",
            "velocity_limit_excess_max", "jerk_mean_rad_s3")

@@ -68,7 +68,7 @@ def test_quality_targets(retargeted, name):
     m = motion.metrics
     assert motion.num_frames == human.num_frames
     assert m["limb_direction_error_deg"] <= MAX_LIMB_DEG, m
-    assert m["foot_slide_cm_s"] < MAX_SLIDE_CM_S, m
+    assert m["lock_slide_cm_s"] < MAX_SLIDE_CM_S, m
     assert m["self_collision_frac"] < MAX_SELF_COLLISION_FRAC, m
     assert m["ground_penetration_frac"] < MAX_GROUND_FRAC, m
     assert m["joint_limit_violations"] == 0.0

@@ -147,7 +147,7 @@ def test_metrics_count_limit_violations_and_slide(g1):
     m = evaluate(g1, fps, root_pos, root_rot, dof, human, contacts, 0.75)
     assert m["joint_limit_violations"] == 1.0
     assert m["joint_limit_excess_max_rad"] == pytest.approx(0.1, abs=1e-9)
-    assert m["foot_slide_cm_s"] == pytest.approx(100 * 0.4 / (T - 1) * fps, rel=1e-6)
+    assert m["lock_slide_cm_s"] == pytest.approx(100 * 0.4 / (T - 1) * fps, rel=1e-6)
     assert m["velocity_limit_excess_max"] == 0.0              # 0.1 rad in one frame is slow enough
     dof[20:, 3] += 2.0                                        # knee jumps 2 rad in one frame: 30 rad/s
     m = evaluate(g1, fps, root_pos, root_rot, dof, human, contacts, 0.75)

@@ -167,6 +167,13 @@ def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
     return record(human, robot, settings, prep, q, info)
 
 
+def locked_feet(targets: Targets) -> np.ndarray:
+    """(T, 2) bool: feet the targets hold locked (flat or pivoting), for ``lock_coverage``."""
+    if targets.lock_weight is None:
+        return np.zeros_like(targets.contacts, dtype=bool)
+    return np.asarray(targets.lock_weight) >= 0.5
+
+
 def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.ndarray, info: dict) -> RobotMotion:
     """The :class:`RobotMotion` of solved configurations q (T, nq): one FK pass for the key
     links, the target penetration (:mod:`stages.retarget.demand`) and the metrics; solver
@@ -182,7 +189,8 @@ def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.
     metrics: dict[str, float] = {}
     if settings.metrics:
         metrics.update(evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
-                                prep.scaling.root_scale, prep.targets.pos, poses=(frames, pos, rot)))
+                                prep.scaling.root_scale, prep.targets.pos, poses=(frames, pos, rot),
+                                locks=locked_feet(prep.targets)))
         metrics["target_collision_frac"] = float(np.mean(demanded > PENETRATION_TOLERANCE))
         metrics["target_penetration_max_m"] = float(demanded.max())
         metrics["demanded_speed_max"] = float(speed_demand.max())
