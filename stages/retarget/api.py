@@ -13,7 +13,7 @@ from core.records.human_motion import HumanMotion
 from core.records.keypoints import KEYPOINT_NAMES
 from core.records.robot_motion import RobotMotion
 from core.rotations import from_matrix, make_continuous
-from stages.retarget.contacts import human_foot_contacts
+from stages.retarget.contacts import FootContacts, detect_foot_contacts
 from stages.retarget.demand import demanded_joint_speed, target_penetration
 from stages.retarget.metrics import PENETRATION_TOLERANCE, evaluate, metric_frames, trajectory_poses
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
@@ -24,13 +24,15 @@ from stages.retarget.targets import Targets, build_targets, limb_pairs, limb_wei
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything computed before the IK loop: keypoints (T, K, 3), contacts, scaling, targets."""
+    """Everything computed before the IK loop: keypoints (T, K, 3), contacts (T, 2) (feet touching
+    the floor), the heel / toe contact detail, scaling, targets."""
 
     keypoints: np.ndarray
     contacts: np.ndarray
     scaling: Scaling
     targets: Targets
     sole_corners: np.ndarray
+    foot_contacts: FootContacts | None = None
 
 
 def _check(human: HumanMotion) -> np.ndarray:
@@ -65,7 +67,8 @@ def prepare(human: HumanMotion, robot, settings: Settings = Settings()) -> Prepa
     kp = _check(human)
     cfg = robot.config
     kp_by_name = {n: kp[:, i] for i, n in enumerate(KEYPOINT_NAMES)}
-    contacts = human_foot_contacts(kp_by_name, human.fps, human.floor_height, settings.contacts)
+    foot_contacts = detect_foot_contacts(kp_by_name, human.fps, human.floor_height, settings.contacts)
+    contacts = foot_contacts.grounded
     frames = list(dict.fromkeys([t.frame for t in cfg.keypoint_tasks] + list(cfg.foot_frames)
                                 + [f for rule in cfg.scale_segments for f in rule.robot]))
     rest = rest_pose(robot.model, {f: robot.frame_id(f) for f in frames}, np.zeros(robot.num_dofs))
@@ -81,10 +84,10 @@ def prepare(human: HumanMotion, robot, settings: Settings = Settings()) -> Prepa
         except KeyError:
             corners.append(np.zeros((4, 3)))
     corners = np.stack(corners)
-    targets = build_targets(kp, human.fps, human.floor_height, contacts, cfg.keypoint_tasks, rest, scaling,
+    targets = build_targets(kp, human.fps, human.floor_height, foot_contacts, cfg.keypoint_tasks, rest, scaling,
                             tuple(cfg.foot_frames), (corners[0], corners[1]), settings.targets,
                             frame_clearance(robot))
-    return Prepared(kp, contacts, scaling, targets, corners)
+    return Prepared(kp, contacts, scaling, targets, corners, foot_contacts)
 
 
 def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSettings(),
@@ -169,9 +172,9 @@ def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
 
 def locked_feet(targets: Targets) -> np.ndarray:
     """(T, 2) bool: feet the targets hold locked (flat or pivoting), for ``lock_coverage``."""
-    if targets.lock_weight is None:
+    if targets.locked is None:
         return np.zeros_like(targets.contacts, dtype=bool)
-    return np.asarray(targets.lock_weight) >= 0.5
+    return np.asarray(targets.locked, dtype=bool)
 
 
 def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.ndarray, info: dict) -> RobotMotion:
