@@ -187,8 +187,8 @@ def test_reseed_recovers_from_flipped_limbs(g1):
     """ground1 (lying, rolling on the floor): the tracker can keep a flipped hip; the reseed check
     draws it back to the fresh solution, so the limb-direction error drops."""
     from stages.retarget.api import retarget_motion
+    from stages.retarget.ik import SolverSettings
     from stages.retarget.settings import Settings
-    from stages.retarget.solver import SolverSettings
 
     human = _human(("lafan1", "ground1_subject1.bvh"), 600, 1500)
     with_reseed = retarget_motion(human, g1).metrics

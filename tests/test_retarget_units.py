@@ -9,8 +9,8 @@ from scipy.spatial.transform import Rotation
 
 from core.robot import load_robot
 from stages.retarget.contacts import fill_gaps
+from stages.retarget.ik import DiffIK, FrameTargets, SolverSettings, converge_pink, log3
 from stages.retarget.metrics import evaluate
-from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, converge_pink, log3
 from stages.retarget.targets import frame_from_lateral_up, two_bone
 
 
@@ -153,19 +153,6 @@ def test_metrics_count_limit_violations_and_slide(g1):
     m = evaluate(g1, fps, root_pos, root_rot, dof, human, contacts, 0.75)
     assert m["velocity_limit_excess_max"] == pytest.approx(30.0 / g1.velocity_limit[3] - 1.0, rel=1e-6)
     assert m["velocity_limit_frames_frac"] == pytest.approx(2 / T)
-
-
-def test_lean_closest_points_match_the_shared_helper():
-    from core.robot.collision import closest_points_segments
-    from stages.retarget.solver import _closest_points
-
-    rng = np.random.default_rng(6)
-    p1, q1, p2, q2 = (rng.normal(size=(500, 3)) for _ in range(4))
-    q1[:20] = p1[:20]                                           # spheres
-    q2[20:40] = p2[20:40] + 1e-3 * (q1[20:40] - p1[20:40])     # almost parallel
-    ref = np.linalg.norm(np.subtract(*closest_points_segments(p1, q1, p2, q2)[::-1]), axis=1)
-    ca, cb = _closest_points(p1, q1, p2, q2)
-    np.testing.assert_allclose(np.linalg.norm(cb - ca, axis=1), ref, atol=1e-6)
 
 
 def test_self_penetration_matches_all_pairs(g1):

@@ -6,19 +6,20 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from core.errors import InputError
 from core.records.human_motion import HumanMotion
 from core.records.keypoints import KEYPOINT_NAMES
 from core.records.robot_motion import RobotMotion
+from core.robot import Robot
 from core.rotations import from_matrix, make_continuous
 from stages.retarget.contacts import FootContacts, detect_foot_contacts
 from stages.retarget.demand import demanded_joint_speed, target_penetration
+from stages.retarget.ik import DiffIK, FrameTargets, SolverSettings
+from stages.retarget.ik.track import track
 from stages.retarget.metrics import PENETRATION_TOLERANCE, evaluate, metric_frames, trajectory_poses
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
 from stages.retarget.settings import Settings
-from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
 from stages.retarget.targets import Targets, build_targets, limb_pairs, limb_weights
 
 
@@ -90,9 +91,10 @@ def prepare(human: HumanMotion, robot, settings: Settings = Settings()) -> Prepa
     return Prepared(kp, contacts, scaling, targets, corners, foot_contacts)
 
 
-def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSettings(),
+def solve(prep: Prepared, robot: Robot, fps: float, settings: SolverSettings = SolverSettings(),
           progress: bool = False) -> tuple[np.ndarray, dict]:
-    """IK over every frame; returns configurations q (T, nq) and solver info."""
+    """IK over every frame; returns configurations q (T, nq) and solver info (its ``qp_status`` is
+    the (T,) per-frame QP outcome, see :class:`stages.retarget.ik.track.Track`)."""
     tg = prep.targets
     T = tg.pos.shape[0]
     limbs = limb_pairs(tg.keypoints)
@@ -104,44 +106,8 @@ def solve(prep: Prepared, robot, fps: float, settings: SolverSettings = SolverSe
     def frame(t: int) -> FrameTargets:
         return FrameTargets(tg.pos[t], tg.rot[t], tg.pos_weight[t], tg.rot_weight[t], lw[min(t, len(lw) - 1)])
 
-    start = time.perf_counter()
-    q, info = solve_first_frame(ik, frame(0), root_index)
-    first = time.perf_counter() - start
-    out = np.empty((T, robot.model.nq))
-    out[0] = q
-    dt = 1.0 / fps
-    every = int(round(settings.reseed_interval_s * fps)) if settings.reseed_interval_s > 0 else 0
-    attract_frames = max(1, int(round(settings.reseed_attract_s * fps)))
-    reseeds = tries = backoff = wait = 0
-    history: list[float] = []
-    for t in tqdm(range(1, T), desc="retarget", unit="frame", disable=not progress, leave=False):
-        ft = frame(t)
-        q = ik.solve_frame(q, ft, dt)
-        out[t] = q
-        if every and t % every == 0 and ik.attract_frames == 0:
-            tracked = ik.cost(q, ft)
-            typical = float(np.median(history)) if history else tracked
-            history.append(tracked)
-            if tracked <= max(settings.reseed_min_cost, settings.reseed_jump * typical):
-                backoff = wait = 0
-            elif wait > 0:
-                wait -= 1                                   # a recent try found nothing better
-            else:
-                fresh = ik.fresh_solution(ft, root_index)
-                tries += 1
-                if ik.cost(fresh, ft) < settings.reseed_ratio * tracked:
-                    ik.attract(fresh, attract_frames)
-                    reseeds += 1
-                    backoff = wait = 0
-                else:
-                    backoff = min(8, 2 * backoff or 1)
-                    wait = backoff
-    total = time.perf_counter() - start
-    info.update({"first_frame_s": round(first, 4), "ik_s": round(total, 4),
-                 "ik_frames_per_s": round((T - 1) / max(total - first, 1e-9), 1),
-                 "qp_fallbacks": int(ik.failures), "reseeds": reseeds,
-                 "reseed_tries": tries})
-    return out, info
+    result = track(ik, frame, T, fps, root_index, progress)
+    return result.q, {**result.info, "qp_status": result.qp_status}
 
 
 def retarget_motion(human: HumanMotion, robot, settings: Settings = Settings(),
@@ -201,7 +167,9 @@ def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.
     metrics.update({"solve_s": round(elapsed, 4), "frames_per_s": round(T / max(elapsed, 1e-9), 1),
                     "first_frame_s": info["first_frame_s"], "ik_frames_per_s": info["ik_frames_per_s"],
                     "qp_fallbacks": float(info["qp_fallbacks"]), "first_frame_start": float(info["first_frame_best"]),
-                    "reseeds": float(info["reseeds"])})
+                    "reseeds": float(info["reseeds"]),
+                    "ik_infeasible_frames": float(info["ik_infeasible_frames"]),
+                    "ik_no_step_frames": float(info["ik_no_step_frames"])})
     provenance = {"robot_description": robot.config.description.name}
     provenance.update({k: str(v) for k, v in human.provenance.items()})
     provenance["retarget"] = "pink-formulation differential IK (daqp)"
@@ -213,4 +181,5 @@ def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.
                        dof_pos=q[:, 7:].copy(), dof_vel=np.gradient(q[:, 7:], 1.0 / human.fps, axis=0),
                        dof_names=robot.dof_names, link_names=links, link_pos=pos[:, idx], link_rot=link_rot,
                        contacts=np.asarray(prep.contacts, dtype=bool), metrics=metrics, provenance=provenance,
-                       target_penetration=demanded, demanded_speed=speed_demand)
+                       target_penetration=demanded, demanded_speed=speed_demand,
+                       ik_infeasible=np.asarray(info["qp_status"]) > 0)
