@@ -169,9 +169,10 @@ def test_self_penetration_matches_all_pairs(g1):
     np.testing.assert_allclose(got, ref, atol=1e-9)
 
 
-def test_foot_contact_needs_a_standing_shin():
-    """Both feet rest on the floor; the left shin is upright, the right lies flat: only the left stands."""
-    from stages.retarget.contacts import human_foot_contacts
+def test_foot_contact_marks_a_lying_shin_and_rejects_a_fast_foot():
+    """Both feet rest on the floor; the left shin is upright, the right lies flat: both touch the
+    floor, only the left stands upright (the targets hold it firmly); a fast foot is no contact."""
+    from stages.retarget.contacts import detect_foot_contacts, human_foot_contacts
 
     T = 30
     kp = {
@@ -180,9 +181,10 @@ def test_foot_contact_needs_a_standing_shin():
         "right_ankle": np.tile([0.0, -0.1, 0.08], (T, 1)), "right_toe": np.tile([0.15, -0.1, 0.02], (T, 1)),
         "right_knee": np.tile([-0.42, -0.1, 0.1], (T, 1)),
     }
-    c = human_foot_contacts(kp, 30.0, 0.0)
-    assert c[:, 0].all() and not c[:, 1].any()
+    fc = detect_foot_contacts(kp, 30.0, 0.0)
+    assert fc.locked.all() and fc.upright[:, 0].all() and not fc.upright[:, 1].any()
     kp["left_ankle"] = kp["left_ankle"] + np.linspace(0, 1, T)[:, None] * [3.0, 0.0, 0.0]   # sliding fast: no contact
+    kp["left_toe"] = kp["left_toe"] + np.linspace(0, 1, T)[:, None] * [3.0, 0.0, 0.0]
     assert not human_foot_contacts(kp, 30.0, 0.0)[:, 0].any()
 
 

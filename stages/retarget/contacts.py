@@ -84,11 +84,14 @@ class FootContacts:
         planted: (T, 2, 2) bool [foot (left, right), point (heel, toe)].
         grounded: (T, 2) bool: a point of the foot is low (planted or sliding).
         rest_height: (2, 2) resting height (m above the floor) [foot, point].
+        upright: (T, 2) bool the foot's shin rises above it (standing, not lying or kneeling);
+            None: everywhere.
     """
 
     planted: np.ndarray
     grounded: np.ndarray
     rest_height: np.ndarray
+    upright: np.ndarray | None = None
 
     @property
     def locked(self) -> np.ndarray:
@@ -144,7 +147,7 @@ def detect_foot_contacts(keypoints: dict[str, np.ndarray], fps: float, floor_hei
         floor_height: the clip's floor z (m).
         settings: thresholds.
     """
-    planted, grounded, rests = [], [], []
+    planted, grounded, rests, uprights = [], [], [], []
     for (ankle, toe), knee in zip(FOOT_POINTS, KNEES):
         pts = np.stack([np.asarray(keypoints[ankle], dtype=np.float64),
                         np.asarray(keypoints[toe], dtype=np.float64)], axis=1)          # (T, 2, 3)
@@ -170,8 +173,9 @@ def detect_foot_contacts(keypoints: dict[str, np.ndarray], fps: float, floor_hei
         planted.append(plant)
         grounded.append(ground)
         rests.append(rest)
+        uprights.append(upright)
     return FootContacts(planted=np.stack(planted, axis=1), grounded=np.stack(grounded, axis=1),
-                        rest_height=np.stack(rests))
+                        rest_height=np.stack(rests), upright=np.stack(uprights, axis=1))
 
 
 def human_foot_contacts(keypoints: dict[str, np.ndarray], fps: float, floor_height: float,

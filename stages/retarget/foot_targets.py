@@ -85,7 +85,8 @@ def release_fade(frames: int) -> np.ndarray:
 
 def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.ndarray,
                  human_step: np.ndarray, sole_corners: np.ndarray, fps: float,
-                 rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5) -> FootTargets:
+                 rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5,
+                 leak: np.ndarray | None = None) -> FootTargets:
     """Target poses of one foot from its contact modes (see the module docstring).
 
     Args:
@@ -101,6 +102,9 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
             (identity when None); targets are ``Rz @ Ry @ rest_rot``.
         release_s: fade duration (s) of a release never followed by a landing.
         sink: factor (per frame) on an anchor's height above the floor.
+        leak: (T,) share (0..1) of the way from the anchor to the chain's pivot point the anchor
+            moves each frame (0: held; used where the body lies or kneels, so that a foot resting
+            on the floor does not fight the leg directions); None: 0.
 
     Returns:
         Positions and orientations of the foot frame.
@@ -154,8 +158,15 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
         anchor = prev_p + prev_r @ c
         if k == SLIDING:
             anchor = anchor + np.array([human_step[t, 0], human_step[t, 1], 0.0])
-        anchor[2] = max(0.0, anchor[2]) * sink
+        lying = leak is not None and leak[t] > 0
+        if lying:                                           # not a standing foot: follow the chain softly
+            a = float(leak[t])
+            yaw, pit = yaw + a * _wrap(float(heading[t]) - yaw), pit + a * (float(pitch[t]) - pit)
         r = rot_z_y(yaw, pit) @ rest
+        if lying:
+            anchor += a * (chain_pos[t] + r @ c - anchor)
+        else:
+            anchor[2] = max(0.0, anchor[2]) * sink
         p = anchor - r @ c
         low = p[2] + float(np.min(corners @ r[2]))
         if low < 0.0:

@@ -32,7 +32,7 @@ from scipy.ndimage import distance_transform_edt, gaussian_filter1d, maximum_fil
 
 from core.records.keypoints import KEYPOINT_NAMES, KEYPOINT_PARENT
 from stages.retarget.contacts import FLAT, FOOT_POINTS, FootContacts
-from stages.retarget.foot_targets import foot_targets
+from stages.retarget.foot_targets import FootTargets, foot_targets
 from stages.retarget.scaling import LEG_CHAINS, RestPose, Scaling
 
 #: Keypoints placed along the human's segment direction (the rest are rigid offsets).
@@ -59,7 +59,9 @@ class TargetSettings:
         release_s: a foot lifting off with no later landing fades its lock offset over this (s);
             otherwise the offset fades over the whole swing, to zero at the next landing.
         pelvis_drift_gain: share (0..1) of the anchored feet's drift from the scaled chain that
-            the pelvis takes (the legs take the rest).
+            the pelvis takes (the legs take the rest), where the foot stands upright.
+        lying_anchor_s: where a foot's shin does not rise above it (lying, kneeling), its anchor
+            follows the scaled chain's foot with this time constant (s) instead of holding.
         contact_weight_gain: factor on a foot's position/orientation weight while in contact
             (blended in and out with the lock).
         free_foot_rot_gain: factor on a free foot's orientation weight (a foot pose beyond the
@@ -73,6 +75,7 @@ class TargetSettings:
     contact_blend_frames: int = 3
     release_s: float = 0.5
     pelvis_drift_gain: float = 1.0
+    lying_anchor_s: float = 0.15
     contact_weight_gain: float = 4.0
     ground_clearance: float = 0.0
     leg_reach: float = 0.99
@@ -502,22 +505,29 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
     rest_rot = [rest.rotation(f) for f in foot_frames]
     low = np.stack([_lowest_corner(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]] @ rest_rot[s], sole_corners[s])
                     for s in (0, 1)], axis=1)
-    shift = ground_shift(low, grounded, fps, settings.ground_smoothing_s)
+    upright = fc.upright if fc.upright is not None else np.ones_like(grounded)
+    shift = ground_shift(low, grounded & upright, fps, settings.ground_smoothing_s)
     root = root - shift[:, None] * UP
     pos = _chain(kp, est, root, rest, frame_of)
 
-    weights = [lock_weight(grounded[:, s], settings.contact_blend_frames) for s in (0, 1)]
+    # a foot carrying an upright leg is held firmly; one under a lying or kneeling body is not
+    weights = [lock_weight(grounded[:, s] & upright[:, s], settings.contact_blend_frames) for s in (0, 1)]
     steps = [scaled_foot_steps(kp, ankle, toe, scaling.root_scale) for ankle, toe in FOOT_POINTS]
-    feet = [foot_targets(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]], mode[:, s], steps[s], sole_corners[s],
-                         fps, rest_rot=rest_rot[s], release_s=settings.release_s) for s in (0, 1)]
+    leak = np.where(upright, 0.0, 1.0 - np.exp(-1.0 / max(settings.lying_anchor_s * fps, 1e-9)))
+
+    def anchored() -> list[FootTargets]:
+        return [foot_targets(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]], mode[:, s], steps[s],
+                             sole_corners[s], fps, rest_rot=rest_rot[s], release_s=settings.release_s,
+                             leak=leak[:, s]) for s in (0, 1)]
+
+    feet = anchored()
     if settings.pelvis_drift_gain > 0:
         drift = settings.pelvis_drift_gain * pelvis_drift([f.pos for f in feet], [pos[k] for k in foot_kp],
-                                                          weights, fps, settings.ground_smoothing_s)
+                                                          weights,
+                                                          fps, settings.ground_smoothing_s)
         root = root + drift
         pos = _chain(kp, est, root, rest, frame_of)
-        feet = [foot_targets(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]], mode[:, s], steps[s],
-                             sole_corners[s], fps, rest_rot=rest_rot[s], release_s=settings.release_s)
-                for s in (0, 1)]
+        feet = anchored()
     fixed = {}
     for s in (0, 1):
         k = foot_kp[s]
