@@ -86,7 +86,7 @@ def release_fade(frames: int) -> np.ndarray:
 def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.ndarray,
                  human_step: np.ndarray, sole_corners: np.ndarray, fps: float,
                  rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5,
-                 leak: np.ndarray | None = None) -> FootTargets:
+                 leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0) -> FootTargets:
     """Target poses of one foot from its contact modes (see the module docstring).
 
     Args:
@@ -102,6 +102,8 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
             (identity when None); targets are ``Rz @ Ry @ rest_rot``.
         release_s: fade duration (s) of a release never followed by a landing.
         sink: factor (per frame) on an anchor's height above the floor.
+        pivot_pitch_gain: factor on the human foot's pitch while the foot pivots on the floor
+            (heel or toe): below 1 the robot's longer sole rolls less.
         leak: (T,) share (0..1) of the way from the anchor to the chain's pivot point the anchor
             moves each frame (0: held; used where the body lies or kneels, so that a foot resting
             on the floor does not fight the leg directions); None: 0.
@@ -153,7 +155,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
         if k == FLAT:
             yaw, pit = prev_yaw, prev_pitch * sink
         else:
-            yaw, pit = prev_yaw + _wrap(float(heading[t]) - prev_heading), float(pitch[t])
+            yaw, pit = prev_yaw + _wrap(float(heading[t]) - prev_heading), pivot_pitch_gain * float(pitch[t])
         c = pts[k]
         anchor = prev_p + prev_r @ c
         if k == SLIDING:

@@ -60,6 +60,9 @@ class TargetSettings:
             otherwise the offset fades over the whole swing, to zero at the next landing.
         pelvis_drift_gain: share (0..1) of the anchored feet's drift from the scaled chain that
             the pelvis takes (the legs take the rest), where the foot stands upright.
+        pivot_weight: contact weight (0..1) of a foot pivoting on its heel or toe or sliding (1
+            when planted flat).
+        pivot_pitch_gain: factor on the human foot's pitch while a foot pivots on its heel or toe.
         lying_anchor_s: where a foot's shin does not rise above it (lying, kneeling), its anchor
             follows the scaled chain's foot with this time constant (s) instead of holding.
         contact_weight_gain: factor on a foot's position/orientation weight while in contact
@@ -75,7 +78,9 @@ class TargetSettings:
     contact_blend_frames: int = 3
     release_s: float = 0.5
     pelvis_drift_gain: float = 1.0
-    lying_anchor_s: float = 0.15
+    lying_anchor_s: float = 0.05
+    pivot_weight: float = 1.0
+    pivot_pitch_gain: float = 0.5
     contact_weight_gain: float = 4.0
     ground_clearance: float = 0.0
     leg_reach: float = 0.99
@@ -347,10 +352,11 @@ def pelvis_drift(foot_pos: list[np.ndarray], chain_pos: list[np.ndarray], weight
                  fps: float, smoothing_s: float) -> np.ndarray:
     """Step 3b: (T, 3) horizontal pelvis shift that absorbs the anchored feet's drift from the chain.
 
-    Where feet are held (weight > 0) the shift is the weighted mean of (foot target - chain
-    foot), horizontal; between holds it is interpolated; then Gaussian-smoothed (sigma
-    ``smoothing_s``, s). With one foot down the chain's foot then lands on its anchor; with
-    two the legs take the rest.
+    The weighted mean of (foot target - chain foot), horizontal, over the feet held by an
+    upright leg, Gaussian-smoothed (sigma ``smoothing_s``, s) as ``smooth(sum w d) /
+    max(smooth(sum w), 1)``: the full drift under one held foot, the mean under two, fading
+    to zero away from holds. With one foot down the chain's foot then lands on its anchor;
+    with two the legs take the rest.
 
     Args:
         foot_pos: per foot (T, 3) anchored targets; chain_pos: per foot (T, 3) chain targets;
@@ -358,19 +364,14 @@ def pelvis_drift(foot_pos: list[np.ndarray], chain_pos: list[np.ndarray], weight
     """
     W = np.stack(weights, axis=1)                                   # (T, 2)
     D = np.stack([f - c for f, c in zip(foot_pos, chain_pos)], axis=1)[..., :2]   # (T, 2, 2)
-    total = W.sum(axis=1)
-    T = W.shape[0]
-    out = np.zeros((T, 3))
-    held = total > 0
-    if not held.any():
-        return out
-    mean = np.einsum("ts,tsi->ti", W[held], D[held]) / total[held, None]
-    idx = np.flatnonzero(held)
-    for i in (0, 1):
-        out[:, i] = np.interp(np.arange(T), idx, mean[:, i])
+    num = np.einsum("ts,tsi->ti", W, D)
+    den = W.sum(axis=1)
     sigma = smoothing_s * fps
-    if sigma > 0 and T > 1:
-        out[:, :2] = gaussian_filter1d(out[:, :2], sigma, axis=0, mode="nearest")
+    if sigma > 0 and W.shape[0] > 1:
+        num = gaussian_filter1d(num, sigma, axis=0, mode="nearest")
+        den = gaussian_filter1d(den, sigma, mode="nearest")
+    out = np.zeros((W.shape[0], 3))
+    out[:, :2] = num / np.maximum(den, 1.0)[:, None]
     return out
 
 
@@ -498,27 +499,29 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
     foot_kp = foot_keypoints(tasks, foot_frames)
     frame_of = {t.human: t.frame for t in tasks}
     kp = floor_relative_keypoints(keypoints, fps, floor_height, settings.smoothing_s)
-    est = estimate_orientations(kp, mode == FLAT)
+    upright = fc.upright if fc.upright is not None else np.ones_like(grounded)
+    est = estimate_orientations(kp, (mode == FLAT) & upright)
     root = kp["pelvis"] * scaling.root_scale
     pos = _chain(kp, est, root, rest, frame_of)
 
     rest_rot = [rest.rotation(f) for f in foot_frames]
     low = np.stack([_lowest_corner(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]] @ rest_rot[s], sole_corners[s])
                     for s in (0, 1)], axis=1)
-    upright = fc.upright if fc.upright is not None else np.ones_like(grounded)
     shift = ground_shift(low, grounded & upright, fps, settings.ground_smoothing_s)
     root = root - shift[:, None] * UP
     pos = _chain(kp, est, root, rest, frame_of)
 
     # a foot carrying an upright leg is held firmly; one under a lying or kneeling body is not
-    weights = [lock_weight(grounded[:, s] & upright[:, s], settings.contact_blend_frames) for s in (0, 1)]
+    weights = [np.maximum(lock_weight((mode[:, s] == FLAT) & upright[:, s], settings.contact_blend_frames),
+                          settings.pivot_weight * lock_weight(grounded[:, s] & upright[:, s],
+                                                              settings.contact_blend_frames)) for s in (0, 1)]
     steps = [scaled_foot_steps(kp, ankle, toe, scaling.root_scale) for ankle, toe in FOOT_POINTS]
     leak = np.where(upright, 0.0, 1.0 - np.exp(-1.0 / max(settings.lying_anchor_s * fps, 1e-9)))
 
     def anchored() -> list[FootTargets]:
         return [foot_targets(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]], mode[:, s], steps[s],
                              sole_corners[s], fps, rest_rot=rest_rot[s], release_s=settings.release_s,
-                             leak=leak[:, s]) for s in (0, 1)]
+                             leak=leak[:, s], pivot_pitch_gain=settings.pivot_pitch_gain) for s in (0, 1)]
 
     feet = anchored()
     if settings.pelvis_drift_gain > 0:
