@@ -25,8 +25,8 @@ from stages.retarget.targets import Targets, build_targets, limb_pairs, limb_wei
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything computed before the IK loop: keypoints (T, K, 3), contacts (T, 2) (feet touching
-    the floor), the heel / toe contact detail, scaling, targets."""
+    """Everything computed before the IK loop: keypoints (T, K, 3), contacts (T, 2) (feet standing
+    on the floor, :attr:`FootContacts.standing`), the heel / toe contact detail, scaling, targets."""
 
     keypoints: np.ndarray
     contacts: np.ndarray
@@ -69,7 +69,7 @@ def prepare(human: HumanMotion, robot, settings: Settings = Settings()) -> Prepa
     cfg = robot.config
     kp_by_name = {n: kp[:, i] for i, n in enumerate(KEYPOINT_NAMES)}
     foot_contacts = detect_foot_contacts(kp_by_name, human.fps, human.floor_height, settings.contacts)
-    contacts = foot_contacts.grounded
+    contacts = foot_contacts.standing
     frames = list(dict.fromkeys([t.frame for t in cfg.keypoint_tasks] + list(cfg.foot_frames)
                                 + [f for rule in cfg.scale_segments for f in rule.robot]))
     rest = rest_pose(robot.model, {f: robot.frame_id(f) for f in frames}, np.zeros(robot.num_dofs))

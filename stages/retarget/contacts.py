@@ -99,6 +99,13 @@ class FootContacts:
         return self.planted.any(axis=2)
 
     @property
+    def standing(self) -> np.ndarray:
+        """(T, 2) bool: the foot touches the floor under an upright shin (the sole carries the
+        body; a foot under a lying or kneeling body touches the floor with its side or back)."""
+        up = np.ones_like(self.grounded) if self.upright is None else self.upright
+        return self.grounded & up
+
+    @property
     def mode(self) -> np.ndarray:
         """(T, 2) int: SWING, FLAT, HEEL_PIVOT, TOE_PIVOT or SLIDING per foot."""
         heel, toe = self.planted[..., HEEL], self.planted[..., TOE]
