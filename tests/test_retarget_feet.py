@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.retarget.contacts import (FLAT, HEEL_PIVOT, SLIDING, SWING, TOE_PIVOT, ContactSettings,
-                                      detect_foot_contacts, hysteresis)
+from stages.retarget.contacts import FLAT, HEEL_PIVOT, SLIDING, SWING, TOE_PIVOT, ContactSettings, detect_foot_contacts, hysteresis
 from stages.retarget.foot_targets import foot_targets, pivot_points, rot_z_y
 
 FPS = 30.0
