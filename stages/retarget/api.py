@@ -78,13 +78,13 @@ def prepare(human: HumanMotion, robot, settings: Settings = Settings()) -> Prepa
         scaling = compute_scaling(kp, rest, frame_of, cfg.scale_segments)
     except ValueError as exc:
         raise InputError(human.provenance.get("source_path"), "degenerate_skeleton", str(exc)) from None
-    corners = []
+    sole_list = []
     for f in cfg.foot_frames:
         try:
-            corners.append(cfg.sole(f).corners())
+            sole_list.append(cfg.sole(f).corners())
         except KeyError:
-            corners.append(np.zeros((4, 3)))
-    corners = np.stack(corners)
+            sole_list.append(np.zeros((4, 3)))
+    corners = np.stack(sole_list)
     targets = build_targets(kp, human.fps, human.floor_height, foot_contacts, cfg.keypoint_tasks, rest, scaling,
                             tuple(cfg.foot_frames), (corners[0], corners[1]), settings.targets,
                             frame_clearance(robot))

@@ -96,7 +96,7 @@ class FootContacts:
     @property
     def locked(self) -> np.ndarray:
         """(T, 2) bool: the foot is planted flat or pivots on a planted point."""
-        return self.planted.any(axis=2)
+        return np.asarray(self.planted.any(axis=2), dtype=bool)
 
     @property
     def standing(self) -> np.ndarray:
@@ -171,7 +171,7 @@ def detect_foot_contacts(keypoints: dict[str, np.ndarray], fps: float, floor_hei
                                 low_off[:, p] & (speed[:, p] < settings.speed_off)), settings.min_span_frames)
             for p in (HEEL, TOE)], axis=1)
         gap = int(round(settings.max_gap_s * fps))
-        locked = fill_gaps(plant.any(axis=1), gap)
+        locked = fill_gaps(np.asarray(plant.any(axis=1)), gap)
         gaps = locked & ~plant.any(axis=1)
         for t in np.flatnonzero(gaps):                   # a gap keeps the plant before it
             plant[t] = plant[t - 1]

@@ -160,9 +160,9 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
         anchor = prev_p + prev_r @ c
         if k == SLIDING:
             anchor = anchor + np.array([human_step[t, 0], human_step[t, 1], 0.0])
-        lying = leak is not None and leak[t] > 0
+        a = 0.0 if leak is None else float(leak[t])
+        lying = a > 0
         if lying:                                           # not a standing foot: follow the chain softly
-            a = float(leak[t])
             yaw, pit = yaw + a * _wrap(float(heading[t]) - yaw), pit + a * (float(pitch[t]) - pit)
         r = rot_z_y(yaw, pit) @ rest
         if lying:

@@ -239,10 +239,10 @@ def evaluate(robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_
     out["keypoint_error_m"] = float(np.mean(np.linalg.norm(r - h, axis=-1)))
 
     # limb directions
-    limbs = []
+    limbs: list[tuple[str, str]] = []
     for end in LIMB_ENDS:
         start = KEYPOINT_PARENT[end]
-        if end in frame_of and start in frame_of:
+        if start is not None and end in frame_of and start in frame_of:
             limbs.append((start, end))
     if limbs:
         hu = np.stack([human_keypoints[:, kidx[b]] - human_keypoints[:, kidx[a]] for a, b in limbs], axis=1)
