@@ -131,3 +131,29 @@ def test_build_targets_on_a_standing_human(g1):
     # a (T, 2) mask is read as both points planted; nothing planted = swing everywhere
     none = tg.as_foot_contacts(np.zeros((T, 2), dtype=bool))
     assert (none.mode == SWING).all()
+
+
+def test_fit_legs_lowers_the_pelvis_to_a_held_foot_and_keeps_segment_lengths(g1):
+    """A held foot 10 cm below the straight leg's reach: the pelvis comes down (smoothly) so the
+    foot is reached; the knee lies at the robot's thigh length from the hip."""
+    from stages.retarget.scaling import rest_pose
+
+    cfg = g1.config
+    frame_of = {t.human: t.frame for t in cfg.keypoint_tasks}
+    frames = list(dict.fromkeys(frame_of.values()))
+    rest = rest_pose(g1.model, {f: g1.frame_id(f) for f in frames}, np.zeros(g1.num_dofs))
+    T = 30
+    kp = {n: np.tile(rest.position(frame_of[n]) if n in frame_of else np.zeros(3), (T, 1)) for n in KEYPOINT_NAMES}
+    est = {k: np.tile(np.eye(3), (T, 1, 1)) for k in ("pelvis", "torso", "left_foot", "right_foot")}
+    root = kp["pelvis"].copy()
+    fixed = {"left_ankle": kp["left_ankle"] - [0.0, 0.0, 0.10], "right_ankle": kp["right_ankle"].copy()}
+    pos = tg._chain(kp, est, root, rest, frame_of, fixed)
+    weights = [np.ones(T), np.zeros(T)]
+    out, new_root, drop = tg.fit_legs(pos, root, kp, est, rest, frame_of, fixed, weights, FPS, tg.TargetSettings())
+    leg = float(np.linalg.norm(rest.position(frame_of["left_ankle"]) - rest.position(frame_of["left_hip"])))
+    assert np.all(drop > 0.09) and np.allclose(new_root[:, 2], root[:, 2] - drop)
+    reach = np.linalg.norm(out["left_ankle"] - out["left_hip"], axis=1)
+    assert np.all(reach <= 0.99 * leg + 1e-9)
+    np.testing.assert_allclose(out["left_ankle"], fixed["left_ankle"], atol=0.01)   # the held foot is (nearly) kept
+    thigh = float(np.linalg.norm(rest.position(frame_of["left_knee"]) - rest.position(frame_of["left_hip"])))
+    np.testing.assert_allclose(np.linalg.norm(out["left_knee"] - out["left_hip"], axis=1), thigh, atol=1e-9)
