@@ -64,6 +64,23 @@ def rot_z_y(heading: float, pitch: float) -> np.ndarray:
     return np.array([[ch * cp, -sh, ch * sp], [sh * cp, ch, sh * sp], [-sp, 0.0, cp]])
 
 
+def rot_z_y_batch(heading: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) ``Rz(heading) @ Ry(pitch)`` of (T,) angles."""
+    ch, sh, cp, sp = np.cos(heading), np.sin(heading), np.cos(pitch), np.sin(pitch)
+    out = np.zeros(np.shape(heading) + (3, 3))
+    out[..., 0, 0], out[..., 0, 1], out[..., 0, 2] = ch * cp, -sh, ch * sp
+    out[..., 1, 0], out[..., 1, 1], out[..., 1, 2] = sh * cp, ch, sh * sp
+    out[..., 2, 0], out[..., 2, 2] = -sp, cp
+    return out
+
+
+def _apply(heading: float, pitch: float, v: tuple[float, ...]) -> tuple[float, float, float]:
+    """``Rz(heading) @ Ry(pitch) @ v`` for a 3-vector of floats."""
+    sp, cp, sh, ch = math.sin(pitch), math.cos(pitch), math.sin(heading), math.cos(heading)
+    x, z = cp * v[0] + sp * v[2], -sp * v[0] + cp * v[2]
+    return ch * x - sh * v[1], sh * x + ch * v[1], z
+
+
 def _wrap(a: float) -> float:
     return (a + math.pi) % (2.0 * math.pi) - math.pi
 
@@ -113,14 +130,16 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
     """
     T = chain_pos.shape[0]
     heading, pitch = heading_pitch(chain_rot_base)
-    pts = pivot_points(sole_corners)
-    corners = np.asarray(sole_corners, dtype=np.float64)
     rest = np.eye(3) if rest_rot is None else np.asarray(rest_rot, dtype=np.float64)
+    # points in the canonical foot frame (rest rotation applied), as plain floats for the loop
+    pts = {k: tuple(float(x) for x in rest @ v) for k, v in pivot_points(sole_corners).items()}
+    corners = [tuple(float(x) for x in rest @ v) for v in np.asarray(sole_corners, dtype=np.float64)]
     pos = chain_pos.copy()
-    rot = chain_rot_base @ rest
     yaw_t = heading.copy()
     pitch_t = pitch.copy()
     grounded = mode != SWING
+    heading_l, pitch_l = heading.tolist(), pitch.tolist()
+    leak_l = [0.0] * T if leak is None else np.asarray(leak, dtype=np.float64).tolist()
     t = 0
     while t < T:
         if not grounded[t]:
@@ -138,41 +157,41 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
                 pos[t:n] = chain_pos[t:n] + f[:, None] * dp
                 yaw_t[t:n] = heading[t:n] + f * dyaw
                 pitch_t[t:n] = pitch[t:n] + f * dpitch
-                for i in range(t, n):
-                    rot[i] = rot_z_y(float(yaw_t[i]), float(pitch_t[i])) @ rest
             t = n
             continue
-        # one grounded frame
+        # a grounded run: one frame at a time (each anchor comes from the previous pose)
+        landing = t == 0 or not grounded[t - 1]
+        i = t if landing else t - 1                      # landing: the swing target here (chain + fade)
+        px, py, pz = (float(v) for v in pos[i])
+        prev_yaw, prev_pitch, prev_heading = float(yaw_t[i]), float(pitch_t[i]), heading_l[i]
         k = int(mode[t])
-        if t == 0 or not grounded[t - 1]:
-            prev_p, prev_r = pos[t], rot[t]                  # landing: the swing target here (chain + fade)
-            prev_yaw, prev_pitch = float(yaw_t[t]), float(pitch_t[t])
-            prev_heading = float(heading[t])
-        else:
-            prev_p, prev_r = pos[t - 1], rot[t - 1]
-            prev_yaw, prev_pitch = float(yaw_t[t - 1]), float(pitch_t[t - 1])
-            prev_heading = float(heading[t - 1])
         if k == FLAT:
             yaw, pit = prev_yaw, prev_pitch * sink
         else:
-            yaw, pit = prev_yaw + _wrap(float(heading[t]) - prev_heading), pivot_pitch_gain * float(pitch[t])
+            yaw, pit = prev_yaw + _wrap(heading_l[t] - prev_heading), pivot_pitch_gain * pitch_l[t]
         c = pts[k]
-        anchor = prev_p + prev_r @ c
+        ax, ay, az = _apply(prev_yaw, prev_pitch, c)
+        ax, ay, az = px + ax, py + ay, pz + az
         if k == SLIDING:
-            anchor = anchor + np.array([human_step[t, 0], human_step[t, 1], 0.0])
-        a = 0.0 if leak is None else float(leak[t])
-        lying = a > 0
-        if lying:                                           # not a standing foot: follow the chain softly
-            yaw, pit = yaw + a * _wrap(float(heading[t]) - yaw), pit + a * (float(pitch[t]) - pit)
-        r = rot_z_y(yaw, pit) @ rest
-        if lying:
-            anchor += a * (chain_pos[t] + r @ c - anchor)
+            ax, ay = ax + float(human_step[t, 0]), ay + float(human_step[t, 1])
+        a = leak_l[t]
+        if a > 0:                                        # not a standing foot: follow the chain softly
+            yaw, pit = yaw + a * _wrap(heading_l[t] - yaw), pit + a * (pitch_l[t] - pit)
+        rcx, rcy, rcz = _apply(yaw, pit, c)
+        if a > 0:
+            cx, cy, cz = (float(v) for v in chain_pos[t])
+            ax += a * (cx + rcx - ax)
+            ay += a * (cy + rcy - ay)
+            az += a * (cz + rcz - az)
         else:
-            anchor[2] = max(0.0, anchor[2]) * sink
-        p = anchor - r @ c
-        low = p[2] + float(np.min(corners @ r[2]))
+            az = max(0.0, az) * sink
+        qx, qy, qz = ax - rcx, ay - rcy, az - rcz
+        sp, cp = math.sin(pit), math.cos(pit)
+        low = qz + min(-sp * v[0] + cp * v[2] for v in corners)
         if low < 0.0:
-            p[2] -= low
-        pos[t], rot[t], yaw_t[t], pitch_t[t] = p, r, yaw, pit
+            qz -= low
+        pos[t] = (qx, qy, qz)
+        yaw_t[t], pitch_t[t] = yaw, pit
         t += 1
+    rot = rot_z_y_batch(yaw_t, pitch_t) @ rest
     return FootTargets(pos=pos, rot=rot)
