@@ -176,7 +176,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
             ax, ay = ax + float(human_step[t, 0]), ay + float(human_step[t, 1])
         a = leak_l[t]
         if a > 0:                                        # not a standing foot: follow the chain softly
-            yaw, pit = yaw + a * _wrap(heading_l[t] - yaw), pit + a * (pitch_l[t] - pit)
+            yaw, pit = yaw + a * _wrap(heading_l[t] - yaw), pitch_l[t]
         rcx, rcy, rcz = _apply(yaw, pit, c)
         if a > 0:
             cx, cy, cz = (float(v) for v in chain_pos[t])

@@ -507,7 +507,7 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
     rest_rot = [rest.rotation(f) for f in foot_frames]
     low = np.stack([_lowest_corner(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]] @ rest_rot[s], sole_corners[s])
                     for s in (0, 1)], axis=1)
-    shift = ground_shift(low, grounded & upright, fps, settings.ground_smoothing_s)
+    shift = ground_shift(low, (mode == FLAT) & upright, fps, settings.ground_smoothing_s)
     root = root - shift[:, None] * UP
     pos = _chain(kp, est, root, rest, frame_of)
 
