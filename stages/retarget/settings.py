@@ -2,10 +2,11 @@
 
 Nested sections (each a frozen dataclass documented in its own module):
 
-* ``contacts`` (:class:`stages.retarget.contacts.ContactSettings`): human foot
-  contact thresholds (m, m/s, frames).
+* ``contacts`` (:class:`stages.retarget.contacts.ContactSettings`): human heel
+  and toe contact thresholds with hysteresis (m, m/s, frames), rest heights.
 * ``targets`` (:class:`stages.retarget.targets.TargetSettings`): ground shift
-  smoothing (s), contact lock blending (frames), foot weight factors, leg reach.
+  smoothing (s), contact weight ramps (frames), foot weight factors, release
+  fade, pelvis drift, pivot pitch, lying anchors, leg reach.
 * ``solver`` (:class:`stages.retarget.ik.settings.SolverSettings`): IK iterations,
   damping, limit gains, first-frame starts, ground and self-collision rows.
 
