@@ -32,6 +32,7 @@ class GroundRows:
         feet = {kin.frames[i] for i in self.foot_index}
         self.prims = np.array([i for i, p in enumerate(col.primitives) if p.frame not in feet], dtype=int)
         self.radius = col.radius[self.prims]
+        self.active = (np.zeros(0, dtype=int), np.zeros(0, dtype=int))   # (capsule, end) of the last capsule rows
 
     @property
     def max_rows(self) -> int:
@@ -53,11 +54,13 @@ class GroundRows:
             return None
         g = self.prims
         E = self.capsules.ends
+        self.active = (np.zeros(0, dtype=int), np.zeros(0, dtype=int))
         low = E[g, 2] - self.radius[:, None]                                 # (G, 2) lowest surface z
         n, e = np.nonzero(low < self.activation)
         if not len(n):
             return None
         i = g[n]
+        self.active = (i, e)
         k = self.capsules.collision.prim_frame[i]
         r = E[i, :3, e] - self.capsules.H[k, :3, 3]
         return point_rows(self.capsules.jacobians(k), r), -low[n, e]

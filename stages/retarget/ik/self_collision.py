@@ -37,6 +37,7 @@ class SelfCollisionBarrier:
         self.step_distance = settings.collision_step_distance
         nv = capsules.kin.nv
         self.near = False
+        self.active = np.zeros(0, dtype=int)       # pair indices (into collision.pairs) of the last rows
         self.step_lo = np.zeros(nv - 6)
         self.step_hi = np.zeros(nv - 6)
         K = len(col.pairs)
@@ -64,6 +65,7 @@ class SelfCollisionBarrier:
         """Rows G and lower bounds l of  G dq >= l  for the closest pairs (None when no pair is within
         the activation distance); needs :meth:`CapsuleKinematics.update` first. Sets the step bounds."""
         self.near = False
+        self.active = np.zeros(0, dtype=int)
         if not len(self.pairs):
             return None
         caps = self.capsules
@@ -97,6 +99,7 @@ class SelfCollisionBarrier:
         r = np.concatenate([ca, ca + diff[close]]) - caps.H[k, :3, 3]
         both = point_rows(caps.jacobians(k), r, nn)
         m = len(close)
+        self.active = cand[close]
         rows, lows = both[:m] + both[m:], self.margin - signed[close]
         self._step_bounds(rows, lows)
         return rows, lows
