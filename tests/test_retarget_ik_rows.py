@@ -65,7 +65,8 @@ def test_sole_rows_predict_the_corner_heights(g1):
     ik = make_ik(g1)
     q = random_q(g1, rng, height=0.75)
     ik.kin.update(q)
-    G, low = ik.ground.sole_rows()
+    G, low, hard = ik.ground.sole_rows()
+    assert hard is None                                             # no swing clearance asked for
 
     def heights(qq):
         ik.kin.placements(qq)

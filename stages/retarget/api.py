@@ -15,7 +15,8 @@ from core.robot import Robot
 from core.rotations import from_matrix, make_continuous
 from stages.retarget.contacts import FootContacts, detect_foot_contacts
 from stages.retarget.demand import demanded_joint_speed, target_penetration
-from stages.retarget.ik import DiffIK, FrameTargets, SolverSettings
+from stages.retarget.ik import DiffIK, FrameTargets, QPStatus, SolverSettings
+from stages.retarget.ik.swing_clearance import lift_swing_targets, swing_clearance
 from stages.retarget.ik.track import track
 from stages.retarget.metrics import PENETRATION_TOLERANCE, evaluate, metric_frames, trajectory_poses
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
@@ -33,6 +34,7 @@ class Prepared:
     scaling: Scaling
     targets: Targets
     sole_corners: np.ndarray
+    floor_height: float = 0.0
     foot_contacts: FootContacts | None = None
 
 
@@ -88,7 +90,7 @@ def prepare(human: HumanMotion, robot, settings: Settings = Settings()) -> Prepa
     targets = build_targets(kp, human.fps, human.floor_height, foot_contacts, cfg.keypoint_tasks, rest, scaling,
                             tuple(cfg.foot_frames), (corners[0], corners[1]), settings.targets,
                             frame_clearance(robot))
-    return Prepared(kp, contacts, scaling, targets, corners, foot_contacts)
+    return Prepared(kp, contacts, scaling, targets, corners, float(human.floor_height), foot_contacts)
 
 
 def solve(prep: Prepared, robot: Robot, fps: float, settings: SolverSettings = SolverSettings(),
@@ -103,8 +105,15 @@ def solve(prep: Prepared, robot: Robot, fps: float, settings: SolverSettings = S
     lw = limb_weights(tg.keypoints, limbs, tg.lock_weight, settings.limb_stance_gain)
     root_index = tg.frames.index(robot.config.root_frame) if robot.config.root_frame in tg.frames else 0
 
+    clearance = swing_clearance(prep.keypoints, fps, prep.floor_height, prep.scaling.root_scale, tg.lock_weight,
+                                tg.contacts, settings)
+    pos = lift_swing_targets(tg.pos, tg.rot, tg.foot_index, prep.sole_corners, clearance, settings.swing_pitch_max)
+    anchored = (np.zeros((T, 2), dtype=bool) if tg.lock_weight is None
+                else tg.lock_weight[:, ::-1] >= settings.swing_anchor_lock)     # the other foot is locked
+
     def frame(t: int) -> FrameTargets:
-        return FrameTargets(tg.pos[t], tg.rot[t], tg.pos_weight[t], tg.rot_weight[t], lw[min(t, len(lw) - 1)])
+        return FrameTargets(pos[t], tg.rot[t], tg.pos_weight[t], tg.rot_weight[t], lw[min(t, len(lw) - 1)],
+                            clearance[t], anchored[t])
 
     result = track(ik, frame, T, fps, root_index, progress)
     return result.q, {**result.info, "qp_status": result.qp_status}
@@ -169,7 +178,8 @@ def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.
                     "qp_fallbacks": float(info["qp_fallbacks"]), "first_frame_start": float(info["first_frame_best"]),
                     "reseeds": float(info["reseeds"]),
                     "ik_infeasible_frames": float(info["ik_infeasible_frames"]),
-                    "ik_no_step_frames": float(info["ik_no_step_frames"])})
+                    "ik_no_step_frames": float(info["ik_no_step_frames"]),
+                    "swing_dropped_frames": float(info["swing_dropped_frames"])})
     provenance = {"robot_description": robot.config.description.name}
     provenance.update({k: str(v) for k, v in human.provenance.items()})
     provenance["retarget"] = "pink-formulation differential IK (daqp)"
@@ -182,4 +192,4 @@ def record(human: HumanMotion, robot, settings: Settings, prep: Prepared, q: np.
                        dof_names=robot.dof_names, link_names=links, link_pos=pos[:, idx], link_rot=link_rot,
                        contacts=np.asarray(prep.contacts, dtype=bool), metrics=metrics, provenance=provenance,
                        target_penetration=demanded, demanded_speed=speed_demand,
-                       ik_infeasible=np.asarray(info["qp_status"]) > 0)
+                       ik_infeasible=np.asarray(info["qp_status"]) >= QPStatus.ROWS_DROPPED)

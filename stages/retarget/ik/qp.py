@@ -28,8 +28,9 @@ class QPStatus(IntEnum):
     """Outcome of one QP solve (ordered: worse is larger)."""
 
     OK = 0
-    ROWS_DROPPED = 1          # infeasible with the ground/barrier rows: solved with the bounds only
-    NO_STEP = 2               # infeasible even with the bounds only: zero step
+    SOFT_DROPPED = 1          # infeasible with the soft rows (swing clearance): solved with the hard rows only
+    ROWS_DROPPED = 2          # infeasible with the ground/barrier rows: solved with the bounds only
+    NO_STEP = 3               # infeasible even with the bounds only: zero step
 
 
 class TaskStack:
@@ -72,13 +73,15 @@ class QPSolver:
         self.fallbacks = 0
 
     def solve(self, H: np.ndarray, f: np.ndarray, G: np.ndarray, g_lower: np.ndarray, lower: np.ndarray,
-              upper: np.ndarray) -> tuple[np.ndarray, QPStatus]:
+              upper: np.ndarray, g_hard: np.ndarray | None = None) -> tuple[np.ndarray, QPStatus]:
         """dq (nv,) minimising 1/2 dq'H dq + f'dq s.t. lower <= dq[free:] <= upper and G dq >= g_lower.
 
         Args:
             H: (nv, nv) positive definite; f: (nv,).
             G: (R, nv) rows, g_lower: (R,).
             lower, upper: (nv - free,) joint bounds (lower <= upper).
+            g_hard: (R,) the row bounds without the soft rows (-INF where a row is soft only),
+                tried when ``g_lower`` is infeasible; None: no soft rows.
         """
         nv = self.nv
         if len(g_lower) > len(self._inf):
@@ -90,6 +93,11 @@ class QPSolver:
         x, flag = self._daqp(H, f, G, bupper, blower, sense)
         if flag >= 1:
             return x, QPStatus.OK
+        if g_hard is not None:
+            blower[nv:] = g_hard
+            x, flag = self._daqp(H, f, G, bupper, blower, sense)
+            if flag >= 1:
+                return x, QPStatus.SOFT_DROPPED
         # infeasible rows (e.g. a deep penetration): solve with the bounds only
         self.fallbacks += 1
         x, flag = self._daqp(H, f, np.zeros((0, nv)), bupper[:nv], blower[:nv], sense[:nv])

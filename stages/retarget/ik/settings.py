@@ -64,6 +64,22 @@ class SolverSettings:
         limb_stance_gain: factor on the thigh and shin limb tasks of a leg whose foot is locked in
             contact (blended with the lock): below 1 the landed foot position wins over the leg
             directions, which keeps stance feet from sliding.
+        swing_clearance_max: largest clearance (m) of a swing foot's sole above the floor
+            (0: no swing clearance; see :mod:`stages.retarget.ik.swing_clearance`).
+        swing_clearance_per_speed: clearance (m) per m/s of the human's foot speed (scaled to the
+            robot) above ``swing_speed_threshold`` (m/s).
+        swing_speed_threshold: foot speed (m/s, scaled) below which a free foot gets no clearance.
+        swing_barrier_gain: fraction in (0, 1] of a swing foot's clearance or pitch deficit one QP
+            step must recover (control-barrier gain).
+        swing_max_step: a swing row asks for at most this much (m) of height (or front-back height
+            difference) per QP step.
+        swing_clearance_rows: hold the clearance with constraint rows (besides lifting the swing
+            foot's target to it, which is always done).
+        swing_anchor_lock: a swing foot's clearance is taken above the other foot while that foot's
+            contact-lock blend is at least this (see :meth:`SwingBarrier.rows`).
+        swing_pitch_rows: limit a swing foot's pitch near the floor with constraint rows.
+        swing_pitch_max: largest pitch (rad) of a swing foot whose lowest sole corner is lower than
+            its clearance plus ``swing_pitch_height`` (m).
     """
 
     iterations: int = 1
@@ -98,16 +114,30 @@ class SolverSettings:
     reseed_attract_weight: float = 1.0
     limb_direction_weight: float = 2.0
     limb_stance_gain: float = 0.5
+    swing_clearance_max: float = 0.04
+    swing_clearance_per_speed: float = 0.05
+    swing_speed_threshold: float = 0.25
+    swing_barrier_gain: float = 0.5
+    swing_max_step: float = 0.01
+    swing_clearance_rows: bool = True
+    swing_anchor_lock: float = 0.5
+    swing_pitch_rows: bool = True
+    swing_pitch_max: float = 0.3
+    swing_pitch_height: float = 0.05
 
 
 @dataclass(frozen=True)
 class FrameTargets:
     """Targets of one frame: pos (M, 3) m world, rot (M, 3, 3) world rotation matrices, weights
-    pos_w (M,) and rot_w (M,) (cost / m and cost / rad), and limb_w (L,) factors on the limb tasks'
-    weight (None: 1)."""
+    pos_w (M,) and rot_w (M,) (cost / m and cost / rad), limb_w (L,) factors on the limb tasks'
+    weight (None: 1), foot_clearance (2,) swing clearance (m) of the [left, right] sole
+    (None: 0; see :mod:`stages.retarget.ik.swing_clearance`) and foot_anchored (2,) bool: the
+    other foot is locked on the floor (None: neither)."""
 
     pos: np.ndarray
     rot: np.ndarray
     pos_w: np.ndarray
     rot_w: np.ndarray
     limb_w: np.ndarray | None = None
+    foot_clearance: np.ndarray | None = None
+    foot_anchored: np.ndarray | None = None

@@ -23,6 +23,8 @@ Units: metres, radians, seconds; world Z-up; root quaternion in ``q`` x y z w (p
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pinocchio as pin
 
@@ -39,6 +41,20 @@ from stages.retarget.ik.posture import Attraction, PostureTask
 from stages.retarget.ik.qp import QPSolver, QPStatus, TaskStack
 from stages.retarget.ik.self_collision import SelfCollisionBarrier
 from stages.retarget.ik.settings import FrameTargets, SolverSettings
+
+
+class Rows(NamedTuple):
+    """Constraint rows G dq >= lower (R, nv), (R,); ``hard`` (R,) the bounds without the soft rows
+    (the swing clearance's), or None when there are none."""
+
+    G: np.ndarray
+    lower: np.ndarray
+    hard: np.ndarray | None
+
+    def moved(self, dq: np.ndarray) -> Rows:
+        """The same rows after a step dq was taken (bounds less G dq)."""
+        step = self.G @ dq
+        return Rows(self.G, self.lower - step, None if self.hard is None else self.hard - step)
 
 
 class DiffIK:
@@ -87,10 +103,11 @@ class DiffIK:
         self.velocity_limit = VelocityLimit(np.asarray(robot.velocity_limit, dtype=np.float64)
                                             * st.velocity_limit_scale)
         self.capsules = CapsuleKinematics(self.kin, robot.collision)
-        self.ground = GroundRows(self.kin, self.capsules, foot_index, sole_corners, st.ground_activation)
+        self.ground = GroundRows(self.kin, self.capsules, foot_index, sole_corners, st)
         self.barrier = SelfCollisionBarrier(self.capsules, st)
         self.qp = QPSolver(self.nv, 6, self.ground.max_rows + st.max_collision_rows)
         self.status = QPStatus.OK
+        self._no_rows = Rows(np.zeros((0, self.nv)), np.zeros(0), None)
 
     # -- views kept for callers -------------------------------------------------------------------
     @property
@@ -144,10 +161,9 @@ class DiffIK:
         self.damping.add_lm(H, self.stack.b)
         return H
 
-    def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, dt: float, G: np.ndarray,
-               glo: np.ndarray) -> np.ndarray:
+    def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, dt: float, rows: Rows) -> np.ndarray:
         """dq (nv,) of the QP with Hessian H at ``q``: gradient from the stack and the regularisers,
-        joint bounds from the limits and the barrier's step bounds, rows G dq >= glo."""
+        joint bounds from the limits and the barrier's step bounds, the constraint rows."""
         f = self.stack.gradient()
         qj = q[7:]
         fj = f[6:]
@@ -160,30 +176,33 @@ class DiffIK:
             self.low_acceleration.add_gradient(fj, moved)
             self.velocity_limit.narrow(lo, hi, moved, dt)
         self.barrier.narrow(lo, hi)
-        dq, status = self.qp.solve(H, f, G, glo, lo, hi)
+        dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard)
         if status > self.status:
             self.status = status
         return dq
 
     # -- constraint rows --------------------------------------------------------------------------
-    def rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Ground and self-collision rows G dq >= l at the last kinematics (sets the barrier's
-        step bounds)."""
+    def rows(self, clearance: np.ndarray | None = None, anchored: np.ndarray | None = None) -> Rows:
+        """Ground and self-collision rows G dq >= l at the last kinematics, with the swing clearance
+        (2,) m of the feet and whether their other foot is anchored (2,) (sets the barrier's step
+        bounds)."""
         st = self.settings
         self.barrier.near = False
-        found: list[tuple[np.ndarray, np.ndarray] | None] = []
+        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
         if st.ground:
-            found.append(self.ground.sole_rows())
+            blocks.append(self.ground.sole_rows(clearance, anchored))
         if st.ground or st.self_collision:
             self.capsules.update()
-            if st.ground:
-                found.append(self.ground.capsule_rows())
-            if st.self_collision:
-                found.append(self.barrier.rows())
-        blocks = [b for b in found if b is not None]
+            found = [self.ground.capsule_rows() if st.ground else None,
+                     self.barrier.rows() if st.self_collision else None]
+            blocks += [(b[0], b[1], None) for b in found if b is not None]
         if not blocks:
-            return np.zeros((0, self.nv)), np.zeros(0)
-        return np.ascontiguousarray(np.concatenate([b[0] for b in blocks])), np.concatenate([b[1] for b in blocks])
+            return self._no_rows
+        G = np.ascontiguousarray(np.concatenate([b[0] for b in blocks]))
+        lower = np.concatenate([b[1] for b in blocks])
+        soft = any(b[2] is not None for b in blocks)
+        hard = np.concatenate([b[1] if b[2] is None else b[2] for b in blocks]) if soft else None
+        return Rows(G, lower, hard)
 
     # -- steps ------------------------------------------------------------------------------------
     def step(self, q: np.ndarray, tg: FrameTargets, q_prev: np.ndarray | None, dt: float,
@@ -191,8 +210,8 @@ class DiffIK:
         """The tangent displacement dq (nv,) of one full QP step from ``q`` (see :meth:`solve_frame`)."""
         self.kin.update(q)
         self.barrier.near = False
-        G, glo = self.rows() if constraints else (np.zeros((0, self.nv)), np.zeros(0))
-        return self._solve(self._hessian(tg), q, q_prev, dt, G, glo)
+        rows = self.rows(tg.foot_clearance, tg.foot_anchored) if constraints else self._no_rows
+        return self._solve(self._hessian(tg), q, q_prev, dt, rows)
 
     def integrate(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
         """q (+) dq on the configuration manifold; joints clipped to their limits."""
@@ -216,17 +235,17 @@ class DiffIK:
         q_prev = q
         for _ in range(st.iterations):
             self.kin.update(q)
-            G, glo = self.rows()
+            rows = self.rows(tg.foot_clearance, tg.foot_anchored)
             H = self._hessian(tg)
-            dq = self._solve(H, q, q_prev, dt, G, glo)
+            dq = self._solve(H, q, q_prev, dt, rows)
             q = self.integrate(q, dq)
             for _ in range(st.chord_steps):
                 if np.abs(dq[6:]).max() < st.chord_threshold:
                     break                                       # small step: linearisation error negligible
-                glo = glo - G @ dq
+                rows = rows.moved(dq)
                 self.kin.placements(q)
                 self._fill_errors(tg)
-                dq = self._solve(H, q, q_prev, dt, G, glo)
+                dq = self._solve(H, q, q_prev, dt, rows)
                 q = self.integrate(q, dq)
         self.low_acceleration.last_step = q[7:] - q_prev[7:]
         self.attraction.tick()

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stages.retarget.ik.multistart import solve_first_frame
+from stages.retarget.ik.qp import QPStatus
 from stages.retarget.ik.reseed import Reseeder
 from stages.retarget.ik.settings import FrameTargets
 from stages.retarget.ik.solver import DiffIK
@@ -23,7 +24,8 @@ class Track:
     Attributes:
         q: (T, nq) configurations (root xyz m, root quaternion x y z w, joints rad).
         qp_status: (T,) int8 worst :class:`~stages.retarget.ik.qp.QPStatus` per frame (0 ok,
-            1 ground/barrier rows infeasible and dropped, 2 no step).
+            1 swing-clearance rows infeasible and dropped, 2 ground/barrier rows infeasible and
+            dropped, 3 no step).
         info: timings and counters (JSON-able).
     """
 
@@ -55,6 +57,8 @@ def track(ik: DiffIK, targets: Callable[[int], FrameTargets], T: int, fps: float
     info.update({"first_frame_s": round(first, 4), "ik_s": round(total, 4),
                  "ik_frames_per_s": round((T - 1) / max(total - first, 1e-9), 1),
                  "qp_fallbacks": int(ik.failures - fallbacks0), "reseeds": reseed.reseeds,
-                 "reseed_tries": reseed.tries, "ik_infeasible_frames": int(np.count_nonzero(status)),
-                 "ik_no_step_frames": int(np.count_nonzero(status >= 2))})
+                 "reseed_tries": reseed.tries,
+                 "swing_dropped_frames": int(np.count_nonzero(status == QPStatus.SOFT_DROPPED)),
+                 "ik_infeasible_frames": int(np.count_nonzero(status >= QPStatus.ROWS_DROPPED)),
+                 "ik_no_step_frames": int(np.count_nonzero(status >= QPStatus.NO_STEP))})
     return Track(out, status, info)
