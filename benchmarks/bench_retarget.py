@@ -6,6 +6,9 @@
   one process (median of several runs; wall clock and process CPU time; the
   machine may be shared), a time breakdown of one run (targets, first frame,
   IK loop, metrics, record) and the quality metrics.
+  The foot measures are the independent ones of issue 12 (``slide_ratio``,
+  ``near_ground_speed_cm_s``, ``lock_coverage``; :func:`stages.retarget.metrics.foot_measures`);
+  ``benchmarks/bench_feet.py`` gives them on every real clip.
 * ``unitree.<clip>``: the same metrics of Unitree's CSV retarget of the clip
   (``../shared/data/lafan1_g1_unitree``), computed by the same harness
   (:func:`stages.retarget.metrics.evaluate`) against the same human clip,
@@ -26,7 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("MOTION_SHARED_DATA", REPO.parent / "shared" / "data"))
 SPEED_CLIPS = ("dance1_subject1", "walk4_subject1")
 UNITREE_CLIPS = ("dance1_subject1", "walk4_subject1", "fallAndGetUp3_subject1")
-METRICS = ("limb_direction_error_deg", "limb_direction_error_p95_deg", "keypoint_error_m", "foot_slide_cm_s",
+METRICS = ("limb_direction_error_deg", "limb_direction_error_p95_deg", "keypoint_error_m", "slide_cm_s",
+           "slide_ref_cm_s", "slide_ratio", "near_ground_speed_cm_s", "lock_coverage", "lock_slide_cm_s",
            "contact_foot_height_m", "ground_penetration_frac", "ground_penetration_max_m", "self_collision_frac",
            "self_penetration_max_m", "joint_limit_violations", "joint_limit_excess_max_rad",
            "velocity_limit_excess_max", "jerk_mean_rad_s3")

@@ -33,11 +33,11 @@ def foot_contacts(foot_pos: np.ndarray, fps: float, floor_height: float = 0.0,
     contact = (height < height_threshold) & (speed < speed_threshold)
     if min_span_frames > 1:
         for f in range(contact.shape[1]):
-            contact[:, f] = _debounce(contact[:, f], min_span_frames)
+            contact[:, f] = debounce(contact[:, f], min_span_frames)
     return contact
 
 
-def _debounce(mask: np.ndarray, min_len: int) -> np.ndarray:
+def debounce(mask: np.ndarray, min_len: int) -> np.ndarray:
     """Flip runs shorter than ``min_len`` frames that sit between two runs of the other value."""
     mask = mask.copy()
     n = len(mask)

@@ -9,8 +9,8 @@ from scipy.spatial.transform import Rotation
 
 from core.robot import load_robot
 from stages.retarget.contacts import fill_gaps
+from stages.retarget.ik import DiffIK, FrameTargets, SolverSettings, converge_pink, log3
 from stages.retarget.metrics import evaluate
-from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, converge_pink, log3
 from stages.retarget.targets import frame_from_lateral_up, two_bone
 
 
@@ -147,25 +147,12 @@ def test_metrics_count_limit_violations_and_slide(g1):
     m = evaluate(g1, fps, root_pos, root_rot, dof, human, contacts, 0.75)
     assert m["joint_limit_violations"] == 1.0
     assert m["joint_limit_excess_max_rad"] == pytest.approx(0.1, abs=1e-9)
-    assert m["foot_slide_cm_s"] == pytest.approx(100 * 0.4 / (T - 1) * fps, rel=1e-6)
+    assert m["lock_slide_cm_s"] == pytest.approx(100 * 0.4 / (T - 1) * fps, rel=1e-6)
     assert m["velocity_limit_excess_max"] == 0.0              # 0.1 rad in one frame is slow enough
     dof[20:, 3] += 2.0                                        # knee jumps 2 rad in one frame: 30 rad/s
     m = evaluate(g1, fps, root_pos, root_rot, dof, human, contacts, 0.75)
     assert m["velocity_limit_excess_max"] == pytest.approx(30.0 / g1.velocity_limit[3] - 1.0, rel=1e-6)
     assert m["velocity_limit_frames_frac"] == pytest.approx(2 / T)
-
-
-def test_lean_closest_points_match_the_shared_helper():
-    from core.robot.collision import closest_points_segments
-    from stages.retarget.solver import _closest_points
-
-    rng = np.random.default_rng(6)
-    p1, q1, p2, q2 = (rng.normal(size=(500, 3)) for _ in range(4))
-    q1[:20] = p1[:20]                                           # spheres
-    q2[20:40] = p2[20:40] + 1e-3 * (q1[20:40] - p1[20:40])     # almost parallel
-    ref = np.linalg.norm(np.subtract(*closest_points_segments(p1, q1, p2, q2)[::-1]), axis=1)
-    ca, cb = _closest_points(p1, q1, p2, q2)
-    np.testing.assert_allclose(np.linalg.norm(cb - ca, axis=1), ref, atol=1e-6)
 
 
 def test_self_penetration_matches_all_pairs(g1):
@@ -182,9 +169,10 @@ def test_self_penetration_matches_all_pairs(g1):
     np.testing.assert_allclose(got, ref, atol=1e-9)
 
 
-def test_foot_contact_needs_a_standing_shin():
-    """Both feet rest on the floor; the left shin is upright, the right lies flat: only the left stands."""
-    from stages.retarget.contacts import human_foot_contacts
+def test_foot_contact_marks_a_lying_shin_and_rejects_a_fast_foot():
+    """Both feet rest on the floor; the left shin is upright, the right lies flat: both touch the
+    floor, only the left stands upright (the targets hold it firmly); a fast foot is no contact."""
+    from stages.retarget.contacts import detect_foot_contacts, human_foot_contacts
 
     T = 30
     kp = {
@@ -193,9 +181,10 @@ def test_foot_contact_needs_a_standing_shin():
         "right_ankle": np.tile([0.0, -0.1, 0.08], (T, 1)), "right_toe": np.tile([0.15, -0.1, 0.02], (T, 1)),
         "right_knee": np.tile([-0.42, -0.1, 0.1], (T, 1)),
     }
-    c = human_foot_contacts(kp, 30.0, 0.0)
-    assert c[:, 0].all() and not c[:, 1].any()
+    fc = detect_foot_contacts(kp, 30.0, 0.0)
+    assert fc.locked.all() and fc.upright[:, 0].all() and not fc.upright[:, 1].any()
     kp["left_ankle"] = kp["left_ankle"] + np.linspace(0, 1, T)[:, None] * [3.0, 0.0, 0.0]   # sliding fast: no contact
+    kp["left_toe"] = kp["left_toe"] + np.linspace(0, 1, T)[:, None] * [3.0, 0.0, 0.0]
     assert not human_foot_contacts(kp, 30.0, 0.0)[:, 0].any()
 
 

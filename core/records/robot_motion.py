@@ -47,6 +47,9 @@ class RobotMotion:
             knees, shoulders and hips; see ``stages.retarget.demand.demanded_joint_speed``);
             the IK's velocity limits and target smoothing keep ``dof_vel`` itself within
             limits, so only this tells that the human moved faster than the robot can.
+        ik_infeasible: optional (T,) bool, frames whose IK step was infeasible with its ground and
+            self-collision rows (solved with the joint limits only, or not stepped); None when not
+            recorded.
     """
 
     robot: str
@@ -64,6 +67,7 @@ class RobotMotion:
     provenance: dict[str, str] = field(default_factory=dict)
     target_penetration: np.ndarray | None = None
     demanded_speed: np.ndarray | None = None
+    ik_infeasible: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -86,6 +90,8 @@ class RobotMotion:
             value = getattr(self, name)
             if value is not None:
                 arrays[name] = np.asarray(value, dtype=np.float64)
+        if self.ik_infeasible is not None:
+            arrays["ik_infeasible"] = np.asarray(self.ik_infeasible, dtype=bool)
         meta = {"schema": SCHEMA, "robot": self.robot, "metrics": dict(self.metrics),
                 "provenance": dict(self.provenance)}
         return arrays, meta
@@ -115,6 +121,7 @@ class RobotMotion:
                 provenance=dict(meta.get("provenance", {})),
                 target_penetration=arrays.get("target_penetration"),
                 demanded_speed=arrays.get("demanded_speed"),
+                ik_infeasible=arrays["ik_infeasible"].astype(bool) if "ik_infeasible" in arrays else None,
             )
         except KeyError as exc:
             raise InputError(path, "missing_array", f"robot motion lacks array {exc}") from None

@@ -138,10 +138,30 @@ class CollisionModel:
         return np.minimum(a[..., 2], b[..., 2]) - self.radius
 
 
+def closest_segment_parameters(a: np.ndarray, e: np.ndarray, b: np.ndarray, c: np.ndarray,
+                               f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parameters (s, t) in [0, 1] of the closest points p1 + s d1 and p2 + t d2 of two segments, from
+    their Gram entries: ``a = d1.d1``, ``e = d2.d2``, ``b = d1.d2``, ``c = d1.r``, ``f = d2.r`` with
+    ``d1 = q1 - p1``, ``d2 = q2 - p2``, ``r = p1 - p2`` (arrays of any one shape).
+
+    The one closest-point routine of the code base (the IK's self-collision barrier passes the Gram
+    entries it gets from one batched product; :func:`closest_points_segments` computes them): s from
+    the infinite lines' solution, then t for that s, then s again for that t, each clamped to [0, 1].
+    A tiny regularisation (1e-12) makes point segments (spheres) and parallel segments well defined.
+    """
+    a = a + _EPS
+    e = e + _EPS
+    s = np.minimum(np.maximum((b * f - c * e) / (a * e - b * b + _EPS), 0.0), 1.0)
+    t = np.minimum(np.maximum((b * s + f) / e, 0.0), 1.0)
+    s = np.minimum(np.maximum((b * t - c) / a, 0.0), 1.0)
+    return s, t
+
+
 def closest_points_segments(p1: np.ndarray, q1: np.ndarray, p2: np.ndarray, q2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Closest points between segments [p1, q1] and [p2, q2] (arrays (..., 3), broadcast).
 
-    Handles degenerate (point) segments and parallel segments.
+    Handles degenerate (point) segments and parallel segments
+    (:func:`closest_segment_parameters`).
 
     Returns:
         c1 on the first, c2 on the second segment, each (..., 3).
@@ -149,24 +169,7 @@ def closest_points_segments(p1: np.ndarray, q1: np.ndarray, p2: np.ndarray, q2: 
     d1 = q1 - p1
     d2 = q2 - p2
     r = p1 - p2
-    a = np.einsum("...i,...i->...", d1, d1)
-    e = np.einsum("...i,...i->...", d2, d2)
-    f = np.einsum("...i,...i->...", d2, r)
-    c = np.einsum("...i,...i->...", d1, r)
-    b = np.einsum("...i,...i->...", d1, d2)
-    a_ok = a > _EPS
-    e_ok = e > _EPS
-    a_safe = np.where(a_ok, a, 1.0)
-    e_safe = np.where(e_ok, e, 1.0)
-    denom = a * e - b * b
-    # general case: s from the infinite-line solution, clamped (0 when parallel)
-    s = np.where(denom > _EPS * np.maximum(a * e, _EPS), (b * f - c * e) / np.where(denom > 0, denom, 1.0), 0.0)
-    s = np.clip(s, 0.0, 1.0)
-    t = (b * s + f) / e_safe
-    # re-clamp t and recompute s where t left [0, 1]
-    s = np.where(t < 0.0, np.clip(-c / a_safe, 0.0, 1.0), np.where(t > 1.0, np.clip((b - c) / a_safe, 0.0, 1.0), s))
-    t = np.clip(t, 0.0, 1.0)
-    # degenerate segments
-    s = np.where(~a_ok, 0.0, np.where(~e_ok, np.clip(-c / a_safe, 0.0, 1.0), s))
-    t = np.where(~e_ok, 0.0, np.where(~a_ok, np.clip(f / e_safe, 0.0, 1.0), t))
+    s, t = closest_segment_parameters(np.einsum("...i,...i->...", d1, d1), np.einsum("...i,...i->...", d2, d2),
+                                      np.einsum("...i,...i->...", d1, d2), np.einsum("...i,...i->...", d1, r),
+                                      np.einsum("...i,...i->...", d2, r))
     return p1 + s[..., None] * d1, p2 + t[..., None] * d2

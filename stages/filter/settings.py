@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 #: every reason code a check can report (the names of the per-check sections below)
 CODES: tuple[str, ...] = (
     "non_finite", "too_short", "joint_position_limit", "joint_velocity", "root_linear_speed",
-    "root_angular_speed", "root_vertical_jump", "non_foot_ground_contact", "floating", "ground_penetration",
+    "root_angular_speed", "root_vertical_jump", "ik_infeasible", "non_foot_ground_contact", "floating", "ground_penetration",
     "self_collision", "flight_momentum", "zmp_outside_support", "joint_torque",
 )
 
@@ -45,6 +45,16 @@ class JointPositionLimitSettings:
     enabled: bool = True
     tolerance_rad: float = 0.02          # rad allowed beyond the URDF limit
     allow_frames: int = 0                # frames
+
+
+@dataclass(frozen=True)
+class IkInfeasibleSettings:
+    """Frames where the retarget's IK step was infeasible with its ground and self-collision rows
+    (``RobotMotion.ik_infeasible``; solved with the joint limits only, so the robot may have gone
+    through the floor or itself there). Motions that do not record it pass."""
+
+    enabled: bool = True
+    allow_frames: int = 2                # frames (isolated infeasible steps are tolerated)
 
 
 @dataclass(frozen=True)
@@ -239,6 +249,7 @@ class Settings:
     root_linear_speed: RootLinearSpeedSettings = field(default_factory=RootLinearSpeedSettings)
     root_angular_speed: RootAngularSpeedSettings = field(default_factory=RootAngularSpeedSettings)
     root_vertical_jump: RootVerticalJumpSettings = field(default_factory=RootVerticalJumpSettings)
+    ik_infeasible: IkInfeasibleSettings = field(default_factory=IkInfeasibleSettings)
     ground_penetration: GroundPenetrationSettings = field(default_factory=GroundPenetrationSettings)
     floating: FloatingSettings = field(default_factory=FloatingSettings)
     non_foot_ground_contact: NonFootGroundContactSettings = field(default_factory=NonFootGroundContactSettings)

@@ -7,19 +7,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
 from core.errors import InputError
 from core.records.human_motion import HumanMotion
 from core.records.keypoints import KEYPOINT_NAMES
 from core.records.robot_motion import RobotMotion
+from core.robot import Robot
 from core.rotations import from_matrix, make_continuous
-from stages.retarget.contacts import human_foot_contacts
+from stages.retarget.contacts import FootContacts, detect_foot_contacts
 from stages.retarget.demand import demanded_joint_speed, target_penetration
+from stages.retarget.ik import DiffIK, FrameTargets, QPStatus, SolverSettings
+from stages.retarget.ik.swing_clearance import lift_swing_targets, swing_clearance
+from stages.retarget.ik.track import track
 from stages.retarget.metrics import PENETRATION_TOLERANCE, evaluate, metric_frames, trajectory_poses
 from stages.retarget.scaling import Scaling, compute_scaling, rest_pose
 from stages.retarget.settings import Settings
-from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings, solve_first_frame
 from stages.retarget.targets import Targets, build_targets, limb_pairs, limb_weights
 
 if TYPE_CHECKING:
@@ -28,13 +30,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Prepared:
-    """Everything computed before the IK loop: keypoints (T, K, 3), contacts, scaling, targets."""
+    """Everything computed before the IK loop: keypoints (T, K, 3), contacts (T, 2) (feet standing
+    on the floor, :attr:`FootContacts.standing`), the heel / toe contact detail, scaling, targets."""
 
     keypoints: np.ndarray
     contacts: np.ndarray
     scaling: Scaling
     targets: Targets
     sole_corners: np.ndarray
+    floor_height: float = 0.0
+    foot_contacts: FootContacts | None = None
 
 
 def _check(human: HumanMotion) -> np.ndarray:
@@ -69,7 +74,8 @@ def prepare(human: HumanMotion, robot: Robot, settings: Settings = Settings()) -
     kp = _check(human)
     cfg = robot.config
     kp_by_name = {n: kp[:, i] for i, n in enumerate(KEYPOINT_NAMES)}
-    contacts = human_foot_contacts(kp_by_name, human.fps, human.floor_height, settings.contacts)
+    foot_contacts = detect_foot_contacts(kp_by_name, human.fps, human.floor_height, settings.contacts)
+    contacts = foot_contacts.standing
     frames = list(dict.fromkeys([t.frame for t in cfg.keypoint_tasks] + list(cfg.foot_frames)
                                 + [f for rule in cfg.scale_segments for f in rule.robot]))
     rest = rest_pose(robot.model, {f: robot.frame_id(f) for f in frames}, np.zeros(robot.num_dofs))
@@ -78,22 +84,23 @@ def prepare(human: HumanMotion, robot: Robot, settings: Settings = Settings()) -
         scaling = compute_scaling(kp, rest, frame_of, cfg.scale_segments)
     except ValueError as exc:
         raise InputError(human.provenance.get("source_path"), "degenerate_skeleton", str(exc)) from None
-    corners = []
+    sole_list = []
     for f in cfg.foot_frames:
         try:
-            corners.append(cfg.sole(f).corners())
+            sole_list.append(cfg.sole(f).corners())
         except KeyError:
-            corners.append(np.zeros((4, 3)))
-    sole_corners = np.stack(corners)
-    targets = build_targets(kp, human.fps, human.floor_height, contacts, cfg.keypoint_tasks, rest, scaling,
-                            cfg.foot_frames, (sole_corners[0], sole_corners[1]), settings.targets,
+            sole_list.append(np.zeros((4, 3)))
+    corners = np.stack(sole_list)
+    targets = build_targets(kp, human.fps, human.floor_height, foot_contacts, cfg.keypoint_tasks, rest, scaling,
+                            cfg.foot_frames, (corners[0], corners[1]), settings.targets,
                             frame_clearance(robot))
-    return Prepared(kp, contacts, scaling, targets, sole_corners)
+    return Prepared(kp, contacts, scaling, targets, corners, float(human.floor_height), foot_contacts)
 
 
 def solve(prep: Prepared, robot: Robot, fps: float, settings: SolverSettings = SolverSettings(),
           progress: bool = False) -> tuple[np.ndarray, dict]:
-    """IK over every frame; returns configurations q (T, nq) and solver info."""
+    """IK over every frame; returns configurations q (T, nq) and solver info (its ``qp_status`` is
+    the (T,) per-frame QP outcome, see :class:`stages.retarget.ik.track.Track`)."""
     tg = prep.targets
     T = tg.pos.shape[0]
     limbs = limb_pairs(tg.keypoints)
@@ -102,47 +109,18 @@ def solve(prep: Prepared, robot: Robot, fps: float, settings: SolverSettings = S
     lw = limb_weights(tg.keypoints, limbs, tg.lock_weight, settings.limb_stance_gain)
     root_index = tg.frames.index(robot.config.root_frame) if robot.config.root_frame in tg.frames else 0
 
-    def frame(t: int) -> FrameTargets:
-        return FrameTargets(tg.pos[t], tg.rot[t], tg.pos_weight[t], tg.rot_weight[t], lw[min(t, len(lw) - 1)])
+    clearance = swing_clearance(prep.keypoints, fps, prep.floor_height, prep.scaling.root_scale, tg.lock_weight,
+                                tg.contacts, settings)
+    pos = lift_swing_targets(tg.pos, tg.rot, tg.foot_index, prep.sole_corners, clearance, settings.swing_pitch_max)
+    anchored = (np.zeros((T, 2), dtype=bool) if tg.lock_weight is None
+                else tg.lock_weight[:, ::-1] >= settings.swing_anchor_lock)     # the other foot is locked
 
-    start = time.perf_counter()
-    q, info = solve_first_frame(ik, frame(0), root_index)
-    first = time.perf_counter() - start
-    out = np.empty((T, robot.model.nq))
-    out[0] = q
-    dt = 1.0 / fps
-    every = int(round(settings.reseed_interval_s * fps)) if settings.reseed_interval_s > 0 else 0
-    attract_frames = max(1, int(round(settings.reseed_attract_s * fps)))
-    reseeds = tries = backoff = wait = 0
-    history: list[float] = []
-    for t in tqdm(range(1, T), desc="retarget", unit="frame", disable=not progress, leave=False):
-        ft = frame(t)
-        q = ik.solve_frame(q, ft, dt)
-        out[t] = q
-        if every and t % every == 0 and ik.attract_frames == 0:
-            tracked = ik.cost(q, ft)
-            typical = float(np.median(history)) if history else tracked
-            history.append(tracked)
-            if tracked <= max(settings.reseed_min_cost, settings.reseed_jump * typical):
-                backoff = wait = 0
-            elif wait > 0:
-                wait -= 1                                   # a recent try found nothing better
-            else:
-                fresh = ik.fresh_solution(ft, root_index)
-                tries += 1
-                if ik.cost(fresh, ft) < settings.reseed_ratio * tracked:
-                    ik.attract(fresh, attract_frames)
-                    reseeds += 1
-                    backoff = wait = 0
-                else:
-                    backoff = min(8, 2 * backoff or 1)
-                    wait = backoff
-    total = time.perf_counter() - start
-    info.update({"first_frame_s": round(first, 4), "ik_s": round(total, 4),
-                 "ik_frames_per_s": round((T - 1) / max(total - first, 1e-9), 1),
-                 "qp_fallbacks": int(ik.failures), "reseeds": reseeds,
-                 "reseed_tries": tries})
-    return out, info
+    def frame(t: int) -> FrameTargets:
+        return FrameTargets(pos[t], tg.rot[t], tg.pos_weight[t], tg.rot_weight[t], lw[min(t, len(lw) - 1)],
+                            clearance[t], anchored[t])
+
+    result = track(ik, frame, T, fps, root_index, progress)
+    return result.q, {**result.info, "qp_status": result.qp_status}
 
 
 def retarget_motion(human: HumanMotion, robot: Robot, settings: Settings = Settings(),
@@ -171,6 +149,13 @@ def retarget_motion(human: HumanMotion, robot: Robot, settings: Settings = Setti
     return record(human, robot, settings, prep, q, info)
 
 
+def locked_feet(targets: Targets) -> np.ndarray:
+    """(T, 2) bool: feet the targets hold locked (flat or pivoting), for ``lock_coverage``."""
+    if targets.locked is None:
+        return np.zeros_like(targets.contacts, dtype=bool)
+    return np.asarray(targets.locked, dtype=bool)
+
+
 def record(human: HumanMotion, robot: Robot, settings: Settings, prep: Prepared, q: np.ndarray, info: dict) -> RobotMotion:
     """The :class:`RobotMotion` of solved configurations q (T, nq): one FK pass for the key
     links, the target penetration (:mod:`stages.retarget.demand`) and the metrics; solver
@@ -186,7 +171,8 @@ def record(human: HumanMotion, robot: Robot, settings: Settings, prep: Prepared,
     metrics: dict[str, float] = {}
     if settings.metrics:
         metrics.update(evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
-                                prep.scaling.root_scale, prep.targets.pos, poses=(frames, pos, rot)))
+                                prep.scaling.root_scale, prep.targets.pos, poses=(frames, pos, rot),
+                                locks=locked_feet(prep.targets)))
         metrics["target_collision_frac"] = float(np.mean(demanded > PENETRATION_TOLERANCE))
         metrics["target_penetration_max_m"] = float(demanded.max())
         metrics["demanded_speed_max"] = float(speed_demand.max())
@@ -194,7 +180,10 @@ def record(human: HumanMotion, robot: Robot, settings: Settings, prep: Prepared,
     metrics.update({"solve_s": round(elapsed, 4), "frames_per_s": round(T / max(elapsed, 1e-9), 1),
                     "first_frame_s": info["first_frame_s"], "ik_frames_per_s": info["ik_frames_per_s"],
                     "qp_fallbacks": float(info["qp_fallbacks"]), "first_frame_start": float(info["first_frame_best"]),
-                    "reseeds": float(info["reseeds"])})
+                    "reseeds": float(info["reseeds"]),
+                    "ik_infeasible_frames": float(info["ik_infeasible_frames"]),
+                    "ik_no_step_frames": float(info["ik_no_step_frames"]),
+                    "swing_dropped_frames": float(info["swing_dropped_frames"])})
     provenance = {"robot_description": robot.config.description.name}
     provenance.update({k: str(v) for k, v in human.provenance.items()})
     provenance["retarget"] = "pink-formulation differential IK (daqp)"
@@ -206,4 +195,5 @@ def record(human: HumanMotion, robot: Robot, settings: Settings, prep: Prepared,
                        dof_pos=q[:, 7:].copy(), dof_vel=np.gradient(q[:, 7:], 1.0 / human.fps, axis=0),
                        dof_names=robot.dof_names, link_names=links, link_pos=pos[:, idx], link_rot=link_rot,
                        contacts=np.asarray(prep.contacts, dtype=bool), metrics=metrics, provenance=provenance,
-                       target_penetration=demanded, demanded_speed=speed_demand)
+                       target_penetration=demanded, demanded_speed=speed_demand,
+                       ik_infeasible=np.asarray(info["qp_status"]) >= QPStatus.ROWS_DROPPED)

@@ -10,8 +10,19 @@ LAFAN1 G1 CSVs) is scored exactly like ours. Units are in the metric names.
 * ``limb_direction_error_deg`` (mean) / ``_p95_deg``: angle between each robot
   limb (hip->knee, knee->ankle, shoulder->elbow, elbow->wrist frames) and the
   human limb.
-* ``foot_slide_cm_s``: mean horizontal speed of the sole centre between
-  consecutive frames that are both in contact (human contact mask).
+* ``lock_slide_cm_s``: mean horizontal speed of the sole centre between
+  consecutive frames that are both inside the retargeter's own contact mask
+  (the mask passed in as ``contacts``; it judges the locks by themselves).
+* The independent foot measures (:func:`independent_foot_contacts`,
+  :func:`foot_measures`), computed from the human keypoints alone, with no
+  code of the retargeter: ``slide_cm_s`` (mean horizontal speed of the robot's
+  sole centre over the human's contact foot-frames), ``slide_ref_cm_s`` (the
+  same for the human ankle/toe midpoint x the clip's scale: what a perfect
+  scaled copy of the human foot scores), ``slide_ratio`` (their ratio),
+  ``near_ground_speed_cm_s`` (sole centre over foot-frames whose lowest sole
+  corner is within 2 cm of the floor), ``contact_frac`` (share of foot-frames
+  in contact) and, when the retargeter's locks are given, ``lock_coverage``
+  (share of the contact foot-frames that are locked).
 * ``contact_foot_height_m``: mean height of the lowest sole corner over contact
   frames (a constant float or sink shows here).
 * ``ground_penetration_frac``: fraction of frames where a sole corner or a
@@ -43,6 +54,91 @@ LIMB_ENDS = ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_elbow
 
 PENETRATION_TOLERANCE = 0.01
 """Depth (m) beyond which a frame counts as penetrating (ground or self)."""
+
+#: The independent human foot-contact rule (issue 12): a foot is in contact when its toe is
+#: below floor + TOE_HEIGHT and slower than CONTACT_SPEED, or its ankle is below floor +
+#: ANKLE_HEIGHT and slower than CONTACT_SPEED (m, m/s; 3-D speeds by central differences).
+TOE_HEIGHT = 0.04
+ANKLE_HEIGHT = 0.10
+CONTACT_SPEED = 0.3
+FLOOR_PERCENTILE = 5.0
+"""The human floor: this percentile (%) over frames of the lowest foot joint's height."""
+NEAR_GROUND = 0.02
+"""A robot sole whose lowest corner is within this height (m) of the floor counts as near the ground."""
+FOOT_JOINTS: tuple[tuple[str, str], ...] = (("left_ankle", "left_toe"), ("right_ankle", "right_toe"))
+
+
+def independent_foot_contacts(human_keypoints: np.ndarray, fps: float) -> tuple[np.ndarray, float]:
+    """Human foot contact [left, right] (T, 2) bool and the floor height (m), from the keypoints alone.
+
+    The rule of issue 12, deliberately simple and independent of the retargeter's own
+    detector: toe below floor + 4 cm and toe speed < 0.3 m/s, or ankle below floor + 10 cm
+    and ankle speed < 0.3 m/s; floor = 5th percentile over frames of the lowest foot joint.
+
+    Args:
+        human_keypoints: (T, K, 3) over :data:`KEYPOINT_NAMES`, m, Z-up.
+        fps: frame rate (Hz).
+    """
+    kp = np.asarray(human_keypoints, dtype=np.float64)
+    kidx = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
+    joints = [kidx[n] for pair in FOOT_JOINTS for n in pair]
+    floor = float(np.percentile(kp[:, joints, 2].min(axis=1), FLOOR_PERCENTILE))
+    if kp.shape[0] > 1:
+        speed = np.linalg.norm(np.gradient(kp[:, joints], 1.0 / fps, axis=0), axis=-1)    # (T, 4)
+    else:
+        speed = np.zeros((kp.shape[0], len(joints)))
+    height = kp[:, joints, 2] - floor
+    slow = speed < CONTACT_SPEED
+    out = []
+    for s in range(len(FOOT_JOINTS)):
+        ankle, toe = 2 * s, 2 * s + 1
+        out.append(((height[:, toe] < TOE_HEIGHT) & slow[:, toe])
+                   | ((height[:, ankle] < ANKLE_HEIGHT) & slow[:, ankle]))
+    return np.stack(out, axis=1), floor
+
+
+def horizontal_speed(points: np.ndarray, fps: float) -> np.ndarray:
+    """(T, ...) horizontal speed (m/s, central differences) of points (T, ..., 3)."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.shape[0] < 2:
+        return np.zeros(p.shape[:-1])
+    return np.linalg.norm(np.gradient(p[..., :2], 1.0 / fps, axis=0), axis=-1)
+
+
+def foot_measures(fps: float, sole_centre: np.ndarray, sole_lowest: np.ndarray, human_keypoints: np.ndarray,
+                  root_scale: float, locks: np.ndarray | None = None) -> dict[str, float]:
+    """The independent foot-slide measures of one robot trajectory (see the module docstring).
+
+    Args:
+        fps: frame rate (Hz).
+        sole_centre: (T, 2, 3) robot sole centres [left, right], m, world, floor z = 0.
+        sole_lowest: (T, 2) height (m) of each sole's lowest corner.
+        human_keypoints: (T, K, 3) the human clip (m, Z-up), frame-aligned with the robot.
+        root_scale: the clip's human -> robot scale.
+        locks: (T, 2) bool, the retargeter's foot locks (any kind: flat, heel or toe pivot);
+            gives ``lock_coverage``.
+    """
+    contact, _ = independent_foot_contacts(human_keypoints, fps)
+    kidx = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
+    kp = np.asarray(human_keypoints, dtype=np.float64)
+    mid = np.stack([0.5 * (kp[:, kidx[a]] + kp[:, kidx[t]]) for a, t in FOOT_JOINTS], axis=1)     # (T, 2, 3)
+    robot_speed = horizontal_speed(sole_centre, fps)
+    human_speed = horizontal_speed(mid, fps) * root_scale
+    out: dict[str, float] = {"contact_frac": float(np.mean(contact))}
+    if contact.any():
+        out["slide_cm_s"] = float(100.0 * np.mean(robot_speed[contact]))
+        out["slide_ref_cm_s"] = float(100.0 * np.mean(human_speed[contact]))
+        out["slide_ratio"] = out["slide_cm_s"] / max(out["slide_ref_cm_s"], 1e-9)
+    else:
+        out["slide_cm_s"] = out["slide_ref_cm_s"] = 0.0
+        out["slide_ratio"] = float("nan")
+    near = np.asarray(sole_lowest) < NEAR_GROUND
+    out["near_ground_frac"] = float(np.mean(near))
+    out["near_ground_speed_cm_s"] = float(100.0 * np.mean(robot_speed[near])) if near.any() else 0.0
+    if locks is not None:
+        locks = np.asarray(locks, dtype=bool)
+        out["lock_coverage"] = float(np.mean(locks[contact])) if contact.any() else float("nan")
+    return out
 
 
 def trajectory_poses(robot: Robot, q: np.ndarray, frames: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +195,8 @@ def _angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 def evaluate(robot: Robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
              human_keypoints: np.ndarray, contacts: np.ndarray, root_scale: float,
              target_pos: np.ndarray | None = None,
-             poses: tuple[list[str], np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+             poses: tuple[list[str], np.ndarray, np.ndarray] | None = None,
+             locks: np.ndarray | None = None) -> dict[str, float]:
     """All metrics of one robot trajectory against its human clip.
 
     Args:
@@ -107,13 +204,16 @@ def evaluate(robot: Robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarra
         fps: frame rate (Hz) of both.
         root_pos: (T, 3) m; root_rot: (T, 4) xyzw; dof_pos: (T, D) rad.
         human_keypoints: (T, K, 3) over :data:`KEYPOINT_NAMES`, m, Z-up.
-        contacts: (T, 2) bool human foot contact [left, right].
+        contacts: (T, 2) bool human foot contact [left, right] as the retargeter detected it
+            (gives ``lock_slide_cm_s`` and ``contact_foot_height_m``; the independent
+            measures detect contact themselves).
         root_scale: the human -> robot scale of the clip.
         target_pos: (T, M, 3) the scaled human keypoints of the robot's keypoint
             tasks (retarget targets, m); when None the human keypoints scaled by
             ``root_scale`` stand in.
         poses: optional precomputed FK of the trajectory: (frame names covering
             :func:`metric_frames`, positions (T, F, 3), rotation matrices (T, F, 3, 3)).
+        locks: (T, 2) bool, the retargeter's foot locks (gives ``lock_coverage``).
     """
     T = root_pos.shape[0]
     if human_keypoints.shape[0] != T or contacts.shape[0] != T:
@@ -175,7 +275,8 @@ def evaluate(robot: Robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarra
     contacts = np.asarray(contacts, dtype=bool)
     step = np.linalg.norm(np.diff(centre[..., :2], axis=0), axis=-1) * fps             # (T-1, 2) m/s
     both = contacts[1:] & contacts[:-1]
-    out["foot_slide_cm_s"] = float(100.0 * np.mean(step[both])) if both.any() else 0.0
+    out["lock_slide_cm_s"] = float(100.0 * np.mean(step[both])) if both.any() else 0.0
+    out.update(foot_measures(fps, centre, lowest_sole, human_keypoints, root_scale, locks))
     out["contact_foot_height_m"] = float(np.mean(lowest_sole[contacts])) if contacts.any() else float("nan")
     cap_idx = np.array([fi[f] for f in col.frames], dtype=int)
     # feet touch the floor through their soles; their capsules are coarse bounding volumes

@@ -45,7 +45,7 @@ METRIC_ROWS: tuple[tuple[str, str, str, float], ...] = (
     ("keypoint_error_m", "keypoint error", "{:.1f} cm", 100.0),
     ("limb_direction_error_deg", "limb dir. error", "{:.1f} deg", 1.0),
     ("limb_direction_error_p95_deg", "limb dir. p95", "{:.1f} deg", 1.0),
-    ("foot_slide_cm_s", "foot slide", "{:.2f} cm/s", 1.0),
+    ("lock_slide_cm_s", "slide in locks", "{:.2f} cm/s", 1.0),
     ("contact_foot_height_m", "contact foot z", "{:.1f} mm", 1000.0),
     ("ground_penetration_frac", "ground penetr.", "{:.1%} frames", 1.0),
     ("self_collision_frac", "self collision", "{:.1%} frames", 1.0),

@@ -2,11 +2,12 @@
 
 Nested sections (each a frozen dataclass documented in its own module):
 
-* ``contacts`` (:class:`stages.retarget.contacts.ContactSettings`): human foot
-  contact thresholds (m, m/s, frames).
+* ``contacts`` (:class:`stages.retarget.contacts.ContactSettings`): human heel
+  and toe contact thresholds with hysteresis (m, m/s, frames), rest heights.
 * ``targets`` (:class:`stages.retarget.targets.TargetSettings`): ground shift
-  smoothing (s), contact lock blending (frames), foot weight factors, leg reach.
-* ``solver`` (:class:`stages.retarget.solver.SolverSettings`): IK iterations,
+  smoothing (s), contact weight ramps (frames), foot weight factors, release
+  fade, pelvis drift, pivot pitch, lying anchors, leg reach.
+* ``solver`` (:class:`stages.retarget.ik.settings.SolverSettings`): IK iterations,
   damping, limit gains, first-frame starts, ground and self-collision rows.
 
 Task weights per robot frame live in the robot config (``keypoint_tasks``,
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stages.retarget.contacts import ContactSettings
-from stages.retarget.solver import SolverSettings
+from stages.retarget.ik.settings import SolverSettings
 from stages.retarget.targets import TargetSettings
 
 

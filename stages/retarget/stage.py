@@ -14,9 +14,10 @@ __all__ = ["Settings", "STAGE", "run", "summary_of"]
 
 #: Metrics copied into the run manifest's per-clip summary.
 SUMMARY_KEYS: tuple[str, ...] = (
-    "limb_direction_error_deg", "keypoint_error_m", "foot_slide_cm_s", "ground_penetration_frac",
+    "limb_direction_error_deg", "keypoint_error_m", "lock_slide_cm_s", "slide_cm_s", "slide_ratio",
+    "near_ground_speed_cm_s", "lock_coverage", "ground_penetration_frac",
     "self_collision_frac", "joint_limit_violations", "velocity_limit_excess_max", "jerk_mean_rad_s3",
-    "root_scale", "target_penetration_max_m", "demanded_speed_max",
+    "root_scale", "target_penetration_max_m", "demanded_speed_max", "ik_infeasible_frames",
 )
 
 #: Wall-clock metrics: reported in the run manifest only, never stored in the artifact,

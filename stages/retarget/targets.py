@@ -15,9 +15,10 @@ Everything is computed from keypoint *positions*, so any skeleton works:
   the human's segment direction, so limb directions are the human's by
   construction and every target is reachable;
 * ground: a per-frame vertical shift (smooth, no constant offset) puts the
-  soles of the feet in contact on z = 0; a foot in contact is locked where it
-  landed (position and heading, sole flat) and blended in and out over a few
-  frames; a free foot is lifted above the floor.
+  soles of the feet in contact on z = 0; a planted foot is anchored where it
+  lands, flat or pivoting on its heel or toe, a sliding one follows the scaled
+  human foot, and a lifted one fades its offset over the swing
+  (:mod:`stages.retarget.foot_targets`); a free foot is lifted above the floor.
 
 World frame Z-up, metres; rotations as (…, 3, 3) matrices (frame -> world).
 """
@@ -27,11 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, maximum_filter1d
-from scipy.spatial.transform import Rotation
+from scipy.ndimage import distance_transform_edt, gaussian_filter1d, maximum_filter1d
 
-from core.contacts import spans_of
 from core.records.keypoints import KEYPOINT_NAMES, KEYPOINT_PARENT
+from stages.retarget.contacts import FLAT, FOOT_POINTS, FootContacts
+from stages.retarget.foot_targets import FootTargets, foot_targets
 from stages.retarget.scaling import LEG_CHAINS, RestPose, Scaling
 
 #: Keypoints placed along the human's segment direction (the rest are rigid offsets).
@@ -54,7 +55,16 @@ class TargetSettings:
         smoothing_s: Gaussian sigma (s) applied to the human keypoints over time before
             the targets are built (0: none); removes mocap jitter the robot would copy.
         ground_smoothing_s: Gaussian sigma (s) of the vertical ground shift.
-        contact_blend_frames: frames over which a foot blends into / out of its lock.
+        contact_blend_frames: frames over which a foot's contact weight ramps in / out.
+        release_s: a foot lifting off with no later landing fades its lock offset over this (s);
+            otherwise the offset fades over the whole swing, to zero at the next landing.
+        pelvis_drift_gain: share (0..1) of the anchored feet's drift from the scaled chain that
+            the pelvis takes (the legs take the rest), where the foot stands upright.
+        pivot_weight: contact weight (0..1) of a foot pivoting on its heel or toe or sliding (1
+            when planted flat).
+        pivot_pitch_gain: factor on the human foot's pitch while a foot pivots on its heel or toe.
+        lying_anchor_s: where a foot's shin does not rise above it (lying, kneeling), its anchor
+            follows the scaled chain's foot with this time constant (s) instead of holding.
         contact_weight_gain: factor on a foot's position/orientation weight while in contact
             (blended in and out with the lock).
         free_foot_rot_gain: factor on a free foot's orientation weight (a foot pose beyond the
@@ -66,6 +76,11 @@ class TargetSettings:
     smoothing_s: float = 0.05
     ground_smoothing_s: float = 0.1
     contact_blend_frames: int = 3
+    release_s: float = 0.5
+    pelvis_drift_gain: float = 1.0
+    lying_anchor_s: float = 0.05
+    pivot_weight: float = 1.0
+    pivot_pitch_gain: float = 0.5
     contact_weight_gain: float = 4.0
     ground_clearance: float = 0.0
     leg_reach: float = 0.99
@@ -83,10 +98,11 @@ class Targets:
         rot: (T, M, 3, 3) target orientations (meaningful where rot_weight > 0).
         pos_weight: (T, M) position task weights (cost / m).
         rot_weight: (T, M) orientation task weights (cost / rad).
-        contacts: (T, 2) bool foot contact [left, right] (human).
+        contacts: (T, 2) bool foot touching the floor [left, right] (human: planted or sliding).
         foot_index: (2,) index into ``frames`` of the left / right foot frame.
         ground_shift: (T,) vertical shift applied to the scaled human (m).
-        lock_weight: (T, 2) contact lock blend of each foot [left, right] in [0, 1].
+        lock_weight: (T, 2) contact weight of each foot [left, right] in [0, 1].
+        locked: (T, 2) bool foot held on an anchor (planted flat or pivoting on heel or toe).
     """
 
     frames: tuple[str, ...]
@@ -99,6 +115,7 @@ class Targets:
     foot_index: np.ndarray
     ground_shift: np.ndarray
     lock_weight: np.ndarray | None = None
+    locked: np.ndarray | None = None
 
 
 def _unit(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -129,15 +146,16 @@ def _rot_y(pitch: np.ndarray) -> np.ndarray:
     return out
 
 
-def estimate_orientations(kp: dict[str, np.ndarray], contacts: np.ndarray) -> dict[str, np.ndarray]:
+def estimate_orientations(kp: dict[str, np.ndarray], flat: np.ndarray) -> dict[str, np.ndarray]:
     """Canonical orientations (T, 3, 3) of the pelvis, torso and feet from keypoint positions.
 
     Pelvis: lateral = left hip - right hip, up = spine - pelvis. Torso: lateral =
     left shoulder - right shoulder, up = neck - spine (every skeleton table maps
     ``spine`` to a joint well below the neck; see ``stages.ingest.skeletons``).
 
-    Feet: heading and pitch of ankle -> toe, with the clip's median pitch during
-    contact (the flat-foot pitch of this skeleton) removed, no roll.
+    Feet: heading and pitch of ankle -> toe, with the clip's median pitch over the
+    frames ``flat`` (T, 2) where the foot is planted flat (the flat-foot pitch of this
+    skeleton) removed, no roll.
     """
     out = {
         "pelvis": frame_from_lateral_up(kp["left_hip"] - kp["right_hip"], kp["spine"] - kp["pelvis"]),
@@ -149,8 +167,8 @@ def estimate_orientations(kp: dict[str, np.ndarray], contacts: np.ndarray) -> di
         horiz = np.linalg.norm(fwd[:, :2], axis=-1)
         pitch = np.arctan2(fwd[:, 2], horiz)
         heading = np.where(horiz > 0.02, np.arctan2(fwd[:, 1], fwd[:, 0]), pelvis_heading)
-        flat = np.median(pitch[contacts[:, side]]) if contacts[:, side].any() else np.percentile(pitch, 50)
-        out[("left_foot", "right_foot")[side]] = _rot_z(heading) @ _rot_y(-(pitch - flat))
+        level = np.median(pitch[flat[:, side]]) if flat[:, side].any() else np.percentile(pitch, 50)
+        out[("left_foot", "right_foot")[side]] = _rot_z(heading) @ _rot_y(-(pitch - level))
     return out
 
 
@@ -258,118 +276,129 @@ def _lowest_corner(pos: np.ndarray, rot: np.ndarray, corners: np.ndarray) -> np.
     return pos[:, 2] + np.min(np.einsum("tij,cj->tci", rot, corners)[..., 2], axis=1)
 
 
-def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contacts: np.ndarray,
-                  tasks: tuple, rest: RestPose, scaling: Scaling, foot_frames: tuple[str, str],
-                  sole_corners: tuple[np.ndarray, np.ndarray],
-                  settings: TargetSettings = TargetSettings(),
-                  clearance: dict[str, float] | None = None) -> Targets:
-    """IK targets of every frame.
+UP = np.array([0.0, 0.0, 1.0])
 
-    Args:
-        keypoints: (T, K, 3) human keypoints over :data:`KEYPOINT_NAMES`, m, Z-up.
-        fps: frame rate (Hz).
-        floor_height: the clip's floor z (m); becomes z = 0.
-        contacts: (T, 2) human foot contact [left, right].
-        tasks: the robot's ``KeypointTask`` tuples (human, frame, pos w, rot w);
-            must include the pelvis and both feet (``foot_frames``).
-        rest: robot rest placements of every task frame.
-        scaling: the clip's scale factors.
-        foot_frames: robot (left, right) foot frames.
-        sole_corners: per foot, (C, 3) sole corners in the foot frame (m).
-        settings: see :class:`TargetSettings`.
-        clearance: robot frame -> minimum height (m) of its origin (from its
-            collision capsules); non-foot targets are lifted to it.
+
+def floor_relative_keypoints(keypoints: np.ndarray, fps: float, floor_height: float,
+                             smoothing_s: float) -> dict[str, np.ndarray]:
+    """Step 1: keypoint name -> (T, 3) positions with the floor at z = 0, smoothed over time
+    by a Gaussian of sigma ``smoothing_s`` (s; 0: none)."""
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if smoothing_s > 0 and keypoints.shape[0] > 1:
+        keypoints = gaussian_filter1d(keypoints, smoothing_s * fps, axis=0, mode="nearest")
+    floor = np.array([0.0, 0.0, floor_height])
+    return {n: keypoints[:, i] - floor for i, n in enumerate(KEYPOINT_NAMES)}
+
+
+def foot_keypoints(tasks: tuple, foot_frames: tuple[str, str]) -> list[str]:
+    """The human keypoint of each robot foot frame [left, right].
 
     Raises:
         ValueError: the tasks lack the pelvis or a foot.
     """
-    T = keypoints.shape[0]
-    floor = np.array([0.0, 0.0, floor_height])
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    if settings.smoothing_s > 0 and T > 1:
-        keypoints = gaussian_filter1d(keypoints, settings.smoothing_s * fps, axis=0, mode="nearest")
-    kp = {n: keypoints[:, i] - floor for i, n in enumerate(KEYPOINT_NAMES)}
-    frame_of = {t.human: t.frame for t in tasks}
-    if "pelvis" not in frame_of:
+    if "pelvis" not in {t.human for t in tasks}:
         raise ValueError("robot keypoint tasks must include the pelvis")
-    foot_kp = []
+    out = []
     for f in foot_frames:
         match = [t.human for t in tasks if t.frame == f]
         if not match:
             raise ValueError(f"robot keypoint tasks must include the foot frame {f!r}")
-        foot_kp.append(match[0])
+        out.append(match[0])
+    return out
 
-    est = estimate_orientations(kp, contacts)
-    root = kp["pelvis"] * scaling.root_scale
-    pos = _chain(kp, est, root, rest, frame_of)
 
-    # Ground: shift so that feet in contact have their lowest sole corner on z = 0.
-    def foot_rot(side: int) -> np.ndarray:
-        return est[ORIENTATION_OF[foot_kp[side]]] @ rest.rotation(foot_frames[side])
+def ground_shift(low: np.ndarray, contacts: np.ndarray, fps: float, smoothing_s: float) -> np.ndarray:
+    """Step 2: (T,) vertical shift (m) that puts the lowest sole corner of the feet in contact on
+    z = 0, interpolated between contacts and Gaussian-smoothed (sigma ``smoothing_s``, s).
 
-    low = np.stack([_lowest_corner(pos[foot_kp[s]], foot_rot(s), sole_corners[s]) for s in (0, 1)], axis=1)
+    Args:
+        low: (T, 2) lowest sole corner of each foot's chain target (m).
+        contacts: (T, 2) bool feet touching the floor.
+    """
+    T = low.shape[0]
     any_contact = contacts.any(axis=1)
-    if any_contact.any():
-        per_frame = np.where(contacts, low, np.inf).min(axis=1)
-        idx = np.flatnonzero(any_contact)
-        shift = np.interp(np.arange(T), idx, per_frame[idx])
-        sigma = settings.ground_smoothing_s * fps
-        if sigma > 0 and T > 1:
-            shift = gaussian_filter1d(shift, sigma, mode="nearest")
-    else:
-        shift = np.zeros(T)
-    root = root - shift[:, None] * np.array([0.0, 0.0, 1.0])
-    pos = _chain(kp, est, root, rest, frame_of)
+    if not any_contact.any():
+        return np.zeros(T)
+    per_frame = np.where(contacts, low, np.inf).min(axis=1)
+    idx = np.flatnonzero(any_contact)
+    shift = np.interp(np.arange(T), idx, per_frame[idx])
+    sigma = smoothing_s * fps
+    if sigma > 0 and T > 1:
+        shift = gaussian_filter1d(shift, sigma, mode="nearest")
+    return shift
 
-    # Lock feet in contact where they landed (position, heading; sole flat), blend at the edges.
-    fixed = {}
-    lock_weights = []
-    for s in (0, 1):
-        k = foot_kp[s]
-        p = pos[k].copy()
-        r = foot_rot(s)
-        rest_rot = rest.rotation(foot_frames[s])
-        lock_p, lock_r, w = p.copy(), r.copy(), np.zeros(T)
-        for a, b in spans_of(contacts[:, s]):
-            fwd = r[a:b, :, 0]
-            yaw = np.arctan2(np.mean(fwd[:, 1]), np.mean(fwd[:, 0]))
-            rl = _rot_z(np.array(yaw)) @ rest_rot
-            lp = p[a:b].mean(axis=0)
-            lp[2] = -np.min((rl @ sole_corners[s].T)[2])
-            n = settings.contact_blend_frames
-            lo, hi = max(0, a - n), min(T, b + n)
-            lock_p[lo:hi], lock_r[lo:hi] = lp, rl
-            ramp = np.ones(hi - lo)
-            for i in range(lo, hi):
-                d = (a - i) if i < a else (i - b + 1) if i >= b else 0
-                ramp[i - lo] = 1.0 - d / (n + 1)
-            w[lo:hi] = np.maximum(w[lo:hi], ramp)
-        blend = w > 0
-        if blend.any():
-            p[blend] = (1 - w[blend, None]) * p[blend] + w[blend, None] * lock_p[blend]
-            rel = Rotation.from_matrix(np.swapaxes(r[blend], 1, 2) @ lock_r[blend]).as_rotvec()
-            r[blend] = r[blend] @ Rotation.from_rotvec(rel * w[blend, None]).as_matrix()
-        # A free foot never goes through the floor.
-        deficit = settings.ground_clearance - _lowest_corner(p, r, sole_corners[s])
-        p[:, 2] += np.where(deficit > 0, deficit, 0.0) * (w < 1)
-        fixed[k] = p
-        lock_weights.append(w)
-        est[ORIENTATION_OF[k]] = r @ rest_rot.T
-    pos = _chain(kp, est, root, rest, frame_of, fixed)
 
-    # Legs: lower the pelvis where a locked foot is out of the leg's reach, then pull free
-    # feet into reach and place the knees by two-bone IK along the human's knee direction.
-    legs = [(hip, knee, ankle) for hip, knee, ankle in LEG_CHAINS
-            if all(n in frame_of for n in (hip, knee, ankle))]
-    reach = {ankle: settings.leg_reach * float(np.linalg.norm(rest.position(frame_of[ankle])
-                                                               - rest.position(frame_of[hip])))
-             for hip, _, ankle in legs}
+def lock_weight(grounded: np.ndarray, blend_frames: int) -> np.ndarray:
+    """(T,) contact weight of one foot in [0, 1]: 1 while grounded, ramping down linearly over
+    ``blend_frames`` frames on either side."""
+    grounded = np.asarray(grounded, dtype=bool)
+    if not grounded.any():
+        return np.zeros(grounded.shape[0])
+    if grounded.all():
+        return np.ones(grounded.shape[0])
+    dist = distance_transform_edt(~grounded)
+    return np.clip(1.0 - dist / (blend_frames + 1.0), 0.0, 1.0)
+
+
+def scaled_foot_steps(kp: dict[str, np.ndarray], ankle: str, toe: str, scale: float) -> np.ndarray:
+    """(T, 3) per-frame displacement of the human ankle/toe midpoint x ``scale`` (row 0 zero)."""
+    mid = 0.5 * (kp[ankle] + kp[toe]) * scale
+    out = np.zeros_like(mid)
+    out[1:] = np.diff(mid, axis=0)
+    return out
+
+
+def pelvis_drift(foot_pos: list[np.ndarray], chain_pos: list[np.ndarray], weights: list[np.ndarray],
+                 fps: float, smoothing_s: float) -> np.ndarray:
+    """Step 3b: (T, 3) horizontal pelvis shift that absorbs the anchored feet's drift from the chain.
+
+    The weighted mean of (foot target - chain foot), horizontal, over the feet held by an
+    upright leg, Gaussian-smoothed (sigma ``smoothing_s``, s) as ``smooth(sum w d) /
+    max(smooth(sum w), 1)``: the full drift under one held foot, the mean under two, fading
+    to zero away from holds. With one foot down the chain's foot then lands on its anchor;
+    with two the legs take the rest.
+
+    Args:
+        foot_pos: per foot (T, 3) anchored targets; chain_pos: per foot (T, 3) chain targets;
+        weights: per foot (T,) lock weight.
+    """
+    W = np.stack(weights, axis=1)                                   # (T, 2)
+    D = np.stack([f - c for f, c in zip(foot_pos, chain_pos)], axis=1)[..., :2]   # (T, 2, 2)
+    num = np.einsum("ts,tsi->ti", W, D)
+    den = W.sum(axis=1)
+    sigma = smoothing_s * fps
+    if sigma > 0 and W.shape[0] > 1:
+        num = gaussian_filter1d(num, sigma, axis=0, mode="nearest")
+        den = gaussian_filter1d(den, sigma, mode="nearest")
+    out = np.zeros((W.shape[0], 3))
+    out[:, :2] = num / np.maximum(den, 1.0)[:, None]
+    return out
+
+
+def fit_legs(pos: dict[str, np.ndarray], root: np.ndarray, kp: dict[str, np.ndarray], est: dict[str, np.ndarray],
+             rest: RestPose, frame_of: dict[str, str], fixed: dict[str, np.ndarray], weights: list[np.ndarray],
+             fps: float, settings: TargetSettings) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Step 4: lower the pelvis where a locked foot is out of the leg's reach, pull the feet into
+    reach and place the knees by two-bone IK along the human's knee direction.
+
+    Args:
+        pos: keypoint -> (T, 3) targets; root: (T, 3) pelvis target; kp: the floor-relative
+            keypoints; est: the estimated orientations; fixed: targets the chain keeps (the feet);
+            weights: per leg the foot's lock weight (T,).
+
+    Returns:
+        The new targets, the new root and the pelvis drop (T,) m.
+    """
+    T = root.shape[0]
+    legs = [(h, k, a) for h, k, a in LEG_CHAINS if all(n in frame_of for n in (h, k, a))]
+    reach = {a: settings.leg_reach * float(np.linalg.norm(rest.position(frame_of[a]) - rest.position(frame_of[h])))
+             for h, _, a in legs}
     drop = np.zeros(T)
-    for (hip, _, ankle), w in zip(legs, lock_weights):
-        v = pos[ankle] - pos[hip]
+    for (h, _, a), w in zip(legs, weights):
+        v = pos[a] - pos[h]
         horiz2 = np.sum(v[:, :2] ** 2, axis=1)
-        need = -v[:, 2] - np.sqrt(np.maximum(reach[ankle] ** 2 - horiz2, 0.0))
-        helps = (w > 0) & (horiz2 < reach[ankle] ** 2)              # lowering the pelvis can bring it in reach
+        need = -v[:, 2] - np.sqrt(np.maximum(reach[a] ** 2 - horiz2, 0.0))
+        helps = (w > 0) & (horiz2 < reach[a] ** 2)              # lowering the pelvis can bring it in reach
         drop = np.maximum(drop, np.where(helps, np.maximum(need, 0.0), 0.0))
     if drop.any():
         sigma = settings.ground_smoothing_s * fps
@@ -377,28 +406,40 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
         drop = maximum_filter1d(drop, 2 * width + 1, mode="nearest")
         if sigma > 0 and T > 1:
             drop = gaussian_filter1d(drop, sigma, mode="nearest")
-        root = root - drop[:, None] * np.array([0.0, 0.0, 1.0])
+        root = root - drop[:, None] * UP
         pos = _chain(kp, est, root, rest, frame_of, fixed)
-    for hip, knee, ankle in legs:
-        v = pos[ankle] - pos[hip]
+    for h, k, a in legs:
+        v = pos[a] - pos[h]
         d = np.linalg.norm(v, axis=1)
-        over = d > reach[ankle]
+        over = d > reach[a]
         if over.any():
-            pos[ankle][over] = pos[hip][over] + v[over] * (reach[ankle] / d[over])[:, None]
-        L1 = float(np.linalg.norm(rest.position(frame_of[knee]) - rest.position(frame_of[hip])))
-        L2 = float(np.linalg.norm(rest.position(frame_of[ankle]) - rest.position(frame_of[knee])))
-        pos[knee] = two_bone(pos[hip], pos[ankle], L1, L2, pos[knee])
-    shift = shift + drop
+            pos[a] = pos[a].copy()
+            pos[a][over] = pos[h][over] + v[over] * (reach[a] / d[over])[:, None]
+        L1 = float(np.linalg.norm(rest.position(frame_of[k]) - rest.position(frame_of[h])))
+        L2 = float(np.linalg.norm(rest.position(frame_of[a]) - rest.position(frame_of[k])))
+        pos[k] = two_bone(pos[h], pos[a], L1, L2, pos[k])
+    return pos, root, drop
 
-    # Every other body stays above the floor: a frame's target is at least its clearance high.
+
+def lift_above_floor(pos: dict[str, np.ndarray], tasks: tuple, skip: list[str],
+                     clearance: dict[str, float] | None) -> dict[str, np.ndarray]:
+    """Step 5: every task target other than ``skip`` (the feet) at least its frame's clearance high."""
     for t in tasks:
         c = (clearance or {}).get(t.frame, 0.0)
-        if c > 0.0 and t.human not in foot_kp:
+        if c > 0.0 and t.human not in skip:
             pos[t.human] = pos[t.human].copy()
             pos[t.human][:, 2] = np.maximum(pos[t.human][:, 2], c)
+    return pos
 
+
+def assemble(pos: dict[str, np.ndarray], est: dict[str, np.ndarray], tasks: tuple, rest: RestPose,
+             foot_frames: tuple[str, str], weights: list[np.ndarray], contacts: np.ndarray, shift: np.ndarray,
+             settings: TargetSettings, locked: np.ndarray | None = None) -> Targets:
+    """Step 6: stack the targets and weights of every task into :class:`Targets`; a foot's
+    position and orientation weights rise with its lock weight."""
     frames = tuple(t.frame for t in tasks)
     names = tuple(t.human for t in tasks)
+    T = shift.shape[0]
     M = len(tasks)
     P = np.stack([pos[n] for n in names], axis=1)
     R = np.empty((T, M, 3, 3))
@@ -413,10 +454,102 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
             R[:, m] = est[group] @ rest.rotation(t.frame)
     foot_index = np.array([frames.index(f) for f in foot_frames])
     for s in (0, 1):
-        w = lock_weights[s]
+        w = weights[s]
         pw[:, foot_index[s]] *= 1.0 + (settings.contact_weight_gain - 1.0) * w
         free = settings.free_foot_rot_gain
         rw[:, foot_index[s]] *= free + (settings.contact_weight_gain - free) * w
     return Targets(frames=frames, keypoints=names, pos=P, rot=R, pos_weight=pw, rot_weight=rw,
                    contacts=np.asarray(contacts, dtype=bool), foot_index=foot_index, ground_shift=shift,
-                   lock_weight=np.stack(lock_weights, axis=1))
+                   lock_weight=np.stack(weights, axis=1), locked=locked)
+
+
+def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contacts: FootContacts | np.ndarray,
+                  tasks: tuple, rest: RestPose, scaling: Scaling, foot_frames: tuple[str, str],
+                  sole_corners: tuple[np.ndarray, np.ndarray],
+                  settings: TargetSettings = TargetSettings(),
+                  clearance: dict[str, float] | None = None) -> Targets:
+    """IK targets of every frame, in named steps: floor-relative smoothed keypoints
+    (:func:`floor_relative_keypoints`), orientations (:func:`estimate_orientations`), the scaled
+    chain and its :func:`ground_shift`, the foot targets of the contacts
+    (:func:`stages.retarget.foot_targets.foot_targets`), :func:`fit_legs`,
+    :func:`lift_above_floor` and :func:`assemble`.
+
+    Args:
+        keypoints: (T, K, 3) human keypoints over :data:`KEYPOINT_NAMES`, m, Z-up.
+        fps: frame rate (Hz).
+        floor_height: the clip's floor z (m); becomes z = 0.
+        contacts: the human's heel and toe contacts (:class:`FootContacts`), or a (T, 2) bool
+            mask [left, right] read as feet planted flat.
+        tasks: the robot's ``KeypointTask`` tuples (human, frame, pos w, rot w);
+            must include the pelvis and both feet (``foot_frames``).
+        rest: robot rest placements of every task frame.
+        scaling: the clip's scale factors.
+        foot_frames: robot (left, right) foot frames.
+        sole_corners: per foot, (4, 3) sole corners in the foot frame (m).
+        settings: see :class:`TargetSettings`.
+        clearance: robot frame -> minimum height (m) of its origin (from its
+            collision capsules); non-foot targets are lifted to it.
+
+    Raises:
+        ValueError: the tasks lack the pelvis or a foot.
+    """
+    fc = as_foot_contacts(contacts)
+    grounded = fc.grounded
+    mode = fc.mode
+    foot_kp = foot_keypoints(tasks, foot_frames)
+    frame_of = {t.human: t.frame for t in tasks}
+    kp = floor_relative_keypoints(keypoints, fps, floor_height, settings.smoothing_s)
+    upright = fc.upright if fc.upright is not None else np.ones_like(grounded)
+    est = estimate_orientations(kp, (mode == FLAT) & upright)
+    root = kp["pelvis"] * scaling.root_scale
+    pos = _chain(kp, est, root, rest, frame_of)
+
+    rest_rot = [rest.rotation(f) for f in foot_frames]
+    low = np.stack([_lowest_corner(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]] @ rest_rot[s], sole_corners[s])
+                    for s in (0, 1)], axis=1)
+    shift = ground_shift(low, (mode == FLAT) & upright, fps, settings.ground_smoothing_s)
+    root = root - shift[:, None] * UP
+    pos = _chain(kp, est, root, rest, frame_of)
+
+    # a foot carrying an upright leg is held firmly; one under a lying or kneeling body is not
+    weights = [np.maximum(lock_weight((mode[:, s] == FLAT) & upright[:, s], settings.contact_blend_frames),
+                          settings.pivot_weight * lock_weight(grounded[:, s] & upright[:, s],
+                                                              settings.contact_blend_frames)) for s in (0, 1)]
+    steps = [scaled_foot_steps(kp, ankle, toe, scaling.root_scale) for ankle, toe in FOOT_POINTS]
+    leak = np.where(upright, 0.0, 1.0 - np.exp(-1.0 / max(settings.lying_anchor_s * fps, 1e-9)))
+
+    def anchored() -> list[FootTargets]:
+        return [foot_targets(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]], mode[:, s], steps[s],
+                             sole_corners[s], fps, rest_rot=rest_rot[s], release_s=settings.release_s,
+                             leak=leak[:, s], pivot_pitch_gain=settings.pivot_pitch_gain) for s in (0, 1)]
+
+    feet = anchored()
+    if settings.pelvis_drift_gain > 0:
+        drift = settings.pelvis_drift_gain * pelvis_drift([f.pos for f in feet], [pos[k] for k in foot_kp],
+                                                          weights,
+                                                          fps, settings.ground_smoothing_s)
+        root = root + drift
+        pos = _chain(kp, est, root, rest, frame_of)
+        feet = anchored()
+    fixed = {}
+    for s in (0, 1):
+        k = foot_kp[s]
+        p = feet[s].pos
+        # a free foot never goes through the floor
+        deficit = settings.ground_clearance - _lowest_corner(p, feet[s].rot, sole_corners[s])
+        p[:, 2] += np.where((deficit > 0) & ~grounded[:, s], deficit, 0.0)
+        fixed[k] = p
+        est[ORIENTATION_OF[k]] = feet[s].rot @ rest_rot[s].T
+    pos = _chain(kp, est, root, rest, frame_of, fixed)
+    pos, root, drop = fit_legs(pos, root, kp, est, rest, frame_of, fixed, weights, fps, settings)
+    pos = lift_above_floor(pos, tasks, foot_kp, clearance)
+    return assemble(pos, est, tasks, rest, foot_frames, weights, grounded, shift + drop, settings, fc.locked)
+
+
+def as_foot_contacts(contacts: FootContacts | np.ndarray) -> FootContacts:
+    """``contacts`` as :class:`FootContacts`; a (T, 2) bool mask means both points planted."""
+    if isinstance(contacts, FootContacts):
+        return contacts
+    mask = np.asarray(contacts, dtype=bool)
+    return FootContacts(planted=np.repeat(mask[:, :, None], 2, axis=2), grounded=mask.copy(),
+                        rest_height=np.zeros((2, 2)))

@@ -18,6 +18,7 @@ from stages.filter.checks.base import CheckResult
 from stages.filter.checks.collision import self_collision
 from stages.filter.checks.dynamics import flight_momentum, joint_torque, zmp_outside_support
 from stages.filter.checks.ground import floating, ground_penetration, non_foot_ground_contact
+from stages.filter.checks.ik import ik_infeasible
 from stages.filter.checks.kinematic import (
                                             joint_position_limit,
                                             joint_velocity,
@@ -39,6 +40,7 @@ CHECKS: dict[str, Check] = {
     "root_linear_speed": root_linear_speed,
     "root_angular_speed": root_angular_speed,
     "root_vertical_jump": root_vertical_jump,
+    "ik_infeasible": ik_infeasible,
     "non_foot_ground_contact": non_foot_ground_contact,
     "floating": floating,
     "ground_penetration": ground_penetration,

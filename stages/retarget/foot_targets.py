@@ -1,0 +1,197 @@
+"""Foot targets from the human's heel and toe contacts: anchors where the foot lands, pivots, releases.
+
+One pass over the frames of each foot (:func:`foot_targets`), a small state
+machine driven by :class:`stages.retarget.contacts.FootContacts`:
+
+* landing: the foot's anchor is where its target is at the landing frame (the
+  scaled chain's foot, plus what is left of the previous release offset), not
+  the average of the stance;
+* planted flat: the sole centre stays on its anchor, the heading is held, the
+  pitch rolls flat;
+* pivoting on the heel (heel strike) or the toe (toe off, kneeling): that edge
+  of the sole stays on its anchor while the foot pitches and turns like the
+  human's; switching pivots re-anchors at the new pivot's current position, so
+  the target never jumps;
+* grounded but sliding: the target moves like the scaled human foot (the human
+  ankle/toe midpoint's displacement x the clip's scale), integrated from where
+  the foot is;
+* every anchor sinks to the floor (its height halves each frame);
+* release: the difference between the foot's target and the scaled chain's
+  foot at lift-off (position, heading, pitch) fades out over the following
+  swing, reaching zero where the foot lands next (or after ``release_s`` when
+  it never lands again), instead of snapping back within a few frames.
+
+Where an anchor drifts away from the scaled chain during a long stance the leg
+and the pelvis absorb the difference (the IK tracks the foot with a raised
+weight; :mod:`stages.retarget.targets` lowers the pelvis where the leg would
+not reach).
+
+World frame Z-up, floor z = 0, metres; rotations (…, 3, 3) foot frame -> world.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from stages.retarget.contacts import FLAT, HEEL_PIVOT, SLIDING, SWING, TOE_PIVOT
+
+
+@dataclass(frozen=True)
+class FootTargets:
+    """Target poses of one foot frame.
+
+    Attributes:
+        pos: (T, 3) m; rot: (T, 3, 3) (rest rotation of the robot foot included).
+    """
+
+    pos: np.ndarray
+    rot: np.ndarray
+
+
+def heading_pitch(rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Heading (yaw about z) and pitch (about the foot's y, toe down positive) of frames (T, 3, 3)
+    written as ``Rz(heading) @ Ry(pitch)`` (no roll)."""
+    x = rot[:, :, 0]
+    return np.arctan2(x[:, 1], x[:, 0]), np.arcsin(np.clip(-x[:, 2], -1.0, 1.0))
+
+
+def rot_z_y(heading: float, pitch: float) -> np.ndarray:
+    """(3, 3) ``Rz(heading) @ Ry(pitch)``."""
+    ch, sh, cp, sp = math.cos(heading), math.sin(heading), math.cos(pitch), math.sin(pitch)
+    return np.array([[ch * cp, -sh, ch * sp], [sh * cp, ch, sh * sp], [-sp, 0.0, cp]])
+
+
+def rot_z_y_batch(heading: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) ``Rz(heading) @ Ry(pitch)`` of (T,) angles."""
+    ch, sh, cp, sp = np.cos(heading), np.sin(heading), np.cos(pitch), np.sin(pitch)
+    out = np.zeros(np.shape(heading) + (3, 3))
+    out[..., 0, 0], out[..., 0, 1], out[..., 0, 2] = ch * cp, -sh, ch * sp
+    out[..., 1, 0], out[..., 1, 1], out[..., 1, 2] = sh * cp, ch, sh * sp
+    out[..., 2, 0], out[..., 2, 2] = -sp, cp
+    return out
+
+
+def _apply(heading: float, pitch: float, v: tuple[float, ...]) -> tuple[float, float, float]:
+    """``Rz(heading) @ Ry(pitch) @ v`` for a 3-vector of floats."""
+    sp, cp, sh, ch = math.sin(pitch), math.cos(pitch), math.sin(heading), math.cos(heading)
+    x, z = cp * v[0] + sp * v[2], -sp * v[0] + cp * v[2]
+    return ch * x - sh * v[1], sh * x + ch * v[1], z
+
+
+def _wrap(a: float) -> float:
+    return (a + math.pi) % (2.0 * math.pi) - math.pi
+
+
+def pivot_points(sole_corners: np.ndarray) -> dict[int, np.ndarray]:
+    """Foot-frame (3,) point each contact mode holds still: the sole centre (flat, sliding), the
+    heel edge's midpoint (heel pivot), the toe edge's midpoint (toe pivot). ``sole_corners``
+    (4, 3) front-left, front-right, back-right, back-left."""
+    c = np.asarray(sole_corners, dtype=np.float64)
+    centre = c.mean(axis=0)
+    return {FLAT: centre, SLIDING: centre, HEEL_PIVOT: 0.5 * (c[2] + c[3]), TOE_PIVOT: 0.5 * (c[0] + c[1])}
+
+
+def release_fade(frames: int) -> np.ndarray:
+    """(frames,) cosine fade from just below 1 (first swing frame) to 0 (the landing frame after them)."""
+    u = np.arange(1, frames + 1) / (frames + 1.0)
+    return 0.5 * (1.0 + np.cos(np.pi * u))
+
+
+def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.ndarray,
+                 human_step: np.ndarray, sole_corners: np.ndarray, fps: float,
+                 rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5,
+                 leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0) -> FootTargets:
+    """Target poses of one foot from its contact modes (see the module docstring).
+
+    Args:
+        chain_pos: (T, 3) the scaled chain's foot frame position (the target of a free foot), m.
+        chain_rot_base: (T, 3, 3) the human foot's orientation as ``Rz(heading) @ Ry(pitch)``
+            (flat pitch removed, no roll), *without* the robot foot's rest rotation.
+        mode: (T,) int contact mode (:data:`stages.retarget.contacts.SWING` ... ``SLIDING``).
+        human_step: (T, 3) displacement of the scaled human foot from the previous frame (m;
+            row 0 unused), the motion of a sliding foot.
+        sole_corners: (4, 3) sole corners in the foot frame (m).
+        fps: frame rate (Hz).
+        rest_rot: (3, 3) the robot foot frame's rest orientation in the canonical foot frame
+            (identity when None); targets are ``Rz @ Ry @ rest_rot``.
+        release_s: fade duration (s) of a release never followed by a landing.
+        sink: factor (per frame) on an anchor's height above the floor.
+        pivot_pitch_gain: factor on the human foot's pitch while the foot pivots on the floor
+            (heel or toe): below 1 the robot's longer sole rolls less.
+        leak: (T,) share (0..1) of the way from the anchor to the chain's pivot point the anchor
+            moves each frame (0: held; used where the body lies or kneels, so that a foot resting
+            on the floor does not fight the leg directions); None: 0.
+
+    Returns:
+        Positions and orientations of the foot frame.
+    """
+    T = chain_pos.shape[0]
+    heading, pitch = heading_pitch(chain_rot_base)
+    rest = np.eye(3) if rest_rot is None else np.asarray(rest_rot, dtype=np.float64)
+    # points in the canonical foot frame (rest rotation applied), as plain floats for the loop
+    pts = {k: tuple(float(x) for x in rest @ v) for k, v in pivot_points(sole_corners).items()}
+    corners = [tuple(float(x) for x in rest @ v) for v in np.asarray(sole_corners, dtype=np.float64)]
+    pos = chain_pos.copy()
+    yaw_t = heading.copy()
+    pitch_t = pitch.copy()
+    grounded = mode != SWING
+    heading_l, pitch_l = heading.tolist(), pitch.tolist()
+    leak_l = [0.0] * T if leak is None else np.asarray(leak, dtype=np.float64).tolist()
+    t = 0
+    while t < T:
+        if not grounded[t]:
+            # swing from t to the next landing: fade what the last stance left
+            n = t
+            while n < T and not grounded[n]:
+                n += 1
+            if t > 0:
+                L = n - t if n < T else min(n - t, max(1, int(round(release_s * fps))))
+                f = np.zeros(n - t)
+                f[:L] = release_fade(L)
+                dp = pos[t - 1] - chain_pos[t - 1]
+                dyaw = _wrap(float(yaw_t[t - 1] - heading[t - 1]))
+                dpitch = float(pitch_t[t - 1] - pitch[t - 1])
+                pos[t:n] = chain_pos[t:n] + f[:, None] * dp
+                yaw_t[t:n] = heading[t:n] + f * dyaw
+                pitch_t[t:n] = pitch[t:n] + f * dpitch
+            t = n
+            continue
+        # a grounded run: one frame at a time (each anchor comes from the previous pose)
+        landing = t == 0 or not grounded[t - 1]
+        i = t if landing else t - 1                      # landing: the swing target here (chain + fade)
+        px, py, pz = (float(v) for v in pos[i])
+        prev_yaw, prev_pitch, prev_heading = float(yaw_t[i]), float(pitch_t[i]), heading_l[i]
+        k = int(mode[t])
+        if k == FLAT:
+            yaw, pit = prev_yaw, prev_pitch * sink
+        else:
+            yaw, pit = prev_yaw + _wrap(heading_l[t] - prev_heading), pivot_pitch_gain * pitch_l[t]
+        c = pts[k]
+        ax, ay, az = _apply(prev_yaw, prev_pitch, c)
+        ax, ay, az = px + ax, py + ay, pz + az
+        if k == SLIDING:
+            ax, ay = ax + float(human_step[t, 0]), ay + float(human_step[t, 1])
+        a = leak_l[t]
+        if a > 0:                                        # not a standing foot: follow the chain softly
+            yaw, pit = yaw + a * _wrap(heading_l[t] - yaw), pitch_l[t]
+        rcx, rcy, rcz = _apply(yaw, pit, c)
+        if a > 0:
+            cx, cy, cz = (float(v) for v in chain_pos[t])
+            ax += a * (cx + rcx - ax)
+            ay += a * (cy + rcy - ay)
+            az += a * (cz + rcz - az)
+        else:
+            az = max(0.0, az) * sink
+        qx, qy, qz = ax - rcx, ay - rcy, az - rcz
+        sp, cp = math.sin(pit), math.cos(pit)
+        low = qz + min(-sp * v[0] + cp * v[2] for v in corners)
+        if low < 0.0:
+            qz -= low
+        pos[t] = (qx, qy, qz)
+        yaw_t[t], pitch_t[t] = yaw, pit
+        t += 1
+    rot = rot_z_y_batch(yaw_t, pitch_t) @ rest
+    return FootTargets(pos=pos, rot=rot)

@@ -1,0 +1,45 @@
+"""Joint bounds of the QP step: configuration limit (pink's ConfigurationLimit) and velocity limit
+(pink's VelocityLimit), in the joint displacement dq_j (rad):
+
+    gain (q_min - q) <= dq_j <= gain (q_max - q)
+    -v_max dt - (q - q_prev) <= dq_j <= v_max dt - (q - q_prev)
+
+When the two disagree (a joint already moved beyond its velocity budget) the upper bound is raised
+to the lower one, so the bounds stay feasible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ConfigurationLimit:
+    """Position limits lower, upper (D,) rad with gain in (0, 1]."""
+
+    def __init__(self, lower: np.ndarray, upper: np.ndarray, gain: float):
+        self.lower = np.asarray(lower, dtype=np.float64)
+        self.upper = np.asarray(upper, dtype=np.float64)
+        self.gain = float(gain)
+
+    def bounds(self, qj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """New arrays (lo, hi) (D,) at joint positions qj."""
+        k = self.gain
+        return k * (self.lower - qj), k * (self.upper - qj)
+
+    def clip(self, qj: np.ndarray) -> None:
+        """Clips qj (D,) to the limits in place."""
+        np.minimum(np.maximum(qj, self.lower, out=qj), self.upper, out=qj)
+
+
+class VelocityLimit:
+    """Joint speed limits v_max (D,) rad/s."""
+
+    def __init__(self, vmax: np.ndarray):
+        self.vmax = np.asarray(vmax, dtype=np.float64)
+
+    def narrow(self, lo: np.ndarray, hi: np.ndarray, moved: np.ndarray, dt: float) -> None:
+        """Narrows lo, hi in place; ``moved`` = q_j - q_prev,j (rad), dt the frame period (s)."""
+        vdt = self.vmax * dt
+        np.maximum(lo, -vdt - moved, out=lo)
+        np.minimum(hi, vdt - moved, out=hi)
+        np.maximum(hi, lo, out=hi)

@@ -1,0 +1,113 @@
+"""The stacked QP of one IK step and its one daqp call.
+
+In the tangent displacement ``dq`` (nv = 6 free-flyer + D joints):
+
+    minimise    1/2 dq' H dq + f' dq,   H = A'A + (regularisers),  f = -A'b + (regularisers)
+    subject to  lower <= dq <= upper          (free base: unbounded; joints: the limits)
+                G dq >= g_lower               (ground rows, self-collision barrier)
+
+``A``, ``b`` stack the weighted least-squares rows of the tasks (:class:`TaskStack`; each task
+fills its own block); the regularisers (posture, low acceleration, damping, reseed attraction)
+add to H's diagonal and to f; the limits narrow the joint bounds; the ground and barrier modules
+return rows of G. :class:`QPSolver` calls daqp once per solve; when the rows make the QP
+infeasible it solves again with the bounds only and reports it (never a silent zero step).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import daqp
+import numpy as np
+
+INF = 1e30
+"""Bound daqp reads as infinite."""
+
+
+class QPStatus(IntEnum):
+    """Outcome of one QP solve (ordered: worse is larger)."""
+
+    OK = 0
+    SOFT_DROPPED = 1          # infeasible with the soft rows (swing clearance): solved with the hard rows only
+    ROWS_DROPPED = 2          # infeasible with the ground/barrier rows: solved with the bounds only
+    NO_STEP = 3               # infeasible even with the bounds only: zero step
+
+
+class TaskStack:
+    """Weighted least-squares rows ``A dq ~ b`` of all tasks, in one array.
+
+    ``block(rows)`` hands out consecutive row blocks (views) in call order; each task fills its own.
+    """
+
+    def __init__(self, nv: int, rows: tuple[int, ...]):
+        self.A = np.zeros((int(sum(rows)), nv))
+        self.b = np.zeros(self.A.shape[0])
+        self._edges = np.concatenate([[0], np.cumsum(rows)]).astype(int)
+
+    def block(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Views (rows, nv) of A and (rows,) of b of the ``index``-th block."""
+        lo, hi = self._edges[index], self._edges[index + 1]
+        return self.A[lo:hi], self.b[lo:hi]
+
+    def gradient(self) -> np.ndarray:
+        """f = -A'b (nv,), a new array."""
+        f = self.b @ self.A
+        np.negative(f, out=f)
+        return f
+
+    def hessian(self) -> np.ndarray:
+        """A'A (nv, nv), a new array."""
+        return self.A.T @ self.A
+
+
+class QPSolver:
+    """daqp on the stacked QP, with bounds on the joints only (the first ``free`` entries of dq are the
+    free-flyer's) and one-sided rows. Counts the solves whose rows were infeasible (``fallbacks``)."""
+
+    def __init__(self, nv: int, free: int = 6, max_rows: int = 0):
+        self.nv = nv
+        self._free_lo = np.full(free, -INF)
+        self._free_hi = np.full(free, INF)
+        self._inf = np.full(max_rows, INF)
+        self._sense = np.zeros(max_rows + nv, dtype=np.int32)
+        self.fallbacks = 0
+
+    def solve(self, H: np.ndarray, f: np.ndarray, G: np.ndarray, g_lower: np.ndarray, lower: np.ndarray,
+              upper: np.ndarray, g_hard: np.ndarray | None = None) -> tuple[np.ndarray, QPStatus]:
+        """dq (nv,) minimising 1/2 dq'H dq + f'dq s.t. lower <= dq[free:] <= upper and G dq >= g_lower.
+
+        Args:
+            H: (nv, nv) positive definite; f: (nv,).
+            G: (R, nv) rows, g_lower: (R,).
+            lower, upper: (nv - free,) joint bounds (lower <= upper).
+            g_hard: (R,) the row bounds without the soft rows (-INF where a row is soft only),
+                tried when ``g_lower`` is infeasible; None: no soft rows.
+        """
+        nv = self.nv
+        if len(g_lower) > len(self._inf):
+            self._inf = np.full(len(g_lower), INF)
+            self._sense = np.zeros(len(g_lower) + nv, dtype=np.int32)
+        blower = np.concatenate([self._free_lo, lower, g_lower])
+        bupper = np.concatenate([self._free_hi, upper, self._inf[: len(g_lower)]])
+        sense = self._sense[: len(blower)]
+        x, flag = self._daqp(H, f, G, bupper, blower, sense)
+        if flag >= 1:
+            return x, QPStatus.OK
+        if g_hard is not None:
+            blower[nv:] = g_hard
+            x, flag = self._daqp(H, f, G, bupper, blower, sense)
+            if flag >= 1:
+                return x, QPStatus.SOFT_DROPPED
+        # infeasible rows (e.g. a deep penetration): solve with the bounds only
+        self.fallbacks += 1
+        x, flag = self._daqp(H, f, np.zeros((0, nv)), bupper[:nv], blower[:nv], sense[:nv])
+        if flag >= 1:
+            return x, QPStatus.ROWS_DROPPED
+        return np.zeros(nv), QPStatus.NO_STEP
+
+    @staticmethod
+    def _daqp(H: np.ndarray, f: np.ndarray, G: np.ndarray, upper: np.ndarray, lower: np.ndarray,
+              sense: np.ndarray) -> tuple[np.ndarray, int]:
+        """The one daqp call: (x, exit flag; >= 1 solved)."""
+        x, _, flag, _ = daqp.solve(H, f, G, upper, lower, sense)
+        return x, int(flag)

@@ -1,0 +1,252 @@
+"""The stacked differential IK of one robot on a fixed list of task frames.
+
+The QP of one step (:mod:`stages.retarget.ik.qp`) is pink's task/limit formulation, each term in
+its own module:
+
+* tasks (weighted least-squares rows): :mod:`.frame_tasks`, :mod:`.limb_tasks`;
+* regularisers (H diagonal and f): :mod:`.posture` (posture, reseed attraction),
+  :mod:`.low_acceleration`, :mod:`.damping`;
+* bounds: :mod:`.limits` (configuration, velocity), the barrier's step bounds;
+* rows G dq >= l: :mod:`.ground`, :mod:`.self_collision`.
+
+Frame Jacobians come from one ``computeJointJacobians``; errors are world-frame position
+differences and rotation logs; daqp is called directly: pink's per-task Python overhead is what
+limits its throughput, not the QP. One full step per frame (warm start from the previous frame) is
+followed by a cheap chord step (errors re-evaluated, same Jacobians and rows).
+
+Cost per frame on G1 (LAFAN1 dance/walk, this machine, ~400 us in all): joint Jacobians and task
+placements ~20 us; ground and self-collision rows ~90 us; sole rows ~15 us; each daqp solve
+~45 us; the rest is task errors (rotation logs) and the chord step.
+
+Units: metres, radians, seconds; world Z-up; root quaternion in ``q`` x y z w (pinocchio).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pinocchio as pin
+
+from core.robot import Robot
+from stages.retarget.ik.capsules import CapsuleKinematics
+from stages.retarget.ik.damping import Damping
+from stages.retarget.ik.frame_tasks import FrameTasks
+from stages.retarget.ik.ground import GroundRows
+from stages.retarget.ik.kinematics import TaskKinematics
+from stages.retarget.ik.limb_tasks import LimbTasks
+from stages.retarget.ik.limits import ConfigurationLimit, VelocityLimit
+from stages.retarget.ik.low_acceleration import LowAccelerationTask
+from stages.retarget.ik.posture import Attraction, PostureTask
+from stages.retarget.ik.qp import QPSolver, QPStatus, TaskStack
+from stages.retarget.ik.self_collision import SelfCollisionBarrier
+from stages.retarget.ik.settings import FrameTargets, SolverSettings
+
+
+class Rows(NamedTuple):
+    """Constraint rows G dq >= lower (R, nv), (R,); ``hard`` (R,) the bounds without the soft rows
+    (the swing clearance's), or None when there are none."""
+
+    G: np.ndarray
+    lower: np.ndarray
+    hard: np.ndarray | None
+
+    def moved(self, dq: np.ndarray) -> Rows:
+        """The same rows after a step dq was taken (bounds less G dq)."""
+        step = self.G @ dq
+        return Rows(self.G, self.lower - step, None if self.hard is None else self.hard - step)
+
+
+class DiffIK:
+    """Stacked differential IK; one instance per thread (it owns its pinocchio data and work arrays).
+
+    ``status`` is the worst :class:`QPStatus` of the QP solves since it was last reset
+    (:meth:`solve_frame` resets it per frame).
+    """
+
+    def __init__(self, robot: Robot, frames: tuple[str, ...], foot_index: np.ndarray, sole_corners: np.ndarray,
+                 settings: SolverSettings = SolverSettings(), rot_tasks: np.ndarray | None = None,
+                 limbs: np.ndarray | None = None):
+        """
+        Args:
+            robot: the robot.
+            frames: (M,) task frame names.
+            foot_index: (2,) index into ``frames`` of the left and right foot.
+            sole_corners: (2, C, 3) sole corners in each foot frame (m).
+            settings: see :class:`SolverSettings`.
+            rot_tasks: indices of the frames with an orientation task (default: all).
+            limbs: (L, 2) indices into ``frames`` of (parent, child) pairs whose relative position
+                is a limb task (weight ``settings.limb_direction_weight``; none by default).
+        """
+        st = settings
+        self.robot = robot
+        self.model = robot.model
+        self.settings = st
+        self.kin = TaskKinematics(robot, frames)
+        self.frames = self.kin.frames
+        self.nv = self.kin.nv
+        self.M = self.kin.M
+        D = self.nv - 6
+        self.frame_tasks = FrameTasks(self.M, np.arange(self.M) if rot_tasks is None else rot_tasks)
+        self.limb_tasks = LimbTasks(limbs, st.limb_direction_weight)
+        self.stack = TaskStack(self.nv, (self.frame_tasks.rows, self.limb_tasks.rows))
+        self.frame_tasks.bind(*self.stack.block(0))
+        self.limb_tasks.bind(*self.stack.block(1))
+        self.posture = PostureTask(robot.default_pose, np.asarray(robot.posture_weights) * st.posture_scale)
+        self.low_acceleration = LowAccelerationTask(D, st.acceleration_weight)
+        self.attraction = Attraction(D)
+        self.damping = Damping(st.damping, st.lm_damping)
+        self.H_base = self.damping.hessian(self.nv)
+        self.posture.add_hessian(self.H_base)
+        self.low_acceleration.add_hessian(self.H_base)
+        self.config_limit = ConfigurationLimit(robot.lower, robot.upper, st.config_limit_gain)
+        self.velocity_limit = VelocityLimit(np.asarray(robot.velocity_limit, dtype=np.float64)
+                                            * st.velocity_limit_scale)
+        self.capsules = CapsuleKinematics(self.kin, robot.collision)
+        self.ground = GroundRows(self.kin, self.capsules, foot_index, sole_corners, st)
+        self.barrier = SelfCollisionBarrier(self.capsules, st)
+        self.qp = QPSolver(self.nv, 6, self.ground.max_rows + st.max_collision_rows)
+        self.status = QPStatus.OK
+        self._no_rows = Rows(np.zeros((0, self.nv)), np.zeros(0), None)
+
+    # -- views kept for callers -------------------------------------------------------------------
+    @property
+    def Hm(self) -> np.ndarray:
+        """(M, 4, 4) task frame placements of the last kinematics / placements."""
+        return self.kin.Hm
+
+    @property
+    def foot_index(self) -> np.ndarray:
+        return self.ground.foot_index
+
+    @property
+    def sole_corners(self) -> np.ndarray:
+        return self.ground.sole_corners
+
+    @property
+    def failures(self) -> int:
+        """QP solves whose ground/barrier rows were infeasible (solved with the bounds only)."""
+        return self.qp.fallbacks
+
+    @property
+    def attract_frames(self) -> int:
+        return self.attraction.frames
+
+    def placements(self, q: np.ndarray) -> None:
+        """Task frame placements at ``q`` (no Jacobians)."""
+        self.kin.placements(q)
+
+    # -- objective --------------------------------------------------------------------------------
+    def cost(self, q: np.ndarray, tg: FrameTargets) -> float:
+        """IK objective at ``q`` (frame tasks + limb tasks + posture), for comparing solutions."""
+        self.kin.placements(q)
+        ep, er = self.frame_tasks.errors(self.kin, tg)
+        return self.frame_tasks.cost(tg, ep, er) + self.limb_tasks.cost(tg, ep) + self.posture.cost(q[7:])
+
+    def _fill_errors(self, tg: FrameTargets) -> None:
+        """The weighted task errors (b of the stack) at the last placements."""
+        ep, er = self.frame_tasks.errors(self.kin, tg)
+        self.frame_tasks.fill_error(tg, ep, er)
+        self.limb_tasks.fill_error(ep)
+
+    def _hessian(self, tg: FrameTargets) -> np.ndarray:
+        """Fill the stack (Jacobian rows and errors) at the last kinematics; returns H (nv, nv)."""
+        self.frame_tasks.fill_jacobian(self.kin, tg)
+        self.limb_tasks.fill_jacobian(self.kin, tg)
+        self._fill_errors(tg)
+        H = self.stack.hessian()
+        H += self.H_base
+        if self.attraction.active:
+            self.attraction.add_hessian(H)
+        self.damping.add_lm(H, self.stack.b)
+        return H
+
+    def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, dt: float, rows: Rows) -> np.ndarray:
+        """dq (nv,) of the QP with Hessian H at ``q``: gradient from the stack and the regularisers,
+        joint bounds from the limits and the barrier's step bounds, the constraint rows."""
+        f = self.stack.gradient()
+        qj = q[7:]
+        fj = f[6:]
+        self.posture.add_gradient(fj, qj)
+        if self.attraction.active:
+            self.attraction.add_gradient(fj, qj)
+        lo, hi = self.config_limit.bounds(qj)
+        if q_prev is not None:
+            moved = qj - q_prev[7:]
+            self.low_acceleration.add_gradient(fj, moved)
+            self.velocity_limit.narrow(lo, hi, moved, dt)
+        self.barrier.narrow(lo, hi)
+        dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard)
+        if status > self.status:
+            self.status = status
+        return dq
+
+    # -- constraint rows --------------------------------------------------------------------------
+    def rows(self, clearance: np.ndarray | None = None, anchored: np.ndarray | None = None) -> Rows:
+        """Ground and self-collision rows G dq >= l at the last kinematics, with the swing clearance
+        (2,) m of the feet and whether their other foot is anchored (2,) (sets the barrier's step
+        bounds)."""
+        st = self.settings
+        self.barrier.near = False
+        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        if st.ground:
+            blocks.append(self.ground.sole_rows(clearance, anchored))
+        if st.ground or st.self_collision:
+            self.capsules.update()
+            found = [self.ground.capsule_rows() if st.ground else None,
+                     self.barrier.rows() if st.self_collision else None]
+            blocks += [(b[0], b[1], None) for b in found if b is not None]
+        if not blocks:
+            return self._no_rows
+        G = np.ascontiguousarray(np.concatenate([b[0] for b in blocks]))
+        lower = np.concatenate([b[1] for b in blocks])
+        soft = any(b[2] is not None for b in blocks)
+        hard = np.concatenate([b[1] if b[2] is None else b[2] for b in blocks]) if soft else None
+        return Rows(G, lower, hard)
+
+    # -- steps ------------------------------------------------------------------------------------
+    def step(self, q: np.ndarray, tg: FrameTargets, q_prev: np.ndarray | None, dt: float,
+             constraints: bool = True) -> np.ndarray:
+        """The tangent displacement dq (nv,) of one full QP step from ``q`` (see :meth:`solve_frame`)."""
+        self.kin.update(q)
+        self.barrier.near = False
+        rows = self.rows(tg.foot_clearance, tg.foot_anchored) if constraints else self._no_rows
+        return self._solve(self._hessian(tg), q, q_prev, dt, rows)
+
+    def integrate(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+        """q (+) dq on the configuration manifold; joints clipped to their limits."""
+        out = pin.integrate(self.model, q, dq)
+        self.config_limit.clip(out[7:])
+        return out
+
+    def solve_frame(self, q: np.ndarray, tg: FrameTargets, dt: float) -> np.ndarray:
+        """The configuration of the next frame, warm-started from ``q`` (the previous frame's).
+
+        ``settings.iterations`` full steps (kinematics, Jacobians, ground and
+        self-collision rows, QP), each followed by ``settings.chord_steps``
+        chord steps: the errors are re-evaluated at the new configuration and
+        the same QP (Hessian, Jacobians, constraint rows with their bounds moved
+        by the displacement already taken) is solved again. A chord step costs
+        a fraction of a full one and removes most of the linearisation error.
+        ``status`` afterwards is the frame's worst QP outcome.
+        """
+        st = self.settings
+        self.status = QPStatus.OK
+        q_prev = q
+        for _ in range(st.iterations):
+            self.kin.update(q)
+            rows = self.rows(tg.foot_clearance, tg.foot_anchored)
+            H = self._hessian(tg)
+            dq = self._solve(H, q, q_prev, dt, rows)
+            q = self.integrate(q, dq)
+            for _ in range(st.chord_steps):
+                if np.abs(dq[6:]).max() < st.chord_threshold:
+                    break                                       # small step: linearisation error negligible
+                rows = rows.moved(dq)
+                self.kin.placements(q)
+                self._fill_errors(tg)
+                dq = self._solve(H, q, q_prev, dt, rows)
+                q = self.integrate(q, dq)
+        self.low_acceleration.last_step = q[7:] - q_prev[7:]
+        self.attraction.tick()
+        return q
