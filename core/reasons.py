@@ -98,7 +98,7 @@ _REGISTRY: tuple[ReasonCode, ...] = (
     ReasonCode("floating", "hard", "nothing touches the floor for longer than a ballistic flight allows"),
     ReasonCode("ground_penetration", "hard", "a body part deeper below the floor than allowed"),
     ReasonCode("self_collision", "hard", "non-adjacent body parts interpenetrate"),
-    ReasonCode("ik_infeasible", "hard", "the retarget IK step was infeasible with its floor and self-collision rows (solved with limits only, or not stepped)"),
+    ReasonCode("ik_infeasible", "hard", "the retarget IK step was infeasible with its floor and collision rows (limits only, or no step)"),
     ReasonCode("no_feasible_segment", "hard", "no segment of the clip passes every check"),
     # -- filter: dynamic ----------------------------------------------------------------------------------
     ReasonCode("flight_momentum", "dynamic", "in flight, the momentum rate differs from gravity's (needs forces from nothing)"),
