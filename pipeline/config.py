@@ -28,7 +28,7 @@ import yaml
 from core.errors import ConfigError
 from core.settings import build
 from core.stage import RunGlobals
-from pipeline.registry import STAGE_ORDER, AnyStage, default_stages
+from pipeline.registry import SETTINGS_SECTION, STAGE_ORDER, AnyStage, default_stages
 
 SourceKind = Literal["demo", "amass", "bvh", "auto"]
 
@@ -112,10 +112,15 @@ def parse_manifest(data: Any, path: Path | None = None, output_override: Path | 
     raw = build(_ManifestFile, data, path)
     stage_settings: dict[str, Any] = {}
     for name in raw.stages:
-        if name not in STAGE_ORDER:
-            raise ConfigError(path, f"stages.{name}", f"unknown stage; stages are {', '.join(STAGE_ORDER)}")
+        if name not in STAGE_ORDER or name in SETTINGS_SECTION:
+            known = [n for n in STAGE_ORDER if n not in SETTINGS_SECTION]
+            raise ConfigError(path, f"stages.{name}", f"unknown stage; stages are {', '.join(known)}")
     for name, stage in stages.items():
-        stage_settings[name] = build(stage.settings_type, raw.stages.get(name) or {}, path, f"stages.{name}")
+        section = SETTINGS_SECTION.get(name, name)
+        value = raw.stages.get(section) or {}
+        if value == "none":                      # `adapt: none`: the stage's ablation switch
+            value = {"method": "none"}
+        stage_settings[name] = build(stage.settings_type, value, path, f"stages.{section}")
     manifest = Manifest(
         name=raw.name,
         output=Path(raw.output),

@@ -35,7 +35,7 @@ def default_run(tmp_path_factory) -> Path:
 
 def test_default_manifest_runs_every_stage_and_writes_a_verified_dataset(default_run):
     data = json.loads((default_run / "run.json").read_text())
-    assert data["stages"] == ["ingest", "retarget", "filter", "dataset"]
+    assert data["stages"] == ["ingest", "retarget", "filter", "adapt_model", "adapt", "dataset"]
     totals = data["totals"]
     assert totals["clips"] == 15 and totals["errors"] == 0
     by_id = {c["clip_id"]: c for c in data["clips"]}

@@ -1,0 +1,80 @@
+"""The one place the adapt stage calls the retarget stage's IK (a short clean-up pass).
+
+Targets per frame: the key links where the decoded motion puts them, except the
+feet while the raw clip has them in contact, which go back to where the raw
+clip planted them (no new sliding, the same support polygon). The retarget
+stage's differential IK adds the joint limits, joint speed limits, ground rows
+and self-collision rows. Keeping the coupling in this module lets the solver's
+internals move (``stages/retarget/ik/``) with one import to change here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from core.records.robot_motion import RobotMotion
+
+
+def _solver():
+    """The retarget stage's per-frame IK (``DiffIK``) and its settings type."""
+    try:
+        from stages.retarget.ik import DiffIK, FrameTargets, SolverSettings  # type: ignore[attr-defined]
+    except ImportError:
+        from stages.retarget.solver import DiffIK, FrameTargets, SolverSettings
+    return DiffIK, FrameTargets, SolverSettings
+
+
+def refine(robot, raw: RobotMotion, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
+           iterations: int = 1, foot_weight: float = 10.0) -> np.ndarray:
+    """Configurations q (T, 7 + D) after a short IK pass over the decoded motion.
+
+    Args:
+        robot: the ``core.robot.Robot``.
+        raw: the raw retarget (its contacts and planted foot poses).
+        root_pos, root_rot (xyzw), dof_pos: the decoded motion, (T, 3), (T, 4), (T, D).
+        iterations: QP steps per frame (warm-started from the previous frame's solution).
+        foot_weight: position weight of a planted foot relative to the other links.
+    """
+    DiffIK, FrameTargets, SolverSettings = _solver()
+    frames = tuple(robot.config.key_links)
+    feet = tuple(robot.config.foot_frames)
+    foot_index = np.array([frames.index(f) for f in feet])
+    corners = []
+    for f in feet:
+        try:
+            corners.append(robot.config.sole(f).corners())
+        except KeyError:
+            corners.append(np.zeros((4, 3)))
+    settings = SolverSettings(iterations=max(1, int(iterations)), chord_steps=0, posture_scale=0.1)
+    rot_tasks = np.array([0, *foot_index])                       # root and feet orientations
+    ik = DiffIK(robot, frames, foot_index, np.stack(corners), settings, rot_tasks=rot_tasks)
+    pos, quat = robot.forward_kinematics(root_pos, root_rot, dof_pos, frames)
+    rot = Rotation.from_quat(quat.reshape(-1, 4)).as_matrix().reshape(*quat.shape[:2], 3, 3)
+    raw_idx = [raw.link_names.index(f) for f in feet]
+    raw_rot = Rotation.from_quat(raw.link_rot[:, raw_idx].reshape(-1, 4)).as_matrix().reshape(-1, 2, 3, 3)
+    contacts = np.asarray(raw.contacts, dtype=bool)
+    T = root_pos.shape[0]
+    pos_w = np.ones(len(frames))
+    rot_w = np.zeros(len(frames))
+    rot_w[rot_tasks] = 0.3
+    q = np.concatenate([root_pos[0], root_rot[0], dof_pos[0]])
+    out = np.empty((T, q.size))
+    dt = 1.0 / float(raw.fps)
+    for t in range(T):
+        p, r = pos[t].copy(), rot[t].copy()
+        w = pos_w.copy()
+        rw = rot_w.copy()
+        for side in range(2):
+            if contacts[t, side]:
+                k = foot_index[side]
+                p[k] = raw.link_pos[t, raw_idx[side]]
+                r[k] = raw_rot[t, side]
+                w[k] = foot_weight
+                rw[k] = foot_weight
+        # each frame starts from its decoded configuration: the pass corrects the frame (planted
+        # feet, limits, ground, collisions) without carrying the previous frame's lag into it
+        seed = np.concatenate([root_pos[t], root_rot[t], dof_pos[t]])
+        q = ik.solve_frame(seed, FrameTargets(p, r, w, rw), dt)
+        out[t] = q
+    return out
