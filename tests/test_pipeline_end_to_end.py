@@ -79,7 +79,7 @@ def test_second_run_reuses_everything(default_run):
 def test_every_command_has_help():
     top = cli("--help")
     assert top.returncode == 0
-    for command in ("run", "status", "ingest-clip", "retarget-clip", "filter-clip", "verify", "export"):
+    for command in ("run", "status", "ingest-clip", "retarget-clip", "filter-clip", "adapt-clip", "verify", "export"):
         proc = cli(command, "--help")
         assert proc.returncode == 0 and "usage:" in proc.stdout, command
 

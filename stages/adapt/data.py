@@ -15,6 +15,7 @@ source and an identity (artifact hash or file sha256) that keys the trained mode
 from __future__ import annotations
 
 import glob
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,13 +70,24 @@ def _compatible(motion: RobotMotion, robot) -> bool:
         tuple(motion.link_names) == tuple(robot.config.key_links)
 
 
-def gather(clips: list[ClipOutcome], settings: Settings, robot, fps: float,
-           min_frames: int) -> tuple[list[Segment], list[Segment], list[str]]:
-    """(human segments, robot segments, warnings) of a run's clips and the configured extra sources."""
+def split_of(clip, settings: Settings) -> str:
+    """The dataset's split of a source clip ("train" / "val" / "test"; the same hash as the writer)."""
+    key = f"{settings.split_seed}:{clip.sha256 or clip.clip_id}".encode()
+    u = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2.0 ** 64
+    if u < settings.split_train:
+        return "train"
+    return "val" if u < settings.split_train + settings.split_val else "test"
+
+
+def gather(clips: list[ClipOutcome], settings: Settings, robot, fps: float, min_frames: int) -> tuple[list[Segment], list[Segment], list[str]]:
+    """(human segments, robot segments, warnings) of a run's clips and the configured extra sources
+    (clips of the val / test split left out when ``settings.hold_out``)."""
     human: list[Segment] = []
     robot_side: list[Segment] = []
     notes: list[str] = []
     for outcome in sorted(clips, key=lambda c: c.clip.clip_id):
+        if settings.hold_out and split_of(outcome.clip, settings) != "train":
+            continue
         path = outcome.artifacts.get("retarget")
         if path is None:
             continue

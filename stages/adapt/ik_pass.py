@@ -1,8 +1,10 @@
 """The one place the adapt stage calls the retarget stage's IK (a short clean-up pass).
 
 Targets per frame: the key links where the decoded motion puts them, except the
-feet while the raw clip has them in contact, which go back to where the raw
-clip planted them (no new sliding, the same support polygon). The retarget
+feet while the raw clip has them in contact: over each contact run a foot is
+held at one place, the mean of its decoded positions over the run (with its
+decoded orientation at the run's middle), so a planted foot does not slide even
+where the human's (raw) foot did. The retarget
 stage's differential IK adds the joint limits, joint speed limits, ground rows
 and self-collision rows. Keeping the coupling in this module lets the solver's
 internals move (``stages/retarget/ik/``) with one import to change here.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from core.contacts import spans_of
 from core.records.robot_motion import RobotMotion
 
 
@@ -31,7 +34,7 @@ def refine(robot, raw: RobotMotion, root_pos: np.ndarray, root_rot: np.ndarray, 
 
     Args:
         robot: the ``core.robot.Robot``.
-        raw: the raw retarget (its contacts and planted foot poses).
+        raw: the raw retarget (its foot contacts and frame rate).
         root_pos, root_rot (xyzw), dof_pos: the decoded motion, (T, 3), (T, 4), (T, D).
         iterations: QP steps per frame (warm-started from the previous frame's solution).
         foot_weight: position weight of a planted foot relative to the other links.
@@ -51,10 +54,14 @@ def refine(robot, raw: RobotMotion, root_pos: np.ndarray, root_rot: np.ndarray, 
     ik = DiffIK(robot, frames, foot_index, np.stack(corners), settings, rot_tasks=rot_tasks)
     pos, quat = robot.forward_kinematics(root_pos, root_rot, dof_pos, frames)
     rot = Rotation.from_quat(quat.reshape(-1, 4)).as_matrix().reshape(*quat.shape[:2], 3, 3)
-    raw_idx = [raw.link_names.index(f) for f in feet]
-    raw_rot = Rotation.from_quat(raw.link_rot[:, raw_idx].reshape(-1, 4)).as_matrix().reshape(-1, 2, 3, 3)
     contacts = np.asarray(raw.contacts, dtype=bool)
     T = root_pos.shape[0]
+    planted_pos = pos[:, foot_index].copy()
+    planted_rot = rot[:, foot_index].copy()
+    for side in range(2):
+        for a, b in spans_of(contacts[:, side]):
+            planted_pos[a:b, side] = pos[a:b, foot_index[side]].mean(axis=0)
+            planted_rot[a:b, side] = rot[(a + b) // 2, foot_index[side]]
     pos_w = np.ones(len(frames))
     rot_w = np.zeros(len(frames))
     rot_w[rot_tasks] = 0.3
@@ -68,8 +75,8 @@ def refine(robot, raw: RobotMotion, root_pos: np.ndarray, root_rot: np.ndarray, 
         for side in range(2):
             if contacts[t, side]:
                 k = foot_index[side]
-                p[k] = raw.link_pos[t, raw_idx[side]]
-                r[k] = raw_rot[t, side]
+                p[k] = planted_pos[t, side]
+                r[k] = planted_rot[t, side]
                 w[k] = foot_weight
                 rw[k] = foot_weight
         # each frame starts from its decoded configuration: the pass corrects the frame (planted

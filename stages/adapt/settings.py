@@ -33,10 +33,14 @@ class Settings:
     stage not fallen, ``use_passing`` clips and segments passing every filter check,
     ``rollouts`` a folder of RobotMotion .npz files or dataset clip .npz (None: none),
     ``unitree_csv`` glob patterns of Unitree G1 CSV files (absolute or relative to the
-    working directory), ``min_robot_frames`` fewer robot-side frames than this is an error.
+    working directory), ``min_robot_frames`` fewer robot-side frames than this is an error. ``hold_out``: clips
+    of the val / test split (the dataset's split hash with ``split_train`` / ``split_val`` /
+    ``split_seed``, the dataset stage's defaults) are left out of training on both sides, so the evidence on them is held out.
 
-    Applying: ``hop_s`` seconds between window centres, ``transfer`` "residual" (raw +
-    robot decoding - human decoding of the same latent) or "decode" (robot decoding alone),
+    Applying: ``hop_s`` seconds between window centres, ``transfer`` "decode" (the robot
+    decoder's output, SMAP's adapter) or "residual" (raw + robot decoding - human decoding of
+    the same latent; measured: it also keeps what should go, the human decoder reproduces
+    the sway and jitter of the constructed test, so it is not the default),
     ``anchor_s`` time scale (s) of anchoring the rebuilt root to the raw path,
     ``max_change_rad`` largest change of a joint angle the adaptation may make (rad; the
     fidelity bound: 0.15 rad keeps limb directions within a few degrees), ``smooth_s`` sigma
@@ -72,11 +76,15 @@ class Settings:
     rollouts: str | None = None
     unitree_csv: tuple[str, ...] = ()
     min_robot_frames: int = 60
+    hold_out: bool = True
+    split_train: float = 0.9
+    split_val: float = 0.05
+    split_seed: int = 0
     hop_s: float = 0.2
-    transfer: str = "residual"
+    transfer: str = "decode"
     anchor_s: float = 0.5
     max_change_rad: float = 0.15
-    smooth_s: float = 0.1
+    smooth_s: float = 0.0
     ik_pass: bool = True
     ik_iterations: int = 1
     evidence_sim: bool = True

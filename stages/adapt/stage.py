@@ -56,14 +56,14 @@ def train_model(clips: list[ClipOutcome], settings: Settings, globals: RunGlobal
     robot = load_robot(globals.robot)
     fps = float(globals.fps)
     window = window_frames(settings, fps)
-    human, robot_side, notes = gather(clips, settings, robot, fps, min_frames=max(2, window // 2))
+    seed = settings.seed or globals.seed
+    human, robot_side, notes = gather(clips, settings, robot, fps, max(2, window // 2))
     robot_frames = sum(s.frames for s in robot_side)
     if not human:
         raise InputError(None, "no_training_data", "no clip has a retarget artifact to train the adapter on")
     if robot_frames < settings.min_robot_frames:
         raise InputError(None, "no_robot_data", f"only {robot_frames} robot-side frames (physically plausible "
                          f"motion); need {settings.min_robot_frames}")
-    seed = settings.seed or globals.seed
     cfg = net_config(settings, human[0].features.shape[1], fps)
     key = sha256_json({"settings": to_plain(settings), "seed": seed, "version": TRAIN_VERSION, "robot": globals.robot,
                        "fps": fps, "human": [s.identity for s in human], "robot_side": [s.identity for s in robot_side]})
@@ -127,7 +127,10 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
         raise InputError(path, exc.code, exc.message) from None
     verdict, _ = dynamic_verdict(adapted.motion, robot)
     arrays, meta = adapted.motion.to_arrays()
+    from stages.adapt.data import split_of
+
     summary = {"method": settings.method, "model_key": bundle.meta.get("key"),
+               "split": split_of(inp.clip, settings),
                "raw": raw_block, "adapted": measure(adapted.motion, raw, robot, simulate=simulate),
                "dynamic_verdict": verdict.to_json(),
                "change_rad_rms": round(float(np.sqrt(np.mean(adapted.change_rad ** 2))), 5),
