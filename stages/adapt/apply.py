@@ -81,8 +81,28 @@ def decode_features(bundle: Bundle, feats: np.ndarray, hop: int, residual: bool)
     return out * bundle.std + bundle.mean, codes.numpy()[nearest]
 
 
-def adapt_motion(raw: RobotMotion, bundle: Bundle, robot, settings: Settings = Settings()) -> Adapted:
-    """The adapted motion of ``raw`` (same frames, fps, contacts; world Z-up, xyzw)."""
+def gate_weights(fail: np.ndarray, fps: float, pad_s: float) -> np.ndarray:
+    """(T,) weight in [0, 1] of the adapted motion: 1 on failing frames and ``pad_s`` s around
+    them, falling to 0 over another ``pad_s`` s (raised cosine)."""
+    from scipy.ndimage import distance_transform_edt
+
+    fail = np.asarray(fail, dtype=bool)
+    if not fail.any():
+        return np.zeros(fail.shape)
+    if fail.all():
+        return np.ones(fail.shape)
+    d = distance_transform_edt(~fail) / fps                       # s to the nearest failing frame
+    x = np.clip((d - pad_s) / max(pad_s, 1e-9), 0.0, 1.0)
+    return 0.5 * (1.0 + np.cos(np.pi * x))
+
+
+def adapt_motion(raw: RobotMotion, bundle: Bundle, robot, settings: Settings = Settings(),
+                 fail: np.ndarray | None = None) -> Adapted:
+    """The adapted motion of ``raw`` (same frames, fps, contacts; world Z-up, xyzw).
+
+    ``fail``: (T,) frames where the raw motion fails a dynamic check; with ``settings.gate``
+    the adapter's change is applied only there (and around them, :func:`gate_weights`);
+    None: judged here with the filter's dynamic checks."""
     meta = bundle.meta
     if tuple(meta.get("dof_names", ())) != tuple(raw.dof_names) or tuple(meta.get("link_names", ())) != \
             tuple(raw.link_names):
@@ -99,14 +119,40 @@ def adapt_motion(raw: RobotMotion, bundle: Bundle, robot, settings: Settings = S
         from stages.adapt.features import lowpass
 
         decoded = feats + lowpass(decoded - feats, settings.smooth_s * float(raw.fps))
+    if settings.gate:
+        if fail is None:
+            from stages.filter.api import dynamic_verdict
+
+            _, results = dynamic_verdict(raw, robot)
+            fail = np.zeros(raw.num_frames, dtype=bool)
+            for r in results:
+                fail |= r.fail
+        w = gate_weights(fail, float(raw.fps), settings.gate_pad_s)
+        decoded = feats + w[:, None] * (decoded - feats)
+    else:
+        w = np.ones(raw.num_frames)
+    # the fidelity bound on the root tilt: the decoded up axis within max_change_rad of the raw one
+    up_raw = layout.take(feats, "up").astype(np.float64)
+    up_new = layout.take(decoded, "up")
+    cos = np.sum(up_raw * up_new, axis=1) / np.maximum(np.linalg.norm(up_raw, axis=1) * np.linalg.norm(up_new, axis=1), 1e-9)
+    angle = np.arccos(np.clip(cos, -1.0, 1.0))
+    keep = np.clip(settings.max_change_rad / np.maximum(angle, 1e-9), 0.0, 1.0)[:, None]
+    a, b = layout.blocks["up"]
+    decoded[:, a:b] = up_raw + keep * (up_new - up_raw)
     raw_dof = np.asarray(raw.dof_pos, np.float64)
     dof = raw_dof + np.clip(layout.take(decoded, "dof") - raw_dof, -settings.max_change_rad, settings.max_change_rad)
     dof = np.clip(dof, robot.lower, robot.upper)
     root_pos, root_rot = root_from_features(decoded, layout, raw, settings.anchor_s)
-    if settings.ik_pass:
+    if settings.gate:                          # where the gate is closed the root is the raw one, exactly
+        root_pos = raw.root_pos + w[:, None] * (root_pos - raw.root_pos)
+        raw_rot = make_continuous(np.asarray(raw.root_rot, np.float64))
+        root_rot = np.where(np.sum(root_rot * raw_rot, axis=1, keepdims=True) < 0, -root_rot, root_rot)
+        root_rot = raw_rot + w[:, None] * (root_rot - raw_rot)
+        root_rot = root_rot / np.linalg.norm(root_rot, axis=1, keepdims=True)
+    if settings.ik_pass and w.max() > 0:
         from stages.adapt.ik_pass import refine
 
-        q = refine(robot, raw, root_pos, root_rot, dof, settings.ik_iterations)
+        q = refine(robot, raw, root_pos, root_rot, dof, settings.ik_iterations, gate=w)
         root_pos, root_rot, dof = q[:, :3], q[:, 3:7], q[:, 7:]
     root_rot = make_continuous(root_rot / np.linalg.norm(root_rot, axis=1, keepdims=True))
     links = tuple(raw.link_names)

@@ -43,7 +43,10 @@ class Settings:
     the sway and jitter of the constructed test, so it is not the default),
     ``anchor_s`` time scale (s) of anchoring the rebuilt root to the raw path,
     ``max_change_rad`` largest change of a joint angle the adaptation may make (rad; the
-    fidelity bound: 0.15 rad keeps limb directions within a few degrees), ``smooth_s`` sigma
+    fidelity bound: 0.15 rad keeps limb directions within a few degrees; it bounds the root
+    tilt change too), ``gate`` apply the adapter only where the raw motion fails a dynamic
+    check, grown by ``gate_pad_s`` s and cross-faded (elsewhere the raw motion passes
+    already and stays as it is), ``smooth_s`` sigma
     (s) of the Gaussian low-pass of the change (decoded - raw features), ``ik_pass``
     a short pass of the retarget stage's IK (limits, ground, the raw foot contacts,
     self-collision), ``ik_iterations`` QP steps per frame of it, ``evidence_sim`` run the
@@ -84,6 +87,8 @@ class Settings:
     transfer: str = "decode"
     anchor_s: float = 0.5
     max_change_rad: float = 0.15
+    gate: bool = True
+    gate_pad_s: float = 0.5
     smooth_s: float = 0.0
     ik_pass: bool = True
     ik_iterations: int = 1

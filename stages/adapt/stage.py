@@ -121,8 +121,9 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     from stages.filter.api import dynamic_verdict
 
     bundle = _bundle(Path(model_dir))
+    fail = _dynamic_failures(inp.upstream.get("filter"), raw.num_frames)
     try:
-        adapted = adapt_motion(raw, bundle, robot, settings)
+        adapted = adapt_motion(raw, bundle, robot, settings, fail)
     except InputError as exc:
         raise InputError(path, exc.code, exc.message) from None
     verdict, _ = dynamic_verdict(adapted.motion, robot)
@@ -136,6 +137,23 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
                "change_rad_rms": round(float(np.sqrt(np.mean(adapted.change_rad ** 2))), 5),
                "codes_used": int(len(np.unique(adapted.code)))}
     return StageResult(arrays=_extras(arrays, adapted.code, adapted.change_rad), meta=meta, summary=summary)
+
+
+def _dynamic_failures(filter_artifact: Path | None, num_frames: int) -> np.ndarray | None:
+    """(T,) frames where the filter found a dynamic check failing on the raw motion (its
+    ``fail_<code>`` arrays), None when there is no filter artifact to read."""
+    if filter_artifact is None:
+        return None
+    from core.npzio import load_npz
+    from stages.filter.checks import DYNAMIC
+
+    arrays, _ = load_npz(filter_artifact)
+    fail = np.zeros(num_frames, dtype=bool)
+    for code in DYNAMIC:
+        mask = arrays.get(f"fail_{code}")
+        if mask is not None and mask.shape == (num_frames,):
+            fail |= mask.astype(bool)
+    return fail
 
 
 _CACHE: dict[tuple[str, float], Any] = {}
