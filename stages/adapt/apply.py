@@ -68,8 +68,8 @@ def decode_features(bundle: Bundle, feats: np.ndarray, hop: int, residual: bool)
     view = np.lib.stride_tricks.sliding_window_view(padded, W, axis=0)          # (T, F, W), window t centred on t
     batch = torch.from_numpy(np.ascontiguousarray(view[centres]))
     with torch.no_grad():
-        y, codes = bundle.model.transfer(batch, residual=residual)
-    y = y.numpy().transpose(0, 2, 1)                                   # (N, W, F)
+        decoded, codes = bundle.model.transfer(batch, residual=residual)
+    y = decoded.numpy().transpose(0, 2, 1)                             # (N, W, F)
     weight = np.hanning(W + 2)[1:-1]
     acc = np.zeros((T + 2 * half, x.shape[1]))
     wsum = np.zeros(T + 2 * half)

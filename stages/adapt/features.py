@@ -87,6 +87,14 @@ def _rot_z(yaw: np.ndarray) -> np.ndarray:
     return out
 
 
+def _derivative(x: np.ndarray, fps: float) -> np.ndarray:
+    """Central differences along axis 0 (per second; second-order at the ends when T >= 3)."""
+    if x.shape[0] < 2:
+        return np.zeros_like(x)
+    out: np.ndarray = np.gradient(x, 1.0 / fps, axis=0, edge_order=2 if x.shape[0] >= 3 else 1)  # type: ignore[call-overload]
+    return out
+
+
 def motion_features(motion: RobotMotion) -> np.ndarray:
     """(T, F) features of ``motion`` (:class:`Layout` order), float32."""
     fps = float(motion.fps)
@@ -95,10 +103,9 @@ def motion_features(motion: RobotMotion) -> np.ndarray:
     yaw = np.unwrap(yaw)
     Rh_T = np.transpose(_rot_z(yaw), (0, 2, 1))        # world -> heading
     root = np.asarray(motion.root_pos, np.float64)
-    edge = 1 if T < 3 else 2
-    vel = np.gradient(root, 1.0 / fps, axis=0, edge_order=edge) if T > 1 else np.zeros_like(root)
+    vel = _derivative(root, fps)
     lin_vel = np.einsum("tij,tj->ti", Rh_T, vel)
-    yaw_rate = np.gradient(yaw, 1.0 / fps, edge_order=edge) if T > 1 else np.zeros(T)
+    yaw_rate = _derivative(yaw, fps)
     links = np.asarray(motion.link_pos, np.float64) - root[:, None, :]
     link_pos = np.einsum("tij,tlj->tli", Rh_T, links)
     out = np.concatenate([np.asarray(motion.dof_pos, np.float64), root[:, 2:3], lin_vel, yaw_rate[:, None], up,

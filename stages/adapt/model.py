@@ -95,10 +95,10 @@ class PhaseAutoencoder(nn.Module):
         self.state = nn.Sequential(nn.Linear(3 * M, H), nn.ELU(), nn.Linear(H, cfg.code_dim))
         self.dec1 = nn.Conv1d(M + cfg.code_dim, H, k, padding=pad)
         self.dec2 = nn.Conv1d(H, cfg.features, k, padding=pad)
-        t = (torch.arange(W, dtype=torch.float32) - (W - 1) / 2) / cfg.fps
-        self.register_buffer("t", t, persistent=False)
-        freqs = torch.fft.rfftfreq(W, d=1.0 / cfg.fps)[1:]
-        self.register_buffer("freqs", freqs.to(torch.float32), persistent=False)
+        self.t: torch.Tensor
+        self.freqs: torch.Tensor
+        self.register_buffer("t", (torch.arange(W, dtype=torch.float32) - (W - 1) / 2) / cfg.fps, persistent=False)
+        self.register_buffer("freqs", torch.fft.rfftfreq(W, d=1.0 / cfg.fps)[1:].to(torch.float32), persistent=False)
 
     def encode(self, x: torch.Tensor, vq: VectorQuantize) -> Latent:
         W = self.cfg.window

@@ -214,6 +214,7 @@ def plot_curves(curves: dict[str, Any], path: Path) -> None:
     twin = axes[1].twinx()
     twin.plot(steps, np.asarray(curves["codebook_usage"]) * 100, color="C4")
     twin.set_ylabel("codes used per log interval, %", color="C4")
+    twin.set_ylim(0, 105)
     axes[2].plot(steps, curves["dead_codes"], color="C5")
     axes[2].set_xlabel("step")
     axes[2].set_ylabel("codes unused in the interval")
