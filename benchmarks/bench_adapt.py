@@ -34,8 +34,8 @@ def _outcomes(manifest_path: Path, out: Path):
 
 
 def _constructed(robot, tmp: Path):
-    from core.stage import ClipOutcome, ClipSource
     from core.records.verdict import Verdict
+    from core.stage import ClipOutcome, ClipSource
     from stages.adapt.synthetic import perturbed, plausible
 
     outcomes = []

@@ -117,3 +117,51 @@ def test_curves_beside_the_model(model_dir):
     assert curves["recon_robot"][-1] < curves["recon_robot"][0]
     assert 1.0 <= curves["perplexity"][-1] <= 32.0
     assert (model_dir / "curves.png").stat().st_size > 10_000
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from core.robot import load_robot
+from stages.adapt.data import Segment
+from stages.adapt.features import motion_features
+from stages.adapt.settings import Settings
+from stages.adapt.stage import net_config
+from stages.adapt.synthetic import perturbed, plausible
+from stages.adapt.train import train
+robot = load_robot("g1")
+human = [Segment(motion_features(perturbed(robot, 4.0, 30.0, 0.8, 0.0)), "retarget", "h")]
+plaus = [Segment(motion_features(plausible(robot, 4.0, 30.0, 0.8, 0.0)), "passing", "r")]
+s = Settings(steps=400, batch=4, hidden=8, phase_channels=2, code_dim=4, checkpoint_every=10, log_every=10)
+model, _ = train(human, plaus, net_config(s, human[0].features.shape[1], 30.0), s, 0, Path(sys.argv[1]))
+import torch
+torch.save(model.state_dict(), Path(sys.argv[1]) / "final.pt")
+"""
+
+
+def test_training_resumes_after_a_kill(tmp_path):
+    """A training process killed (SIGKILL) after a checkpoint continues from it and ends with the
+    weights of an uninterrupted run."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD.format(repo=str(Path(__file__).resolve().parents[1])))
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(killed)])
+    deadline = time.time() + 120
+    while not (killed / CHECKPOINT).is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert (killed / CHECKPOINT).is_file() and not (killed / "final.pt").exists()
+    step = torch.load(killed / CHECKPOINT, weights_only=True)["step"]
+    assert 0 < step < 400
+    subprocess.run([sys.executable, str(script), str(killed)], check=True, timeout=300)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "whole")], check=True, timeout=300)
+    a = torch.load(killed / "final.pt", weights_only=True)
+    b = torch.load(tmp_path / "whole" / "final.pt", weights_only=True)
+    for name in b:
+        assert torch.equal(a[name], b[name]), name
