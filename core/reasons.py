@@ -72,7 +72,7 @@ _REGISTRY: tuple[ReasonCode, ...] = (
     ReasonCode("not_amass", "input", "an .npz without AMASS pose arrays"),
     ReasonCode("not_a_motion", "input", "an AMASS body-shape file (betas and gender only), not a motion"),
     ReasonCode("bad_model_type", "input", "an unknown SMPL-family surface_model_type"),
-    ReasonCode("model_mismatch", "input", "surface_model_type disagrees with the pose width"),
+    ReasonCode("model_mismatch", "input", "the model does not fit the data (AMASS surface_model_type vs pose width; adapter of another robot)"),
     ReasonCode("missing_body_model", "input", "the body-model folder or the model file a clip needs is missing"),
     ReasonCode("bad_body_model", "input", "a body-model file is not a valid SMPL-family model"),
     ReasonCode("too_short", "hard", "fewer frames or seconds than the minimum (to ingest, retarget, keep or write)"),
@@ -105,6 +105,13 @@ _REGISTRY: tuple[ReasonCode, ...] = (
     ReasonCode("zmp_outside_support", "dynamic", "the zero-moment point leaves the support polygon"),
     ReasonCode("joint_torque", "dynamic", "a joint torque (inverse dynamics with contact forces) beyond its effort limit"),
     ReasonCode("sim_fall", "simulated", "in simulation the whole-body controller lost the motion (a fall) until the reset"),
+    # -- adapt: the adapter model ---------------------------------------------------------------------
+    ReasonCode("missing_model", "input", "no adapter model (checkpoint) at the given path"),
+    ReasonCode("bad_checkpoint", "input", "a model file that cannot be read or is not an adapter checkpoint"),
+    ReasonCode("bad_model", "input", "the model's meta.json is not a valid adapter description"),
+    ReasonCode("fps_mismatch", "input", "the clip's frame rate differs from the one the model was trained at"),
+    ReasonCode("no_training_data", "input", "no clip has a retarget to train the adapter on"),
+    ReasonCode("no_robot_data", "input", "too few physically plausible (robot-side) frames to train the adapter"),
     # -- dataset: writer and verify ---------------------------------------------------------------------
     ReasonCode("verdict_reject", "dataset", "left out: the filter rejected the clip"),
     ReasonCode("verdict_missing", "dataset", "left out: the clip has no filter verdict"),

@@ -33,7 +33,7 @@ import yaml
 from core.errors import ConfigError
 from core.settings import build
 from core.stage import RunGlobals
-from pipeline.registry import STAGE_ORDER, AnyStage, default_stages
+from pipeline.registry import SETTINGS_SECTION, STAGE_ORDER, AnyStage, default_stages
 
 SourceKind = Literal["demo", "amass", "bvh", "auto"]
 
@@ -117,18 +117,21 @@ def parse_manifest(data: Any, path: Path | None = None, output_override: Path | 
     raw = build(_ManifestFile, data, path)
     stage_settings: dict[str, Any] = {}
     for name in raw.stages:
-        if name not in STAGE_ORDER:
-            raise ConfigError(path, f"stages.{name}", f"unknown stage; stages are {', '.join(STAGE_ORDER)}")
+        if name not in STAGE_ORDER or name in SETTINGS_SECTION:
+            known = [n for n in STAGE_ORDER if n not in SETTINGS_SECTION]
+            raise ConfigError(path, f"stages.{name}", f"unknown stage; stages are {', '.join(known)}")
     for name, stage in stages.items():
-        key = f"stages.{name}"
-        section = raw.stages.get(name) or {}
-        if section == "none":
-            # shorthand `<stage>: none` = the stage is off (its Settings has a `mode` with a "none" choice)
-            if "mode" not in {f.name for f in dataclasses.fields(stage.settings_type)}:
+        section = SETTINGS_SECTION.get(name, name)
+        key = f"stages.{section}"
+        value = raw.stages.get(section) or {}
+        if value == "none":
+            # shorthand `<stage>: none` = the stage is off: its Settings' switch (`mode` or `method`) set to "none"
+            switch = [f.name for f in dataclasses.fields(stage.settings_type) if f.name in ("mode", "method")]
+            if not switch:
                 raise ConfigError(path, key, "this stage cannot be turned off with 'none'")
-            section = {"mode": "none"}
+            value = {switch[0]: "none"}
         try:
-            stage_settings[name] = build(stage.settings_type, section, path, key)
+            stage_settings[name] = build(stage.settings_type, value, path, key)
         except ConfigError as exc:
             if exc.file is not None:
                 raise

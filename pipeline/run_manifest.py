@@ -44,7 +44,13 @@ def build_run_manifest(result: RunResult) -> dict[str, Any]:
                       "dataset": state.clip.dataset, "status": state.status, "stages": stages})
     corpus = {name: {k: v for k, v in rec.items() if k != "traceback" or rec.get("status") == "error"}
               for name, rec in result.corpus.items()}
-    return {
+    extra: dict[str, Any] = {}
+    if "adapt" in result.stages:
+        from stages.adapt.report import report
+
+        full = report(clips)
+        extra["adapt"] = {k: v for k, v in full.items() if k != "clips"}
+    return {**extra,
         "schema": SCHEMA,
         "name": manifest.name,
         "manifest": None if manifest.path is None else str(manifest.path),
@@ -224,6 +230,10 @@ def read_previous(out: Path) -> dict[str, Any] | None:
 def write_run_manifest(out: Path, data: dict[str, Any]) -> Path:
     path = out / RUN_FILE
     write_json(path, data)
+    if "adapt" in data:               # raw vs adapted per clip and in total: OUT/adapt/evidence.{json,png}
+        from stages.adapt.report import report, write_report
+
+        write_report(report(data["clips"]), out / "adapt")
     return path
 
 

@@ -35,7 +35,7 @@ def default_run(tmp_path_factory) -> Path:
 
 def test_default_manifest_runs_every_stage_and_writes_a_verified_dataset(default_run):
     data = json.loads((default_run / "run.json").read_text())
-    assert data["stages"] == ["ingest", "retarget", "filter", "simulate", "dataset"]
+    assert data["stages"] == ["ingest", "retarget", "filter", "simulate", "adapt_model", "adapt", "dataset"]
     totals = data["totals"]
     assert totals["clips"] == 15 and totals["errors"] == 0
     by_id = {c["clip_id"]: c for c in data["clips"]}
@@ -82,7 +82,7 @@ def test_second_run_reuses_everything(default_run):
 def test_every_command_has_help():
     top = cli("--help")
     assert top.returncode == 0
-    for command in ("run", "status", "ingest-clip", "retarget-clip", "filter-clip", "verify", "export"):
+    for command in ("run", "status", "ingest-clip", "retarget-clip", "filter-clip", "adapt-clip", "verify", "export"):
         proc = cli(command, "--help")
         assert proc.returncode == 0 and "usage:" in proc.stdout, command
 

@@ -217,7 +217,7 @@ def test_notebook_follows_one_clip_to_the_shards(notebook_run):
     assert motion.num_frames == human.num_frames == verdict.num_frames >= 60
     assert motion.metrics["limb_direction_error_deg"] < 10.0
     # the run: the followed clip went through every stage and is stored, with its source frames
-    assert ns["result"].stages == ["ingest", "retarget", "filter", "simulate", "dataset"]
+    assert ns["result"].stages == ["ingest", "retarget", "filter", "simulate", "adapt_model", "adapt", "dataset"]
     states = {s.clip.clip_id: s.status for s in ns["result"].clips}
     assert states[ns["clip_id"]] == "ok"
     assert isinstance(ds, MotionDataset) and ns["entries"]

@@ -33,19 +33,26 @@ class Reason:
 
 @dataclass
 class Verdict:
-    """``pass`` (clip kept whole), ``trimmed`` (only ``segments`` kept) or ``reject``."""
+    """``pass`` (clip kept whole), ``trimmed`` (only ``segments`` kept) or ``reject``.
+
+    ``variant`` names the motion the verdict's dynamic checks judged (``"raw"`` or
+    ``"adapted"``; ``stages/filter/compose.py``), None when it judged the raw motion alone.
+    """
 
     verdict: VerdictKind
     segments: list[tuple[int, int]]
     reasons: list[Reason] = field(default_factory=list)
     num_frames: int = 0
     fps: float = 0.0
+    variant: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["segments"] = [list(s) for s in self.segments]
         for r in out["reasons"]:
             r["spans"] = [list(s) for s in r["spans"]]
+        if self.variant is None:
+            out.pop("variant")
         return out
 
     @classmethod
@@ -57,4 +64,5 @@ class Verdict:
                             threshold=float(r["threshold"]), unit=r.get("unit", "")) for r in data.get("reasons", [])],
             num_frames=int(data.get("num_frames", 0)),
             fps=float(data.get("fps", 0.0)),
+            variant=data.get("variant"),
         )

@@ -1,7 +1,10 @@
 """The dataset stage: a corpus (reduce) stage writing sharded HDF5 reference datasets.
 
-Receives every clip's outcome; stores the clips whose filter verdict is
-``pass`` or ``trimmed`` (trimmed: only the kept segments) with their
+Receives every clip's outcome; stores the clips whose final verdict is
+``pass`` or ``trimmed`` (trimmed: only the kept segments; the final verdict is the
+filter's hard checks and the dynamic checks on the stored variant, composed by
+``stages/filter/compose.py``; the adapted motion is stored beside the raw one when
+the adapt stage ran) with their
 provenance, verdict, metrics and prior difficulty. Format:
 docs/DATASET_FORMAT.md.
 """
@@ -12,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.records.verdict import Verdict
 from core.stage import ClipOutcome, CorpusStage, RunGlobals
 from stages.dataset.settings import Settings
 from stages.dataset.writer import ClipInput, write_dataset
@@ -34,25 +38,78 @@ def zmp_margin(filter_summary: dict[str, Any]) -> float | None:
     return None
 
 
-def clip_inputs(clips: list[ClipOutcome]) -> Iterator[ClipInput]:
-    """The writer's inputs for the clips that reached the filter with a keepable verdict."""
+def final_verdicts(outcome: ClipOutcome) -> tuple[Verdict, Verdict, bool] | None:
+    """(verdict with the stored variant, verdict of the raw motion alone, adapted motion stored?)
+    of one clip, composed by :func:`stages.filter.compose.compose` from the filter's hard and
+    dynamic verdicts, the adapt stage's dynamic verdict on the adapted motion and the simulate
+    stage's ``sim_fall`` reasons; None when the clip has no filter verdict."""
+    from stages.filter.compose import ComposeSettings, compose
+
+    summary = outcome.summaries.get("filter") or {}
+    if summary.get("verdict") is None:
+        return None
+    if "hard_verdict" not in summary:               # a filter from before the hard/dynamic split
+        full = Verdict.from_json(summary["verdict"])
+        return full, full, False
+    hard = Verdict.from_json(summary["hard_verdict"])
+    raw_dynamic = Verdict.from_json(summary["dynamic_verdict"])
+    settings = ComposeSettings.from_json(summary.get("compose"))
+    sim = outcome.summaries.get("simulate") or {}
+    sim_reasons = Verdict.from_json({"verdict": "pass", "segments": [], "reasons": sim.get("reasons", [])}).reasons
+    raw = compose(hard, raw_dynamic, settings, "raw", sim_reasons)
+    adapt = outcome.summaries.get("adapt") or {}
+    if "adapt" in outcome.artifacts and adapt.get("method", "none") != "none" and "dynamic_verdict" in adapt:
+        adapted = compose(hard, Verdict.from_json(adapt["dynamic_verdict"]), settings, "adapted", sim_reasons)
+        return adapted, raw, True
+    return raw, raw, False
+
+
+def kept_hours(clips: list[ClipOutcome]) -> dict[str, Any]:
+    """Kept frames per clip and hours in total: passing the hard checks, kept with the raw motion
+    (dynamic checks on raw), kept with the stored variant (adapted when adapt ran)."""
+    rows = []
+    tot = {"hard": 0.0, "raw": 0.0, "stored": 0.0}
     for outcome in clips:
+        composed = final_verdicts(outcome)
+        if composed is None:
+            continue
+        stored, raw, adapted = composed
         summary = outcome.summaries.get("filter") or {}
-        verdict = summary.get("verdict")
-        if verdict is None or "retarget" not in outcome.artifacts:
+        hard = Verdict.from_json(summary.get("hard_verdict", summary["verdict"]))
+        fps = hard.fps or 1.0
+        frames = {"hard": sum(b - a for a, b in hard.segments), "raw": sum(b - a for a, b in raw.segments),
+                  "stored": sum(b - a for a, b in stored.segments)}
+        rows.append({"clip_id": outcome.clip.clip_id, **{f"frames_{k}": n for k, n in frames.items()},
+                     "variant": stored.variant or "raw", "adapted": adapted})
+        for k, n in frames.items():
+            tot[k] += n / fps / 3600.0
+    out: dict[str, Any] = {f"hours_{k}": round(v, 5) for k, v in tot.items()}
+    out["kept_fraction_raw"] = round(tot["raw"] / tot["hard"], 4) if tot["hard"] else None
+    out["kept_fraction_stored"] = round(tot["stored"] / tot["hard"], 4) if tot["hard"] else None
+    out["clips"] = rows
+    return out
+
+
+def clip_inputs(clips: list[ClipOutcome]) -> Iterator[ClipInput]:
+    """The writer's inputs for the clips whose final verdict (:func:`final_verdicts`) keeps frames."""
+    for outcome in clips:
+        composed = final_verdicts(outcome)
+        if composed is None or "retarget" not in outcome.artifacts:
             continue
-        if verdict.get("verdict") not in ("pass", "trimmed"):
+        verdict, _, adapted = composed
+        if verdict.verdict not in ("pass", "trimmed"):
             continue
+        summary = outcome.summaries.get("filter") or {}
         src = outcome.clip
         yield ClipInput(
             clip_id=src.clip_id,
             motion=Path(outcome.artifacts["retarget"]),
-            verdict=verdict,
+            verdict=verdict.to_json(),
             source_path=src.path,
             source_sha256=src.sha256,
             dataset=src.dataset,
             license=src.license,
-            adapted=Path(outcome.artifacts["adapt"]) if "adapt" in outcome.artifacts else None,
+            adapted=Path(outcome.artifacts["adapt"]) if adapted else None,
             simulated=outcome.artifacts.get("simulate"),
             zmp_margin_m=zmp_margin(summary),
             upstream_hashes=dict(outcome.hashes),
@@ -73,6 +130,7 @@ def run(clips: list[ClipOutcome], settings: Settings, globals: RunGlobals, out_d
     summary.pop("path", None)          # out_dir is a temporary folder the DAG renames when the stage succeeds
     summary["offered"] = len(clips)
     summary["not_keepable"] = len(clips) - len(inputs)
+    summary["kept_hours"] = kept_hours(clips)
     return summary
 
 

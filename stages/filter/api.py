@@ -10,7 +10,7 @@ import numpy as np
 from core.records.robot_motion import RobotMotion
 from core.records.verdict import Verdict
 from stages.filter.body import Body, body_of
-from stages.filter.checks import CHECKS, SAFE_ON_NON_FINITE, CheckResult
+from stages.filter.checks import CHECKS, DYNAMIC, HARD, SAFE_ON_NON_FINITE, CheckResult
 from stages.filter.decide import decide
 from stages.filter.settings import Settings
 from stages.filter.state import ClipState
@@ -35,10 +35,12 @@ class FilterOutcome:
     results: list[CheckResult]
 
 
-def run_checks(motion: RobotMotion, body: Body, settings: Settings) -> list[CheckResult]:
-    """Every enabled check on ``motion`` (only the non-finite-safe ones when values are not finite)."""
+def run_checks(motion: RobotMotion, body: Body, settings: Settings,
+               only: tuple[str, ...] | None = None) -> list[CheckResult]:
+    """Every enabled check on ``motion`` (only the non-finite-safe ones when values are not finite;
+    only the codes in ``only`` when given)."""
     state = ClipState(motion, body, settings)
-    codes = [c for c in CHECKS if getattr(settings, c).enabled]
+    codes = [c for c in CHECKS if getattr(settings, c).enabled and (only is None or c in only)]
     if not state.finite.all():
         codes = [c for c in codes if c in SAFE_ON_NON_FINITE]
         if "non_finite" not in codes:
@@ -56,6 +58,25 @@ def evaluate(motion: RobotMotion, robot: Robot, settings: Settings | None = None
     results = run_checks(motion, body, settings)
     verdict, keep = decide(results, motion.num_frames, float(motion.fps), settings)
     return FilterOutcome(verdict, keep, results)
+
+
+def split_verdicts(results: list[CheckResult], num_frames: int, fps: float,
+                   settings: Settings) -> tuple[Verdict, np.ndarray, Verdict]:
+    """The verdict of the hard checks (with its keep mask) and of the dynamic checks, each alone
+    (kinds: :data:`stages.filter.checks.KINDS`; composition: ``stages/filter/compose.py``)."""
+    hard, keep = decide([r for r in results if r.code in HARD], num_frames, fps, settings)
+    dynamic, _ = decide([r for r in results if r.code in DYNAMIC], num_frames, fps, settings)
+    return hard, keep, dynamic
+
+
+def dynamic_verdict(motion: RobotMotion, robot: Robot | Body, settings: Settings | None = None) -> tuple[Verdict, list[CheckResult]]:
+    """The dynamic checks alone (ZMP, torque, flight momentum) on ``motion``: their verdict and
+    per-frame results. The adapt stage judges its adapted motion with this."""
+    settings = settings or Settings()
+    body = robot if isinstance(robot, Body) else body_of(robot)
+    results = run_checks(motion, body, settings, only=DYNAMIC)
+    verdict, _ = decide(results, motion.num_frames, float(motion.fps), settings)
+    return verdict, results
 
 
 def filter_motion(motion: RobotMotion, robot: Robot, settings: Settings | None = None) -> Verdict:

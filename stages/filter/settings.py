@@ -234,12 +234,15 @@ class Settings:
     ``pad_s``: frames this close (s) to a failing span are cut as well.
     ``reject_whole``: reason codes that reject a clip whole instead of trimming.
     ``flag_only``: reason codes reported in the verdict without cutting frames.
+    ``drop_sim_fall``: frames the simulate stage reports as fallen (reason ``sim_fall``) are
+    cut from the dataset's clips as well (default: only reported in the verdict).
     """
 
     min_segment_s: float = 2.0
     pad_s: float = 0.1
     reject_whole: tuple[str, ...] = ("non_finite", "too_short")
     flag_only: tuple[str, ...] = ()
+    drop_sim_fall: bool = False
     contact: ContactSettings = field(default_factory=ContactSettings)
     dynamics: DynamicsSettings = field(default_factory=DynamicsSettings)
     non_finite: NonFiniteSettings = field(default_factory=NonFiniteSettings)

@@ -63,20 +63,29 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
         outcome = evaluate(motion, robot, settings)
     except InputError as exc:
         raise InputError(path, exc.code, exc.message) from None
+    from stages.filter.api import split_verdicts
+    from stages.filter.checks import KINDS
+    from stages.filter.compose import ComposeSettings
+
     verdict = outcome.verdict
-    arrays = {"keep": outcome.keep.astype(bool),
+    hard, hard_keep, dynamic = split_verdicts(outcome.results, motion.num_frames, float(motion.fps), settings)
+    arrays = {"keep": outcome.keep.astype(bool), "hard_keep": hard_keep.astype(bool),
               "segments": np.asarray(verdict.segments, dtype=np.int64).reshape(-1, 2)}
     for result in outcome.results:
         if result.failed:
             arrays[f"fail_{result.code}"] = result.fail.astype(bool)
     summary = summary_of(verdict, zmp_margin_kept(outcome.results, outcome.keep))
+    compose = ComposeSettings(settings.pad_s, settings.min_segment_s, tuple(settings.flag_only), settings.drop_sim_fall)
+    summary.update(hard_verdict=hard.to_json(), dynamic_verdict=dynamic.to_json(), compose=compose.to_json(),
+                   frames_hard_kept=int(sum(b - a for a, b in hard.segments)),
+                   check_kinds={r.code: KINDS.get(r.code, "hard") for r in outcome.results})
     meta = {"schema": "filter_verdict/1", "verdict": verdict.to_json()}
-    if verdict.verdict == "reject":
-        code = verdict.reasons[0].code if verdict.reasons else "no_feasible_segment"
-        message = (f"rejected: {', '.join(r.code for r in verdict.reasons)}" if verdict.reasons
+    if hard.verdict == "reject":
+        code = hard.reasons[0].code if hard.reasons else "no_feasible_segment"
+        message = (f"rejected: {', '.join(r.code for r in hard.reasons)}" if hard.reasons
                    else "rejected: no feasible segment")
         return StageResult(arrays=arrays, meta=meta, summary=summary, status="rejected", reason=code, message=message)
     return StageResult(arrays=arrays, meta=meta, summary=summary)
 
 
-STAGE = ClipStage(name="filter", version="4", settings_type=Settings, run=run)
+STAGE = ClipStage(name="filter", version="5", settings_type=Settings, run=run)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.reasons import reason
 from stages.filter.checks.base import CheckResult
 from stages.filter.checks.collision import self_collision
 from stages.filter.checks.dynamics import flight_momentum, joint_torque, zmp_outside_support
@@ -50,7 +51,20 @@ CHECKS: dict[str, Check] = {
     "joint_torque": joint_torque,
 }
 
+#: The kind of every check, as registered in :mod:`core.reasons`.
+#: ``hard``: what no adaptation of the motion repairs (broken data, contact with the floor by
+#: anything but a foot, bodies through the floor or through each other, joints beyond their
+#: range or speed, the root moving faster than a robot can): these cut and reject *before*
+#: the adapt stage, as the filter always did.
+#: ``dynamic``: consequences of the whole-body dynamics (ZMP outside the support polygon,
+#: joint torques beyond the motors, momentum changing in flight): the adapt stage exists to
+#: remove them, so they judge the motion the dataset stores *after* adapt (the adapted
+#: motion when adapt runs, the raw one when it is off; ``stages/filter/compose.py``).
+KINDS: dict[str, str] = {code: reason(code).kind for code in CHECKS}     # kinds live in core/reasons.py
+HARD: tuple[str, ...] = tuple(c for c, k in KINDS.items() if k == "hard")
+DYNAMIC: tuple[str, ...] = tuple(c for c, k in KINDS.items() if k == "dynamic")
+
 #: checks that can run on a clip holding non-finite values
 SAFE_ON_NON_FINITE = ("non_finite", "too_short")
 
-__all__ = ["CHECKS", "SAFE_ON_NON_FINITE", "CheckResult", "Check"]
+__all__ = ["CHECKS", "DYNAMIC", "HARD", "KINDS", "SAFE_ON_NON_FINITE", "CheckResult", "Check"]

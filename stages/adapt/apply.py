@@ -1,0 +1,175 @@
+"""Applying a trained adapter to one raw retarget.
+
+Overlapping windows (centred every ``hop`` frames, indices clamped at the
+ends) -> human encoder -> shared codebook -> robot decoder -> cross-fade (Hann
+weights) -> joints clipped to their limits, root rebuilt from the decoded
+velocities and anchored to the raw root path (:func:`features.root_from_features`)
+-> a short IK pass (:mod:`stages.adapt.ik_pass`) -> :class:`RobotMotion`
+with the raw clip's contacts, frame count and fps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from core.errors import InputError
+from core.records.robot_motion import RobotMotion
+from core.rotations import make_continuous
+from stages.adapt.features import Layout, motion_features, root_from_features
+from stages.adapt.model import Adapter
+from stages.adapt.settings import Settings
+from stages.adapt.train import load_model
+
+if TYPE_CHECKING:
+    from core.robot import Robot
+
+
+@dataclass
+class Bundle:
+    """A loaded model: network, z-score, metadata."""
+
+    model: Adapter
+    mean: np.ndarray
+    std: np.ndarray
+    meta: dict
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> Bundle:
+        return cls(*load_model(model_dir))
+
+
+@dataclass
+class Adapted:
+    """The adapted motion and, per frame, the code of the window centred nearest and the
+    RMS joint change (rad) the adaptation made."""
+
+    motion: RobotMotion
+    code: np.ndarray
+    change_rad: np.ndarray
+
+
+def _centres(T: int, hop: int) -> np.ndarray:
+    return np.unique(np.concatenate([np.arange(0, T, hop), [T - 1]]))
+
+
+def decode_features(bundle: Bundle, feats: np.ndarray, hop: int, residual: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-faded robot-domain features (T, F) of human features (T, F), and per-frame codes.
+
+    Windows are centred every ``hop`` frames (and on the last frame); frames beyond the clip
+    repeat its first / last frame (as in training). Each output frame is the Hann-weighted
+    mean of the windows covering it."""
+    cfg = bundle.model.cfg
+    T, W = feats.shape[0], cfg.window
+    half = W // 2
+    centres = _centres(T, hop)
+    x = (feats - bundle.mean) / bundle.std
+    padded = np.concatenate([np.repeat(x[:1], half, axis=0), x, np.repeat(x[-1:], half, axis=0)])
+    view = np.lib.stride_tricks.sliding_window_view(padded, W, axis=0)          # (T, F, W), window t centred on t
+    batch = torch.from_numpy(np.ascontiguousarray(view[centres]))
+    with torch.no_grad():
+        decoded, codes = bundle.model.transfer(batch, residual=residual)
+    y = decoded.numpy().transpose(0, 2, 1)                             # (N, W, F)
+    weight = np.hanning(W + 2)[1:-1]
+    acc = np.zeros((T + 2 * half, x.shape[1]))
+    wsum = np.zeros(T + 2 * half)
+    for i, c in enumerate(centres):
+        acc[c:c + W] += y[i] * weight[:, None]
+        wsum[c:c + W] += weight
+    out = acc[half:half + T] / np.maximum(wsum[half:half + T], 1e-9)[:, None]
+    nearest = np.clip(np.searchsorted(centres, np.arange(T)), 0, len(centres) - 1)
+    return out * bundle.std + bundle.mean, codes.numpy()[nearest]
+
+
+def gate_weights(fail: np.ndarray, fps: float, pad_s: float) -> np.ndarray:
+    """(T,) weight in [0, 1] of the adapted motion: 1 on failing frames and ``pad_s`` s around
+    them, falling to 0 over another ``pad_s`` s (raised cosine)."""
+    from scipy.ndimage import distance_transform_edt
+
+    fail = np.asarray(fail, dtype=bool)
+    if not fail.any():
+        return np.zeros(fail.shape)
+    if fail.all():
+        return np.ones(fail.shape)
+    d = distance_transform_edt(~fail) / fps                       # s to the nearest failing frame
+    x = np.clip((d - pad_s) / max(pad_s, 1e-9), 0.0, 1.0)
+    return 0.5 * (1.0 + np.cos(np.pi * x))
+
+
+def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Settings = Settings(),
+                 fail: np.ndarray | None = None) -> Adapted:
+    """The adapted motion of ``raw`` (same frames, fps, contacts; world Z-up, xyzw).
+
+    ``fail``: (T,) frames where the raw motion fails a dynamic check; with ``settings.gate``
+    the adapter's change is applied only there (and around them, :func:`gate_weights`);
+    None: judged here with the filter's dynamic checks."""
+    meta = bundle.meta
+    if tuple(meta.get("dof_names", ())) != tuple(raw.dof_names) or tuple(meta.get("link_names", ())) != \
+            tuple(raw.link_names):
+        raise InputError(raw.provenance.get("source_path"), "model_mismatch",
+                         "the adapter was trained on another robot (joint or link names differ)")
+    if abs(float(meta.get("fps", raw.fps)) - float(raw.fps)) > 1e-6:
+        raise InputError(raw.provenance.get("source_path"), "fps_mismatch",
+                         f"the adapter was trained at {meta.get('fps')} fps, the clip is at {raw.fps} fps")
+    layout = Layout(len(raw.dof_names), len(raw.link_names))
+    feats = motion_features(raw)
+    hop = max(1, int(round(settings.hop_s * float(raw.fps))))
+    decoded, codes = decode_features(bundle, feats, hop, settings.transfer == "residual")
+    if settings.smooth_s > 0:                  # the change is a slow correction, not new jitter
+        from stages.adapt.features import lowpass
+
+        decoded = feats + lowpass(decoded - feats, settings.smooth_s * float(raw.fps))
+    if settings.gate:
+        if fail is None:
+            from stages.filter.api import dynamic_verdict
+
+            _, results = dynamic_verdict(raw, robot)
+            fail = np.zeros(raw.num_frames, dtype=bool)
+            for r in results:
+                fail |= r.fail
+        w = gate_weights(fail, float(raw.fps), settings.gate_pad_s)
+        decoded = feats + w[:, None] * (decoded - feats)
+    else:
+        w = np.ones(raw.num_frames)
+    # the fidelity bound on the root tilt: the decoded up axis within max_change_rad of the raw one
+    up_raw = layout.take(feats, "up").astype(np.float64)
+    up_new = layout.take(decoded, "up")
+    cos = np.sum(up_raw * up_new, axis=1) / np.maximum(np.linalg.norm(up_raw, axis=1) * np.linalg.norm(up_new, axis=1), 1e-9)
+    angle = np.arccos(np.clip(cos, -1.0, 1.0))
+    keep = np.clip(settings.max_change_rad / np.maximum(angle, 1e-9), 0.0, 1.0)[:, None]
+    a, b = layout.blocks["up"]
+    decoded[:, a:b] = up_raw + keep * (up_new - up_raw)
+    raw_dof = np.asarray(raw.dof_pos, np.float64)
+    dof = raw_dof + np.clip(layout.take(decoded, "dof") - raw_dof, -settings.max_change_rad, settings.max_change_rad)
+    dof = np.clip(dof, robot.lower, robot.upper)
+    root_pos, root_rot = root_from_features(decoded, layout, raw, settings.anchor_s)
+    if settings.gate:                          # where the gate is closed the root is the raw one, exactly
+        root_pos = raw.root_pos + w[:, None] * (root_pos - raw.root_pos)
+        raw_rot = make_continuous(np.asarray(raw.root_rot, np.float64))
+        root_rot = np.where(np.sum(root_rot * raw_rot, axis=1, keepdims=True) < 0, -root_rot, root_rot)
+        root_rot = raw_rot + w[:, None] * (root_rot - raw_rot)
+        root_rot = root_rot / np.linalg.norm(root_rot, axis=1, keepdims=True)
+    if settings.ik_pass and w.max() > 0:
+        from stages.adapt.ik_pass import refine
+
+        q = refine(robot, raw, root_pos, root_rot, dof, settings.ik_iterations, gate=w)
+        root_pos, root_rot, dof = q[:, :3], q[:, 3:7], q[:, 7:]
+    root_rot = make_continuous(root_rot / np.linalg.norm(root_rot, axis=1, keepdims=True))
+    links = tuple(raw.link_names)
+    link_pos, link_rot = robot.forward_kinematics(root_pos, root_rot, dof, links)
+    link_rot = np.where(link_rot[..., 3:4] < 0, -link_rot, link_rot)
+    fps = float(raw.fps)
+    motion = RobotMotion(robot=raw.robot, fps=fps, root_pos=np.asarray(root_pos, np.float64),
+                         root_rot=np.asarray(root_rot, np.float64), dof_pos=np.asarray(dof, np.float64),
+                         dof_vel=np.gradient(dof, 1.0 / fps, axis=0) if len(dof) > 1 else np.zeros_like(dof),
+                         dof_names=raw.dof_names, link_names=links, link_pos=link_pos, link_rot=link_rot,
+                         contacts=np.asarray(raw.contacts, dtype=bool), metrics={},
+                         provenance={**raw.provenance, "adapt": "SMAP VQ-PAE adapter (shared codebook)",
+                                     "adapt_model": str(meta.get("key", ""))},
+                         target_penetration=raw.target_penetration, demanded_speed=raw.demanded_speed)
+    change = np.sqrt(np.mean((motion.dof_pos - raw.dof_pos) ** 2, axis=1))
+    return Adapted(motion, codes.astype(np.int64), change)

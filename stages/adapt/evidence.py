@@ -1,0 +1,140 @@
+"""Raw vs adapted, measured: dynamic violations, contacts, penetration, smoothness, fidelity.
+
+``measure(motion, raw, robot)`` gives one block of figures for a motion (the raw retarget or
+its adaptation) of the same clip:
+
+- ``zmp_outside_pct`` (% frames the filter's ZMP check fails), ``zmp_outside_mean_m`` (mean
+  distance of the ZMP outside the support polygon over the frames it is outside, m),
+  ``torque_over_pct`` (% frames of the joint-torque check), ``flight_momentum_pct``;
+- ``joint_velocity_pct`` (% frames a joint exceeds 0.9 x its velocity limit),
+  ``joint_limit_pct``, ``ground_penetration_pct``, ``self_collision_pct`` (% frames failing
+  the filter's checks of those names);
+- ``foot_slide_cm_s`` mean horizontal speed of a foot while the raw clip has it in contact;
+- ``jerk_rad_s3`` mean |third derivative| of the joint positions;
+- fidelity to the raw retarget (itself within a few degrees of the human): ``limb_change_deg``
+  mean angle between corresponding limb directions (parent -> child key link),
+  ``keypoint_change_m`` mean key-link distance, ``root_path_change_m`` mean horizontal root
+  distance (all 0 for the raw block);
+- ``simulation`` (when ``stages.simulate.api`` exists): falls/min and tracked fraction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.records.robot_motion import RobotMotion
+
+if TYPE_CHECKING:
+    from core.robot import Robot
+    from stages.filter.settings import Settings as FilterSettings
+
+LIMBS = (("pelvis", "torso_link"), ("torso_link", "head_link"),
+         ("left_hip_roll_link", "left_knee_link"), ("left_knee_link", "left_ankle_roll_link"),
+         ("right_hip_roll_link", "right_knee_link"), ("right_knee_link", "right_ankle_roll_link"),
+         ("left_shoulder_roll_link", "left_elbow_link"), ("left_elbow_link", "left_wrist_yaw_link"),
+         ("right_shoulder_roll_link", "right_elbow_link"), ("right_elbow_link", "right_wrist_yaw_link"))
+
+DYNAMIC_FIGURES = ("zmp_outside_pct", "torque_over_pct")
+
+
+def _pct(mask: np.ndarray) -> float:
+    return round(100.0 * float(np.mean(mask)) if mask.size else 0.0, 4)
+
+
+def limb_change_deg(motion: RobotMotion, raw: RobotMotion) -> float:
+    names = list(raw.link_names)
+    pairs = [(names.index(a), names.index(b)) for a, b in LIMBS if a in names and b in names]
+    if not pairs:
+        return 0.0
+    p, c = np.array(pairs).T
+    u = raw.link_pos[:, c] - raw.link_pos[:, p]
+    v = motion.link_pos[:, c] - motion.link_pos[:, p]
+    cos = np.sum(u * v, axis=-1) / np.maximum(np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1), 1e-9)
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
+
+
+def measure(motion: RobotMotion, raw: RobotMotion, robot: Robot, filter_settings: FilterSettings | None = None,
+            simulate: bool = True) -> dict[str, Any]:
+    """The evidence block of ``motion`` (see the module docstring); ``raw`` gives the contacts
+    and the reference of the fidelity figures."""
+    from stages.filter.api import dynamic_verdict, run_checks
+    from stages.filter.body import body_of
+    from stages.filter.settings import Settings as FilterSettings
+
+    fs = filter_settings or FilterSettings()
+    body = body_of(robot)
+    _, dyn = dynamic_verdict(motion, body, fs)
+    by = {r.code: r for r in dyn}
+    hard = {r.code: r for r in run_checks(motion, body, fs, only=("joint_position_limit", "ground_penetration",
+                                                                    "self_collision"))}
+    T = motion.num_frames
+    none = np.zeros(T, dtype=bool)
+    out: dict[str, Any] = {"frames": T}
+    zmp = by.get("zmp_outside_support")
+    out["zmp_outside_pct"] = _pct(zmp.fail) if zmp else 0.0
+    if zmp is not None:
+        d = np.asarray(zmp.value, np.float64)
+        d = d[np.isfinite(d) & (d > 0)]
+        out["zmp_outside_mean_m"] = round(float(d.mean()), 5) if d.size else 0.0
+    out["torque_over_pct"] = _pct(by["joint_torque"].fail) if "joint_torque" in by else 0.0
+    out["flight_momentum_pct"] = _pct(by["flight_momentum"].fail) if "flight_momentum" in by else 0.0
+    ratio = np.abs(motion.dof_vel) / np.maximum(np.asarray(robot.velocity_limit, np.float64), 1e-9)
+    out["joint_velocity_pct"] = _pct((ratio > 0.9).any(axis=1))
+    for code, key in (("joint_position_limit", "joint_limit_pct"), ("ground_penetration", "ground_penetration_pct"),
+                      ("self_collision", "self_collision_pct")):
+        out[key] = _pct(hard[code].fail if code in hard else none)
+    feet = [list(motion.link_names).index(f) for f in robot.config.foot_frames]
+    speed = np.linalg.norm(np.gradient(motion.link_pos[:, feet, :2], 1.0 / motion.fps, axis=0), axis=-1)
+    contact = np.asarray(raw.contacts, bool)
+    out["foot_slide_cm_s"] = round(100.0 * float(speed[contact].mean()), 4) if contact.any() else 0.0
+    if T > 3:
+        jerk = np.diff(motion.dof_pos, n=3, axis=0) * float(motion.fps) ** 3
+        out["jerk_rad_s3"] = round(float(np.abs(jerk).mean()), 4)
+    else:
+        out["jerk_rad_s3"] = 0.0
+    out["limb_change_deg"] = round(limb_change_deg(motion, raw), 4)
+    out["keypoint_change_m"] = round(float(np.linalg.norm(motion.link_pos - raw.link_pos, axis=-1).mean()), 5)
+    out["root_path_change_m"] = round(float(np.linalg.norm(motion.root_pos[:, :2] - raw.root_pos[:, :2],
+                                                           axis=-1).mean()), 5)
+    if simulate:
+        sim = simulation_figures(motion, robot)
+        if sim is not None:
+            out["simulation"] = sim
+    return out
+
+
+def simulation_figures(motion: RobotMotion, robot: Robot) -> dict[str, Any] | None:
+    """Falls per minute and tracked fraction from the simulate stage's API; None when this
+    version has no simulate stage."""
+    try:
+        from stages.simulate.api import simulate_motion  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    summary = simulate_motion(motion, robot).summary
+    return {k: summary.get(k) for k in ("falls", "falls_per_min", "tracked_fraction", "mean_body_error_m")}
+
+
+SUMMED = ("zmp_outside_pct", "torque_over_pct", "flight_momentum_pct", "joint_velocity_pct", "joint_limit_pct",
+          "ground_penetration_pct", "self_collision_pct")
+MEANED = ("foot_slide_cm_s", "jerk_rad_s3", "limb_change_deg", "keypoint_change_m", "root_path_change_m",
+          "zmp_outside_mean_m")
+
+
+def totals(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Frame-weighted totals of evidence blocks (percentages over all frames, means over clips
+    weighted by frames)."""
+    frames = np.array([b.get("frames", 0) for b in blocks], dtype=np.float64)
+    out: dict[str, Any] = {"clips": len(blocks), "frames": int(frames.sum())}
+    if not blocks or frames.sum() == 0:
+        return out
+    w = frames / frames.sum()
+    for key in SUMMED + MEANED:
+        vals = np.array([float(b.get(key, 0.0)) for b in blocks])
+        out[key] = round(float((vals * w).sum()), 5)
+    sims = [b["simulation"] for b in blocks if b.get("simulation")]
+    if sims:
+        out["falls_per_min"] = round(float(np.mean([s.get("falls_per_min") or 0.0 for s in sims])), 4)
+        out["tracked_fraction"] = round(float(np.mean([s.get("tracked_fraction") or 0.0 for s in sims])), 4)
+    return out
