@@ -1,6 +1,6 @@
 """The layer rule, read from the sources (every import, lazy ones inside functions
-included): ``core/`` imports neither ``stages`` nor ``pipeline``; ``stages/``
-never imports ``pipeline``. Also the one ``subject_of`` both ingest and the
+included): ``core/`` imports neither ``stages``, ``pipeline`` nor ``viz``; ``stages/``
+never imports ``pipeline`` or ``viz``; ``pipeline/`` reaches ``viz`` only for the report. Also the one ``subject_of`` both ingest and the
 dataset use."""
 
 from __future__ import annotations
@@ -44,20 +44,17 @@ def violations(layer: str, forbidden: tuple[str, ...]) -> list[str]:
 
 
 def test_core_imports_no_stage_and_not_the_pipeline():
-    assert violations("core", ("stages", "pipeline")) == []
+    assert violations("core", ("stages", "pipeline", "viz")) == []
 
 
 def test_stages_never_import_the_pipeline():
-    assert violations("stages", ("pipeline",)) == []
+    assert violations("stages", ("pipeline", "viz")) == []
 
 
-def test_the_scan_sees_lazy_and_relative_imports(tmp_path):
-    # the scan must find an import inside a function and a relative one
-    source = REPO / "stages" / "retarget" / "tool.py"
-    modules = [m for _, m in imported_modules(source)]
-    assert "stages.ingest.api" in modules          # imported inside the tool's handler
-    fake = REPO / "stages" / "filter" / "checks" / "base.py"
-    assert all(not m.startswith(".") for _, m in imported_modules(fake))
+def test_pipeline_reaches_viz_only_to_write_the_report():
+    # pipeline/ sits below viz/: the one way up is the CLI's lazy import of the report writer
+    found = violations("pipeline", ("viz",))
+    assert found and all(v.startswith("pipeline/cli.py:") and " imports viz.report.api" in v for v in found)
 
 
 @pytest.mark.parametrize("path, subject", [
