@@ -95,8 +95,8 @@ def test_real_walk_tracked(robot):
     assert sim.summary["tracked_fraction"] == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="single support of real walking still falls about once per step "
-                                       "(the stance foot slides); issue 11 target not reached yet")
+@pytest.mark.xfail(strict=True, reason="single support of real walking still falls about once per step (the QP holds "
+                                       "the lateral CoP at the sole bound); issue 11 target not reached yet")
 def test_real_walk_tracked_to_target(robot):
     path = require_shared("lafan1_g1_unitree_extra", "walk1_subject2.csv")
     sim = simulate_motion(head(read_unitree_csv(path, robot), 240), robot)
