@@ -30,7 +30,7 @@ from core.robot import Robot, robot_motion_from_trajectory
 from stages.simulate.balance import BalancePlanner
 from stages.simulate.controller import Command, Controller
 from stages.simulate.mjcf import SimModel, build_sim_model
-from stages.simulate.reference import Reference, build_reference, unloading_limit
+from stages.simulate.reference import Reference, build_reference, corner_contacts, unloading_limit
 from stages.simulate.settings import Settings
 
 FALL_CODE = "sim_fall"
@@ -189,6 +189,10 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     cpu_start = time.process_time()
     sim = build_sim_model(robot, float(motion.fps), settings.model)
     ref = build_reference(sim, motion)
+    if settings.controller.corner_contact_height_m > 0:
+        corners = corner_contacts(ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
+                                  settings.controller.corner_contact_height_m, settings.controller.corner_contact_speed_m_s)
+        ref = dataclasses.replace(ref, contacts=ref.contacts | corners)
     if settings.controller.unload_frames > 0:
         weight = ref.mass * 9.81
         ref = dataclasses.replace(ref, load_limit=unloading_limit(ref.contacts, weight, settings.controller.unload_frames))
@@ -196,7 +200,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     if settings.controller.balance_com:
         cs0 = settings.controller
         planner = BalancePlanner(ref.com, ref.contacts, ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
-                                 cs0.balance_cop_fraction, ref.ang_mom_rate, ref.mass, cs0.balance_horizon_frames)
+                                 cs0.balance_cop_fraction, ref.ang_mom_rate, ref.mass, cs0.balance_horizon_frames,
+                                 zmp_weight=cs0.balance_zmp_weight, zmp_fraction=cs0.balance_zmp_fraction)
         ref = dataclasses.replace(ref, com=ref.com.copy(), com_vel=ref.com_vel.copy(), com_acc=ref.com_acc.copy())
         if cs0.balance_replan_frames == 0:
             _plan_offline(planner, ref)

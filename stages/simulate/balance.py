@@ -13,7 +13,13 @@ inverted pendulum with the reference's height and angular-momentum rate)
 
 lies inside the support polygon of the reference's loaded feet (sole
 rectangles shrunk by ``fraction``, at the reference's foot poses) on every
-frame with a contact. The whole-body QP tracks that plan. A state from which
+frame with a contact. With ``zmp_weight > 0`` the plan also pays for its ZMP's
+distance to a target inside the support: the reference's own ZMP where it lies
+within the soles shrunk by ``zmp_fraction``, else the nearest point of that
+polygon. A plan that only stays closest to the reference CoM presses its ZMP
+against the polygon's edge (a human reference's single-support ZMP lies
+outside the robot's narrow soles on most frames), which leaves no margin for
+the next replan; the target keeps it inside. The whole-body QP tracks that plan. A state from which
 no such path exists (the robot is already falling) keeps the reference.
 
 Solved with daqp (dense, 2 × horizon variables). Units: metres, seconds, N·m;
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import daqp
 import numpy as np
+from scipy.signal import savgol_filter
 from scipy.spatial import ConvexHull, QhullError
 
 GRAVITY = 9.81
@@ -57,7 +64,8 @@ class BalancePlanner:
 
     def __init__(self, com: np.ndarray, contacts: np.ndarray, sole_pos: np.ndarray, foot_rot: np.ndarray,
                  half_extents: np.ndarray, fps: float, fraction: float, ang_mom_rate: np.ndarray | None = None,
-                 mass: float = 1.0, horizon_frames: int = 30, acceleration_weight: float = 1e-6):
+                 mass: float = 1.0, horizon_frames: int = 30, acceleration_weight: float = 1e-6,
+                 zmp_weight: float = 0.0, zmp_fraction: float = 0.5):
         T = com.shape[0]
         self.T = T
         self.dt = 1.0 / fps
@@ -74,10 +82,42 @@ class BalancePlanner:
             pts = [sole_corners(sole_pos[t, k], foot_rot[t, k], half_extents[k], fraction)
                    for k in range(2) if contacts[t, k]]
             self.planes.append(support_halfplanes(np.vstack(pts)) if pts else None)
+        self.zmp_weight = float(zmp_weight)
+        self.zmp_ref = (self._zmp_reference(sole_pos, foot_rot, contacts, half_extents, zmp_fraction)
+                        if self.zmp_weight > 0 else None)
         self.horizon = max(2, int(horizon_frames))
         self.acceleration_weight = acceleration_weight
         self.infeasible = 0
         self._cache: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def _zmp_reference(self, sole_pos: np.ndarray, foot_rot: np.ndarray, contacts: np.ndarray, half: np.ndarray,
+                       fraction: float) -> np.ndarray:
+        """(T, 2) ZMP the plan is drawn to: the reference's own ZMP moved into the support shrunk by ``fraction``.
+
+        The reference's ZMP (pendulum of its smoothed CoM) is kept where it lies inside; outside, the nearest
+        point of the shrunk support polygon (a 2-variable QP). Frames without support keep the CoM.
+        """
+        T = self.T
+        com = savgol_filter(self.com, min(9, T - (1 - T % 2)), 2, axis=0, mode="interp") if T >= 5 else self.com
+        acc = np.gradient(np.gradient(com, self.dt, axis=0), self.dt, axis=0) if T > 2 else np.zeros_like(com)
+        zmp = com[:, :2] - self.h[:, None] * acc[:, :2] + self.shift
+        out = zmp.copy()
+        eye = np.eye(2)
+        for t in range(T):
+            pts = [sole_corners(sole_pos[t, k], foot_rot[t, k], half[k], fraction) for k in range(2) if contacts[t, k]]
+            if not pts:
+                out[t] = com[t, :2]
+                continue
+            planes = support_halfplanes(np.vstack(pts))
+            if planes is None:
+                out[t] = np.vstack(pts).mean(axis=0)
+                continue
+            if np.all(planes[:, :2] @ zmp[t] + planes[:, 2] <= 0.0):
+                continue
+            x, _, flag, _ = daqp.solve(eye, -zmp[t], planes[:, :2].copy(), -planes[:, 2], np.full(len(planes), -1e20),
+                                       np.zeros(len(planes), dtype=np.intc))
+            out[t] = x if flag >= 1 else np.vstack(pts).mean(axis=0)
+        return out
 
     def _matrices(self, n: int) -> tuple[np.ndarray, ...]:
         """Second-difference (n, n) and position-selection (n, n) matrices of an n-frame plan, cached.
@@ -121,6 +161,12 @@ class BalancePlanner:
         h = self.h[frames]
         P = S - h[:, None] * D                                         # p_i = P_i x + q_i
         q = ks[:, None] * c0 - h[:, None] * const + self.shift[frames]
+        if self.zmp_ref is not None:                                   # + w |P x + q - p_ref|² on each axis
+            wz = self.zmp_weight
+            PtP = wz * P.T @ P
+            H = H + np.kron(np.eye(2), PtP)
+            dz = q - self.zmp_ref[frames]                          # type: ignore[index]
+            f = f + wz * np.concatenate([P.T @ dz[:, 0], P.T @ dz[:, 1]])
         idx = np.concatenate([np.full(len(self.planes[frames[i]]), i) for i in judged])  # type: ignore[arg-type]
         eq = np.vstack([self.planes[frames[i]] for i in judged])  # type: ignore[misc]
         A = np.hstack([eq[:, :1] * P[idx], eq[:, 1:2] * P[idx]])

@@ -124,6 +124,28 @@ def unloading_limit(contacts: np.ndarray, weight_n: float, frames: int) -> np.nd
     return out
 
 
+def corner_contacts(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents: np.ndarray, fps: float,
+                    height_m: float, speed_m_s: float) -> np.ndarray:
+    """(T, 2) bool: a sole corner of the foot is on the floor (below ``height_m``) and nearly still.
+
+    A human's rear foot rolls onto its toes before it swings (toe-off): its sole centre already rises
+    and moves fast, so a contact label from the sole centre calls it swing, while its toe still carries
+    weight. The corners see it: the toe edge stays on the floor and pivots in place.
+
+    Args:
+        sole_pos: (T, 2, 3) sole centres, m; foot_rot: (T, 2, 3, 3); half_extents: (2, 2) m; fps: Hz.
+    """
+    T = sole_pos.shape[0]
+    out = np.zeros((T, 2), dtype=bool)
+    signs = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
+    for k in range(2):
+        offsets = np.concatenate([signs * half_extents[k], np.zeros((4, 1))], axis=1)        # (4, 3) foot frame
+        corners = sole_pos[:, k, None, :] + np.einsum("tij,cj->tci", foot_rot[:, k], offsets)  # (T, 4, 3)
+        speed = np.linalg.norm(_rate(corners, fps), axis=-1)
+        out[:, k] = ((corners[..., 2] < height_m) & (speed < speed_m_s)).any(axis=1)
+    return out
+
+
 def mujoco_state(sim: SimModel, root_pos: np.ndarray, root_rot_xyzw: np.ndarray, dof_pos: np.ndarray,
                  fps: float) -> tuple[np.ndarray, np.ndarray]:
     """MuJoCo ``qpos`` (T, nq) and ``qvel`` (T, nv) of a root + joint trajectory (finite-difference velocities)."""

@@ -41,8 +41,13 @@ class TaskGains:
 class ControllerSettings:
     """Task-space inverse dynamics (one QP per control step)."""
 
+    corner_contact_height_m: float = 0.0    # m, > 0: a reference foot is also in stance while a sole corner is this low ...
+    corner_contact_speed_m_s: float = 0.5   # m/s, ... and that slow (toe-off: reference.corner_contacts; measured: no gain)
     balance_com: bool = True             # track a CoM plan whose ZMP stays in the support (balance.py), not the raw CoM
     balance_horizon_frames: int = 30     # frames the CoM plan looks ahead
+    balance_zmp_weight: float = 10.0     # plan cost of its ZMP's distance to the reference's ZMP moved into the support
+                                         # shrunk to balance_zmp_fraction (relative to the CoM cost 1; 0: off)
+    balance_zmp_fraction: float = 0.5    # share of the sole half-lengths that ZMP target keeps to
     balance_replan_frames: int = 2       # frames between re-plans from the robot's state (0: one plan, before the rollout)
     velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
     control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
@@ -58,8 +63,10 @@ class ControllerSettings:
     contact_damping: float = 20.0        # 1/s, ... with acceleration = stiffness * pose error - damping * velocity
     contact_weight: float = 1000.0       # weight of the stance-foot task (soft: MuJoCo's contacts are soft too)
     contact_height_m: float = 0.03       # m, a reference stance foot takes load only with its sole this close to the floor
-    cop_fraction: float = 0.8            # the QP's centre of pressure stays within this fraction of the sole's half-lengths
-    balance_cop_fraction: float = 0.4    # the planned CoM's ZMP stays within this fraction (the rest is feedback authority)
+    cop_fraction: float = 1.0            # the QP's centre of pressure stays within this fraction of the sole's half-lengths
+                                         # (the box contact reaches the edge; 0.8 measured 1.2-2.3 pts less tracked)
+    balance_cop_fraction: float = 1.0    # the planned CoM's ZMP stays within this fraction of the soles (hard; 0.4 left
+                                         # single-support starts uncapturable: see README)
     unload_frames: int = 0               # frames over which a foot's load ramps to zero before lift-off (measured: no gain)
     min_normal_force_n: float = 0.0      # N, least normal force of a loaded foot
     force_weight: float = 1e-5           # regularisation of contact wrenches (1/N²)

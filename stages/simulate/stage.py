@@ -45,4 +45,4 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     return StageResult(arrays=arrays, meta=meta, summary={"mode": settings.mode, **result.summary})
 
 
-STAGE = ClipStage(name="simulate", version="1", settings_type=Settings, run=run)
+STAGE = ClipStage(name="simulate", version="2", settings_type=Settings, run=run)
