@@ -124,7 +124,8 @@ def test_chromium_screenshot_shows_the_robot(default_run, tmp_path):
     try:
         v.set_frame(40)
         shot = screenshot(v.url, tmp_path / "viewer.png", wait_s=10.0)
-        v.gui_show["raw"].value = False
+        for variant in v._robot_nodes:                          # raw, and adapted / simulated when they ran
+            v.gui_show[variant].value = False
         v._apply_visibility()
         hidden = screenshot(v.url, tmp_path / "hidden.png", wait_s=10.0)
     finally:
