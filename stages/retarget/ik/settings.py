@@ -35,6 +35,14 @@ class SolverSettings:
         first_frame_good_cost: no further starts once a start reaches an IK objective below
             this (cost units; a near-exact fit is not a local minimum).
         start_noise: half-width (rad) of the uniform joint perturbation of extra starts.
+        first_frame_penetration: a start whose deepest self-penetration (m) exceeds this loses to
+            any start within it; when every pink start exceeds it, the default posture is also
+            solved by the stacked solver itself (barrier and ground rows on) in steps of at most
+            ``first_frame_max_step`` (pink has no collision rows: every start can converge into
+            the same penetrating pose, which the barrier rows then only keep from growing).
+        first_frame_max_step: largest |dq|_inf (rad or m) of one step of that collision-free
+            start (the barrier rows are linearised; a larger step can carry a capsule through
+            another).
         ground: add the ground rows (sole corners and low capsules stay at z >= 0).
         ground_activation: capsules lower than this (m) get a ground row.
         self_collision: add the self-collision rows.
@@ -96,6 +104,8 @@ class SolverSettings:
     first_frame_tolerance: float = 1e-5
     first_frame_good_cost: float = 0.002
     start_noise: float = 0.5
+    first_frame_penetration: float = 0.002
+    first_frame_max_step: float = 0.1
     ground: bool = True
     ground_activation: float = 0.03
     self_collision: bool = True
