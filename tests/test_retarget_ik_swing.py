@@ -63,7 +63,8 @@ def test_swing_rows_by_hand():
     capped); corners higher than clearance + 3 cm get no row. Pitch: front 2.3 cm above back, a budget of
     L sin(0.3): one row, on the toe-up side."""
     corners = np.array([[[0.1, 0.05, 0.0], [0.1, -0.05, 0.0], [-0.05, -0.05, 0.0], [-0.05, 0.05, 0.0]]] * 2)
-    st = SolverSettings(swing_barrier_gain=0.5, swing_max_step=0.01, swing_pitch_height=0.05, swing_pitch_max=0.3)
+    st = SolverSettings(swing_barrier_gain=0.5, swing_max_step=0.01, swing_pitch_height=0.05, swing_pitch_max=0.3,
+                        swing_pitch_rows=True)
     sb = SwingBarrier(corners, dataclasses.replace(st, swing_pitch_rows=False))
     nv = 8
     rows = np.arange(2 * 4 * nv, dtype=float).reshape(2, 4, nv)
@@ -96,7 +97,7 @@ def test_pitch_rows_predict_the_front_back_height_difference(g1):
     """The clearance row is the lowest corner's height Jacobian, the pitch row -sign(dz) d(front - back mean
     height)/d(dq), both against finite differences, with their control-barrier bounds."""
     rng = np.random.default_rng(31)
-    st = SolverSettings(swing_pitch_max=0.3, swing_barrier_gain=0.5, swing_pitch_height=0.05)
+    st = SolverSettings(swing_pitch_max=0.3, swing_barrier_gain=0.5, swing_pitch_height=0.05, swing_pitch_rows=True)
     ik = make_ik(g1, st)
     q = random_q(g1, rng, height=0.78)
     ik.kin.update(q)

@@ -35,6 +35,14 @@ class SolverSettings:
         first_frame_good_cost: no further starts once a start reaches an IK objective below
             this (cost units; a near-exact fit is not a local minimum).
         start_noise: half-width (rad) of the uniform joint perturbation of extra starts.
+        first_frame_penetration: a start whose deepest self-penetration (m) exceeds this loses to
+            any start within it; when every pink start exceeds it, the default posture is also
+            solved by the stacked solver itself (barrier and ground rows on) in steps of at most
+            ``first_frame_max_step`` (pink has no collision rows: every start can converge into
+            the same penetrating pose, which the barrier rows then only keep from growing).
+        first_frame_max_step: largest |dq|_inf (rad or m) of one step of that collision-free
+            start (the barrier rows are linearised; a larger step can carry a capsule through
+            another).
         ground: add the ground rows (sole corners and low capsules stay at z >= 0).
         ground_activation: capsules lower than this (m) get a ground row.
         self_collision: add the self-collision rows.
@@ -55,7 +63,9 @@ class SolverSettings:
             over ``reseed_attract_s`` seconds (posture-like attraction of weight
             ``reseed_attract_weight``, within the velocity limits). This recovers from
             flipped-limb local minima after falls or ground contact. After a try that finds
-            nothing better the next 1, 2, 4, then 8 high-cost checks are skipped.
+            nothing better the next 1, 2, 4, then 8 high-cost checks are skipped. (Ratio 0.4,
+            jump 2: at 0.3 and 3 the lying part of lafan1_extra ground2_subject2 kept its arms
+            in a local minimum for 350 frames although fresh solutions fit 2.5-4 times better.)
         limb_direction_weight: weight (cost / m) of the limb tasks: for each limb (parent task
             frame -> child task frame, e.g. shoulder -> elbow) the vector between the two frames
             tracks the vector between their targets. Unlike the frames' absolute position tasks it
@@ -69,6 +79,8 @@ class SolverSettings:
         swing_clearance_per_speed: clearance (m) per m/s of the human's foot speed (scaled to the
             robot) above ``swing_speed_threshold`` (m/s).
         swing_speed_threshold: foot speed (m/s, scaled) below which a free foot gets no clearance.
+            (0.08 m per m/s above 0.15 m/s: near-ground speed 14.8 -> 14.3 cm/s mean over the 21
+            real clips against 0.05 above 0.25, lower on every LAFAN1 clip, slide unchanged.)
         swing_barrier_gain: fraction in (0, 1] of a swing foot's clearance or pitch deficit one QP
             step must recover (control-barrier gain).
         swing_max_step: a swing row asks for at most this much (m) of height (or front-back height
@@ -76,8 +88,13 @@ class SolverSettings:
         swing_clearance_rows: hold the clearance with constraint rows (besides lifting the swing
             foot's target to it, which is always done).
         swing_anchor_lock: a swing foot's clearance is taken above the other foot while that foot's
-            contact-lock blend is at least this (see :meth:`SwingBarrier.rows`).
-        swing_pitch_rows: limit a swing foot's pitch near the floor with constraint rows.
+            contact-lock blend is at least this (see :meth:`SwingBarrier.rows`); above 1 (the
+            default) never: measured on the 21 real clips, clearance above the floor itself leaves
+            the feet sliding less (slide / slide_ref mean 0.98 -> 0.89 with ``swing_pitch_rows``
+            off) and the limb directions closer.
+        swing_pitch_rows: limit a swing foot's pitch near the floor with constraint rows (off by
+            default: on the same clips they cost slide and limb error and gain no near-ground
+            speed; benchmarks/bench_feet.py).
         swing_pitch_max: largest pitch (rad) of a swing foot whose lowest sole corner is lower than
             its clearance plus ``swing_pitch_height`` (m).
     """
@@ -96,6 +113,8 @@ class SolverSettings:
     first_frame_tolerance: float = 1e-5
     first_frame_good_cost: float = 0.002
     start_noise: float = 0.5
+    first_frame_penetration: float = 0.002
+    first_frame_max_step: float = 0.1
     ground: bool = True
     ground_activation: float = 0.03
     self_collision: bool = True
@@ -107,21 +126,21 @@ class SolverSettings:
     seed: int = 0
     reseed_interval_s: float = 0.5
     reseed_min_cost: float = 0.01
-    reseed_ratio: float = 0.3
-    reseed_jump: float = 3.0
+    reseed_ratio: float = 0.4
+    reseed_jump: float = 2.0
     reseed_iterations: int = 15
     reseed_attract_s: float = 0.3
     reseed_attract_weight: float = 1.0
     limb_direction_weight: float = 2.0
     limb_stance_gain: float = 0.5
     swing_clearance_max: float = 0.04
-    swing_clearance_per_speed: float = 0.05
-    swing_speed_threshold: float = 0.25
+    swing_clearance_per_speed: float = 0.08
+    swing_speed_threshold: float = 0.15
     swing_barrier_gain: float = 0.5
     swing_max_step: float = 0.01
     swing_clearance_rows: bool = True
-    swing_anchor_lock: float = 0.5
-    swing_pitch_rows: bool = True
+    swing_anchor_lock: float = 2.0
+    swing_pitch_rows: bool = False
     swing_pitch_max: float = 0.3
     swing_pitch_height: float = 0.05
 

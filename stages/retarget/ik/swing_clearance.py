@@ -31,9 +31,10 @@ corners' mean height less the back corners', dz, over the sole length L) stays w
 
     -sign(dz) (J_front - J_back)_z dq / 2 >= -g (L sin(pitch_max) - |dz|)
 
-Each row asks for at most ``swing_max_step`` (m) of recovery per step.
-
-so the foot clears the floor flat instead of lifting a pitched sole by its lowest corner.
+so the foot clears the floor flat instead of lifting a pitched sole by its lowest corner (the pitch
+rows are off by default, ``swing_pitch_rows``: on the 21 real clips they cost slide and limb-direction
+error and gain no near-ground speed). Each row asks for at most ``swing_max_step`` (m) of recovery
+per step.
 Units: metres, seconds, radians; world Z-up, floor z = 0.
 """
 
