@@ -122,3 +122,18 @@ def to_plain(obj: Any) -> Any:
 
 
 __all__ = ["build", "convert", "to_plain", "typing"]
+
+
+def load_settings_file(cls: type, path: str | Path | None) -> Any:
+    """``cls`` built from a YAML mapping file (a stage's manifest section on its own), or its
+    defaults when ``path`` is None; a file that cannot be read raises :class:`ConfigError`."""
+    if path is None:
+        return cls()
+    import yaml
+
+    try:
+        with open(path) as handle:
+            data = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(path, None, f"cannot read settings: {exc}") from None
+    return build(cls, data, path)

@@ -37,24 +37,15 @@ def _main(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    import yaml
-
-    from core.errors import ConfigError, InputError, PipelineError
+    from core.errors import InputError, PipelineError
     from core.records.robot_motion import RobotMotion
     from core.robot import load_robot
-    from core.settings import build
+    from core.settings import load_settings_file
     from stages.filter.api import filter_motion
     from stages.filter.settings import Settings
 
     try:
-        settings = Settings()
-        if args.settings:
-            try:
-                with open(args.settings) as handle:
-                    data = yaml.safe_load(handle)
-            except (OSError, yaml.YAMLError) as exc:
-                raise ConfigError(args.settings, None, f"cannot read settings: {exc}") from None
-            settings = build(Settings, data, args.settings)
+        settings = load_settings_file(Settings, args.settings or None)
         motion = RobotMotion.load(args.input)
         robot = load_robot(args.robot or motion.robot)
         verdict = filter_motion(motion, robot, settings)

@@ -49,23 +49,14 @@ def _main(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    import yaml
-
-    from core.errors import ConfigError, PipelineError
+    from core.errors import PipelineError
     from core.npzio import save_npz
-    from core.settings import build
+    from core.settings import load_settings_file
     from stages.simulate.api import simulate_motion
     from stages.simulate.settings import Settings
 
     try:
-        settings = Settings()
-        if args.settings:
-            try:
-                with open(args.settings) as handle:
-                    data = yaml.safe_load(handle)
-            except (OSError, yaml.YAMLError) as exc:
-                raise ConfigError(args.settings, None, f"cannot read settings: {exc}") from None
-            settings = build(Settings, data, args.settings)
+        settings = load_settings_file(Settings, args.settings or None)
         if not (args.fps > 0):
             raise PipelineError(f"--fps must be positive, got {args.fps}")
         motion, robot = load_motion(args.input, args.robot, args.fps)
