@@ -9,11 +9,11 @@ WORKERS     ?=
 RUN_ARGS    := --manifest $(MANIFEST) $(if $(OUT),--out $(OUT)) $(if $(WORKERS),--workers $(WORKERS))
 STAMP       := $(VENV)/.installed
 
-.PHONY: setup retarget filter adapt dataset report notebook test lint bench clean help
+.PHONY: setup retarget filter simulate adapt dataset report notebook test lint bench clean help
 
 help:
-	@echo "make dataset   set up, then run ingest -> retarget -> filter -> dataset on MANIFEST ($(MANIFEST))"
-	@echo "make retarget | filter | adapt   run the DAG up to that stage"
+	@echo "make dataset   set up, then run ingest -> retarget -> filter -> simulate -> adapt -> dataset (+ report) on MANIFEST ($(MANIFEST))"
+	@echo "make retarget | filter | simulate | adapt   run the DAG up to that stage"
 	@echo "make report    write OUT/report/index.html for MANIFEST's run (make dataset writes it too)"
 	@echo "make notebook  install the .venv Jupyter kernel and open notebooks/ (or say how)"
 	@echo "make test      set up, then run the test suite"
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-retarget filter adapt dataset: setup
+retarget filter simulate adapt dataset: setup
 	$(PY) -m pipeline run $(RUN_ARGS) --until $@
 
 report: setup
