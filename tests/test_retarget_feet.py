@@ -195,3 +195,20 @@ def test_independent_measure_scores_a_copy_of_the_human_foot_one():
     assert m["lock_coverage"] == 1.0
     still = foot_measures(FPS, np.zeros((T, 2, 3)), np.full((T, 2), 0.05), kp, scale)
     assert still["slide_cm_s"] == 0.0 and still["near_ground_frac"] == 0.0
+
+
+def test_slide_ratio_is_undefined_when_the_human_foot_never_moves():
+    # a procedural clip's planted feet: slide_ref is 0, so any robot motion would give an absurd ratio
+    from core.records.keypoints import KEYPOINT_NAMES
+    from stages.retarget.metrics import foot_measures
+
+    T = 60
+    kp = np.zeros((T, len(KEYPOINT_NAMES), 3))
+    for name, y, z in (("left_ankle", 0.1, 0.08), ("left_toe", 0.1, 0.02), ("right_ankle", -0.1, 0.08),
+                       ("right_toe", -0.1, 0.02)):
+        kp[:, KEYPOINT_NAMES.index(name)] = [0.0, y, z]
+    sole = np.zeros((T, 2, 3))
+    sole[:, :, 0] = np.linspace(0.0, 0.01, T)[:, None]               # the robot's soles creep 1 cm
+    m = foot_measures(FPS, sole, np.zeros((T, 2)), kp, 1.0)
+    assert m["slide_ref_cm_s"] == 0.0 and m["slide_cm_s"] > 0.0
+    assert np.isnan(m["slide_ratio"])

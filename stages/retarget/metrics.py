@@ -66,7 +66,8 @@ FLOOR_PERCENTILE = 5.0
 NEAR_GROUND = 0.02
 """A robot sole whose lowest corner is within this height (m) of the floor counts as near the ground."""
 FOOT_JOINTS: tuple[tuple[str, str], ...] = (("left_ankle", "left_toe"), ("right_ankle", "right_toe"))
-
+SLIDE_REF_MIN_CM_S = 1e-3
+"""Below this human reference slide (cm/s) the ratio slide / slide_ref is undefined (NaN)."""
 
 def independent_foot_contacts(human_keypoints: np.ndarray, fps: float) -> tuple[np.ndarray, float]:
     """Human foot contact [left, right] (T, 2) bool and the floor height (m), from the keypoints alone.
@@ -128,7 +129,9 @@ def foot_measures(fps: float, sole_centre: np.ndarray, sole_lowest: np.ndarray, 
     if contact.any():
         out["slide_cm_s"] = float(100.0 * np.mean(robot_speed[contact]))
         out["slide_ref_cm_s"] = float(100.0 * np.mean(human_speed[contact]))
-        out["slide_ratio"] = out["slide_cm_s"] / max(out["slide_ref_cm_s"], 1e-9)
+        # undefined where the scaled human foot does not move at all (a procedural clip's planted feet)
+        out["slide_ratio"] = (out["slide_cm_s"] / out["slide_ref_cm_s"] if out["slide_ref_cm_s"] > SLIDE_REF_MIN_CM_S
+                              else float("nan"))
     else:
         out["slide_cm_s"] = out["slide_ref_cm_s"] = 0.0
         out["slide_ratio"] = float("nan")

@@ -267,6 +267,8 @@ def collect(out: str | Path, data: dict[str, Any]) -> ReportData:
             summary = rec.get("summary") or {}
             if rec.get("status") != "ok" or summary.get("method") == "none" or summary.get("passthrough"):
                 continue
+            if summary.get("change_rad_rms") == 0:        # the adapter left the raw motion as it was
+                continue
             if entries and clip["clip_id"] not in stored:
                 continue
             adapted += seconds_by_clip[clip["clip_id"]]
