@@ -52,35 +52,99 @@ def _head(motion, frames: int):
     return dataclasses.replace(motion, **cut)
 
 
+def _fallen_guard(sim, frames: int, scale: int = 1) -> np.ndarray:
+    """(T * scale - ...) bool: frames within ``guard_frames`` clip frames of a fallen span (a reset is a jump)."""
+    n = (sim.motion.num_frames - 1) * scale + 1
+    near = np.zeros(n, dtype=bool)
+    for reason in sim.summary["reasons"]:
+        for a, b in reason["spans"]:
+            near[max(0, (a - frames) * scale):(b + frames) * scale] = True
+    return near
+
+
 def zmp_outside_fraction(sim, robot, guard_frames: int = 5) -> dict:
     """Share of supported, judged frames of a simulated recording whose ZMP is outside the support polygon.
 
-    The filter's ZMP check with no tolerance (margin 0) on ``sim.motion``. ``tracked``: frames outside the
-    fallen spans and ``guard_frames`` around them (a reset is a jump in the recording, not physics);
-    ``all``: every judged frame; ``over_2cm``: tracked frames more than 2 cm outside.
+    The filter's ZMP check (``stages.filter.checks``, margin 0, no tolerated runs) on
+
+    - ``clip_rate``: the recording at the clip's fps (``sim.motion``), as the pipeline stores it;
+    - ``physics_rate``: the same rollout at every physics step (``sim.fine_motion``; the filter's
+      smoothing window of 9 frames then spans 18 ms instead of 0.3 s), with the share beyond 1 mm too;
+    - ``true_cop``: the recorded true centre of pressure (``sim.cop``, MuJoCo's contact forces) against the
+      same support polygons at the clip's fps (checks the recorder alone).
+
+    ``tracked``: frames outside the fallen spans and ``guard_frames`` clip frames around them (a reset is
+    a jump in the recording, not physics); ``all``: every judged frame; ``over_2cm``: tracked frames more
+    than 2 cm outside.
     """
-    from stages.filter.api import evaluate
+    from stages.filter.body import body_of
+    from stages.filter.checks import CHECKS
+    from stages.filter.checks.dynamics import convex_hull, signed_distance_to_polygon
     from stages.filter.settings import Settings, ZmpSettings
+    from stages.filter.state import ClipState
 
-    settings = Settings(zmp_outside_support=ZmpSettings(margin_m=0.0, allow_frames=0))
-    value = None
-    for result in evaluate(sim.motion, robot, settings).results:
-        if result.code == "zmp_outside_support":
-            value = np.asarray(result.value, dtype=np.float64)
-    if value is None:
-        return {}
-    judged = np.isfinite(value)
-    near_fall = np.zeros(len(value), dtype=bool)
-    for reason in sim.summary["reasons"]:
-        for a, b in reason["spans"]:
-            near_fall[max(0, a - guard_frames):b + guard_frames] = True
-    tracked = judged & ~near_fall
+    body = body_of(robot)
 
-    def share(mask, limit=0.0):
+    def distances(motion, scale: int):
+        zs = ZmpSettings(margin_m=0.0, allow_frames=0, guard_frames=ZmpSettings().guard_frames * scale)
+        state = ClipState(motion, body, Settings(zmp_outside_support=zs))
+        return np.asarray(CHECKS["zmp_outside_support"](state, zs).value, dtype=np.float64), state
+
+    def share(value, mask, limit=0.0):
         return round(float((value[mask] > limit).mean()), 4) if mask.any() else None
 
-    return {"tracked": share(tracked), "all": share(judged), "over_2cm": share(tracked, 0.02),
-            "frames_judged": int(tracked.sum())}
+    value, state = distances(sim.motion, 1)
+    judged = np.isfinite(value)
+    tracked = judged & ~_fallen_guard(sim, guard_frames)
+    out: dict = {"clip_rate": {"tracked": share(value, tracked), "all": share(value, judged),
+                               "over_2cm": share(value, tracked, 0.02), "frames_judged": int(tracked.sum())}}
+    points, _, touching = state.contact_points
+    cop = np.full(len(value), np.nan)
+    for t in np.flatnonzero(tracked & np.isfinite(sim.cop).all(axis=1)):
+        cop[t] = signed_distance_to_polygon(sim.cop[t], convex_hull(points[t, touching[t], :2]))
+    ok = np.isfinite(cop)
+    out["true_cop"] = {"tracked": share(cop, ok), "over_1cm": share(cop, ok, 0.01)}
+    if sim.fine_motion is not None:
+        scale = (sim.fine_motion.num_frames - 1) // max(sim.motion.num_frames - 1, 1)
+        fine, _ = distances(sim.fine_motion, scale)
+        mask = np.isfinite(fine) & ~_fallen_guard(sim, guard_frames, scale)
+        out["physics_rate"] = {"fps": round(float(sim.fine_motion.fps), 3), "tracked": share(fine, mask),
+                               "over_1mm": share(fine, mask, 0.001), "over_2cm": share(fine, mask, 0.02)}
+    return out
+
+
+def reference_zmp_outside(motion, robot) -> dict:
+    """How far the reference itself is from dynamic feasibility on the simulator's contact schedule.
+
+    The reference's ZMP (linear inverted pendulum of its CoM smoothed over 9 frames, with its
+    angular-momentum rate: the balance planner's model) against the hull of the soles the reference
+    loads (full sole rectangles at the reference's foot poses). ``single_support_over_2cm``: share of
+    single-support frames whose ZMP is more than 2 cm outside the stance sole; ``over_2cm``: of all
+    supported frames.
+    """
+    from stages.filter.checks.dynamics import convex_hull, signed_distance_to_polygon
+    from stages.simulate.balance import BalancePlanner, sole_corners
+    from stages.simulate.mjcf import build_sim_model
+    from stages.simulate.reference import build_reference
+
+    sim = build_sim_model(robot, float(motion.fps))
+    ref = build_reference(sim, motion)
+    planner = BalancePlanner(ref.com, ref.contacts, ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
+                             1.0, ref.ang_mom_rate, ref.mass)
+    zmp = planner.reference_zmp()
+    dist = np.full(ref.num_frames, np.nan)
+    single = np.zeros(ref.num_frames, dtype=bool)
+    for t in range(ref.num_frames):
+        pts = [sole_corners(ref.sole_pos[t, k], ref.foot_rot[t, k], sim.sole_half_extents[k], 1.0)
+               for k in range(2) if ref.contacts[t, k]]
+        if pts:
+            dist[t] = signed_distance_to_polygon(zmp[t], convex_hull(np.vstack(pts)))
+            single[t] = len(pts) == 1
+    ok = np.isfinite(dist)
+    return {"over_2cm": round(float(np.mean(dist[ok] > 0.02)), 4) if ok.any() else None,
+            "single_support_over_2cm": round(float(np.mean(dist[ok & single] > 0.02)), 4) if (ok & single).any()
+            else None,
+            "single_support_fraction": round(float(single.mean()), 4)}
 
 
 def run(quick: bool = False) -> dict:
@@ -99,18 +163,21 @@ def run(quick: bool = False) -> dict:
         motion = read_unitree_csv(path, robot)
         if quick:
             motion = _head(motion, 600)
-        sim = simulate_motion(motion, robot)
+        sim = simulate_motion(motion, robot, record_every_step=True)
         s = sim.summary
         rtf.append(s["realtime_factor"])
         out["walks"][name] = {k: s[k] for k in KEYS}
         out["walks"][name]["zmp_outside_fraction_sim"] = zmp_outside_fraction(sim, robot)
+        out["walks"][name]["reference_zmp_outside"] = reference_zmp_outside(motion, robot)
     bvh = SHARED / "lafan1" / "walk4_subject1.bvh"
     if bvh.exists() and not quick:
-        sim = simulate_motion(_retargeted(bvh, robot), robot)
+        motion = _retargeted(bvh, robot)
+        sim = simulate_motion(motion, robot, record_every_step=True)
         s = sim.summary
         rtf.append(s["realtime_factor"])
         out["walks"]["walk4_subject1_retargeted"] = {k: s[k] for k in KEYS}
         out["walks"]["walk4_subject1_retargeted"]["zmp_outside_fraction_sim"] = zmp_outside_fraction(sim, robot)
+        out["walks"]["walk4_subject1_retargeted"]["reference_zmp_outside"] = reference_zmp_outside(motion, robot)
     run_json = REPO / "out" / "default" / "run.json"
     if run_json.exists() and not quick:
         for clip in json.loads(run_json.read_text())["clips"]:
@@ -118,11 +185,14 @@ def run(quick: bool = False) -> dict:
             if rec.get("status") != "ok" or not rec.get("artifact"):
                 continue
             motion = RobotMotion.load(REPO / "out" / "default" / rec["artifact"])
-            s = simulate_motion(motion, robot).summary
+            sim = simulate_motion(motion, robot, record_every_step=True)
+            s = sim.summary
             rtf.append(s["realtime_factor"])
             out["demo"][clip["clip_id"]] = {"filter": (clip["stages"].get("filter") or {}).get("status"),
                                             "falls": s["falls"], "tracked_fraction": s["tracked_fraction"],
                                             "mean_body_error_m": s["mean_body_error_m"],
-                                            "realtime_factor": s["realtime_factor"]}
+                                            "realtime_factor": s["realtime_factor"],
+                                            "zmp_outside_fraction_sim": zmp_outside_fraction(sim, robot),
+                                            "reference_zmp_outside": reference_zmp_outside(motion, robot)}
     out["realtime_factor_median"] = round(float(np.median(rtf)), 2) if rtf else None
     return out

@@ -50,6 +50,13 @@ class Simulation:
         key_body_error_m: (T,) mean key-body position error to the reference, m.
         joint_torque: (T, D) applied joint torques, N·m (mean over the frame's physics steps).
         contact_force: (T, 2, 3) floor contact force on [left, right] foot, N, world (at the frame).
+        floor_wrench: (T, 6) net floor wrench on the robot (every contact: soles and limbs), mean over
+            the physics steps from frame t to t + 1: force (N) then moment about the world origin (N·m),
+            world axes (the last frame repeats the one before).
+        fine_motion: only with ``record_every_step``: the rollout at every physics step (frame rate
+            ``fps × frame_substeps``; for checks that differentiate, e.g. re-checking the ZMP), else None.
+        cop: (T, 2) the true centre of pressure on the floor from ``floor_wrench``, world xy, m (NaN where
+            the normal force is below 5 % of the robot's weight).
         summary: falls, falls_per_min, tracked_fraction, mean_body_error_m, max_torque_ratio,
             realtime_factor (simulated seconds per CPU second of this process: one core, robust to a
             shared machine), realtime_factor_wall, cpu_s, wall_s, qp_failures, balance_plans_infeasible,
@@ -61,7 +68,10 @@ class Simulation:
     key_body_error_m: np.ndarray
     joint_torque: np.ndarray
     contact_force: np.ndarray
+    floor_wrench: np.ndarray
+    cop: np.ndarray
     summary: dict[str, Any]
+    fine_motion: RobotMotion | None = None
 
     def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The artifact: the simulated :class:`RobotMotion` arrays plus ``sim_*`` arrays, and its meta."""
@@ -70,6 +80,8 @@ class Simulation:
         arrays["sim_key_body_error_m"] = self.key_body_error_m.astype(np.float64)
         arrays["sim_joint_torque"] = self.joint_torque.astype(np.float64)
         arrays["sim_contact_force"] = self.contact_force.astype(np.float64)
+        arrays["sim_floor_wrench"] = self.floor_wrench.astype(np.float64)
+        arrays["sim_cop"] = self.cop.astype(np.float64)
         meta = {**meta, "simulation": {k: v for k, v in self.summary.items() if k not in TIMING_KEYS}}
         return arrays, meta
 
@@ -170,7 +182,33 @@ def _foot_contact_forces(sim: SimModel, d: mujoco.MjData, foot_geoms: tuple[int,
     return out
 
 
-def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None = None) -> Simulation:
+def floor_wrench_about_origin(m: mujoco.MjModel, d: mujoco.MjData, root: int) -> np.ndarray:
+    """(6,) net external (contact) wrench on the robot after ``mj_step2``: force N, moment about the world origin N·m.
+
+    ``mj_rnePostConstraint`` fills ``cfrc_ext`` (moment then force per body, about the subtree CoM of the
+    root body: MuJoCo's com-based frame); the robot has no other external forces.
+    """
+    mujoco.mj_rnePostConstraint(m, d)
+    total = d.cfrc_ext[1:].sum(axis=0)
+    force = total[3:]
+    return np.concatenate([force, total[:3] + np.cross(d.subtree_com[root], force)])
+
+
+def centre_of_pressure(wrench: np.ndarray, min_normal_n: float) -> np.ndarray:
+    """(T, 2) floor point (z = 0) where a wrench (T, 6: force, moment about the origin) has no horizontal moment.
+
+    ``p_x = -n_y / f_z``, ``p_y = n_x / f_z``; NaN where ``f_z < min_normal_n``.
+    """
+    fz = wrench[:, 2]
+    ok = fz >= min_normal_n
+    safe = np.where(ok, fz, 1.0)
+    cop = np.stack([-wrench[:, 4] / safe, wrench[:, 3] / safe], axis=1)
+    cop[~ok] = np.nan
+    return cop
+
+
+def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None = None,
+                    record_every_step: bool = False) -> Simulation:
     """Track ``motion`` with the whole-body controller in MuJoCo and record the rollout.
 
     Args:
@@ -182,6 +220,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     Raises:
         InputError: the motion is for another robot, has the wrong joints,
             fewer than 2 frames or non-finite values.
+        record_every_step: also keep the state after every physics step (``Simulation.fine_motion``).
     """
     settings = settings or Settings()
     check_motion(motion, robot)
@@ -200,7 +239,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     if settings.controller.balance_com:
         cs0 = settings.controller
         planner = BalancePlanner(ref.com, ref.contacts, ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
-                                 cs0.balance_cop_fraction, ref.ang_mom_rate, ref.mass, cs0.balance_horizon_frames,
+                                 cs0.balance_cop_fraction,
+                                 ref.ang_mom_rate if cs0.balance_angular_momentum else None, ref.mass, cs0.balance_horizon_frames,
                                  zmp_weight=cs0.balance_zmp_weight, zmp_fraction=cs0.balance_zmp_fraction)
         ref = dataclasses.replace(ref, com=ref.com.copy(), com_vel=ref.com_vel.copy(), com_acc=ref.com_acc.copy())
         if cs0.balance_replan_frames == 0:
@@ -222,6 +262,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     fallen = np.zeros(T, dtype=bool)
     torque = np.zeros((T, D))
     force = np.zeros((T, 2, 3))
+    floor = np.zeros((T, 6))
+    fine = np.empty(((T - 1) * substeps + 1, m.nq)) if record_every_step else None
     spans: list[tuple[int, int]] = []
     qp_failures = 0
     loss_start: int | None = None
@@ -233,6 +275,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     for t in range(T):
         _update_kinematics(m, d)
         qpos[t] = d.qpos
+        if fine is not None:
+            fine[t * substeps] = d.qpos          # after a reset: the reset state
         err = float(np.linalg.norm(d.site_xpos[key_sites] - ref.key_pos[t], axis=1).mean())
         error[t] = err
         if err > fall.tracked_error_m:
@@ -257,6 +301,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         q0 = qd0 = None
         since = 0.0
         acc = np.zeros(D)
+        wrench_sum = np.zeros(6)
         for sub in range(substeps):
             mujoco.mj_step1(m, d)
             if sub % cs.control_every == 0:
@@ -276,10 +321,15 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             d.ctrl[:] = tau
             acc += np.clip(tau, -ctrl.tau_max, ctrl.tau_max)
             mujoco.mj_step2(m, d)
+            wrench_sum += floor_wrench_about_origin(m, d, root)
+            if fine is not None:
+                fine[t * substeps + sub + 1] = d.qpos
             since += dt
         torque[t] = acc / substeps
+        floor[t] = wrench_sum / substeps
         force[t + 1] = _foot_contact_forces(sim, d, foot_geoms)
     torque[T - 1] = torque[T - 2]
+    floor[T - 1] = floor[T - 2]
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
 
@@ -287,10 +337,16 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     root_rot = np.concatenate([qpos[:, 4:7], qpos[:, 3:4]], axis=1)      # wxyz -> xyzw
     weight = robot.total_mass * 9.81
     contacts = force[:, :, 2] > 0.05 * weight
+    cop = centre_of_pressure(floor, 0.05 * weight)
     provenance = {**motion.provenance, "simulated_by": "stages.simulate (MuJoCo, task-space inverse dynamics)",
                   "mujoco_version": mujoco.__version__}
     simulated = robot_motion_from_trajectory(robot, float(motion.fps), root_pos, root_rot, qpos[:, dq_adr],
                                              contacts=contacts, provenance=provenance)
+    fine_motion = None
+    if fine is not None:
+        fine_rot = np.concatenate([fine[:, 4:7], fine[:, 3:4]], axis=1)
+        fine_motion = robot_motion_from_trajectory(robot, float(motion.fps) * substeps, fine[:, 0:3], fine_rot,
+                                                   fine[:, dq_adr], provenance=provenance)
     duration_s = (T - 1) / float(motion.fps)
     ratio = np.abs(torque) / robot.effort_limit
     reasons = []
@@ -314,4 +370,5 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         "wall_s": round(wall, 4),
     }
     return Simulation(motion=simulated, fallen=fallen, key_body_error_m=error, joint_torque=torque,
-                      contact_force=force, summary=summary)
+                      contact_force=force, floor_wrench=floor, cop=cop, summary=summary,
+                      fine_motion=fine_motion)

@@ -90,6 +90,13 @@ class BalancePlanner:
         self.infeasible = 0
         self._cache: dict[int, tuple[np.ndarray, ...]] = {}
 
+    def reference_zmp(self) -> np.ndarray:
+        """(T, 2) the reference's own ZMP (pendulum of its CoM smoothed over 9 frames plus the angular-momentum shift), m."""
+        T = self.T
+        com = savgol_filter(self.com, min(9, T - (1 - T % 2)), 2, axis=0, mode="interp") if T >= 5 else self.com
+        acc = np.gradient(np.gradient(com, self.dt, axis=0), self.dt, axis=0) if T > 2 else np.zeros_like(com)
+        return com[:, :2] - self.h[:, None] * acc[:, :2] + self.shift
+
     def _zmp_reference(self, sole_pos: np.ndarray, foot_rot: np.ndarray, contacts: np.ndarray, half: np.ndarray,
                        fraction: float) -> np.ndarray:
         """(T, 2) ZMP the plan is drawn to: the reference's own ZMP moved into the support shrunk by ``fraction``.
@@ -99,8 +106,7 @@ class BalancePlanner:
         """
         T = self.T
         com = savgol_filter(self.com, min(9, T - (1 - T % 2)), 2, axis=0, mode="interp") if T >= 5 else self.com
-        acc = np.gradient(np.gradient(com, self.dt, axis=0), self.dt, axis=0) if T > 2 else np.zeros_like(com)
-        zmp = com[:, :2] - self.h[:, None] * acc[:, :2] + self.shift
+        zmp = self.reference_zmp()
         out = zmp.copy()
         eye = np.eye(2)
         for t in range(T):

@@ -30,6 +30,7 @@ import daqp
 import mujoco
 import numpy as np
 
+from stages.filter.checks.dynamics import convex_hull
 from stages.simulate.mjcf import SimModel
 from stages.simulate.reference import Reference
 from stages.simulate.settings import ControllerSettings, TaskGains
@@ -46,6 +47,26 @@ def rotation_error(r_target: np.ndarray, r: np.ndarray) -> np.ndarray:
     """
     e = r_target @ r.T
     return 0.5 * np.array([e[2, 1] - e[1, 2], e[0, 2] - e[2, 0], e[1, 0] - e[0, 1]])
+
+
+def project_into_polygon(point: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """The point of the convex hull of ``corners`` (N, 2) nearest to ``point`` (2,) (itself when inside), m."""
+    hull = convex_hull(corners)
+    if len(hull) == 1:
+        return hull[0].copy()
+    a = hull
+    b = np.roll(hull, -1, axis=0)
+    if len(hull) == 2:
+        a, b = hull[:1], hull[1:]
+    else:
+        edge = b - a
+        side = edge[:, 0] * (point[1] - a[:, 1]) - edge[:, 1] * (point[0] - a[:, 0])    # >= 0 inside (CCW)
+        if np.all(side >= 0.0):
+            return np.asarray(point, dtype=np.float64).copy()
+    edge = b - a
+    s = np.clip(np.sum((point - a) * edge, axis=1) / np.maximum(np.sum(edge * edge, axis=1), 1e-18), 0.0, 1.0)
+    nearest = a + s[:, None] * edge
+    return nearest[int(np.argmin(np.linalg.norm(nearest - point, axis=1)))]
 
 
 @dataclass
@@ -139,6 +160,31 @@ class Controller:
         rows = np.hstack([local[:, :3] @ rot.T, local[:, 3:] @ rot.T])
         return rows, lo, hi
 
+    def _dcm_command(self, com: np.ndarray, com_vel: np.ndarray, c_ref: np.ndarray, v_ref: np.ndarray,
+                     a_ref: np.ndarray, feet: list, halves: list) -> np.ndarray:
+        """Horizontal CoM acceleration (2,) m/s² from divergent-component-of-motion (capture point) feedback.
+
+        Linear inverted pendulum ``c̈ = ω² (c - p)`` with ``ω² = (g + z̈_ref) / c_z``: the target's CoP
+        ``p_ref = c_ref - a_ref / ω²`` and DCM ``ξ_ref = c_ref + v_ref / ω``; the commanded CoP
+        ``p = p_ref + (1 + k / ω) (ξ - ξ_ref)`` (the DCM error then decays at rate ``k``) is moved into the
+        loaded soles shrunk by ``dcm_cop_fraction``, so the command never asks for a CoP the feet cannot give.
+        """
+        s = self.settings
+        omega2 = max(9.81 + float(a_ref[2]), 0.2 * 9.81) / max(float(com[2]), 0.1)
+        omega = float(np.sqrt(omega2))
+        p_ref = c_ref[:2] - a_ref[:2] / omega2
+        xi = com[:2] + com_vel[:2] / omega
+        xi_ref = c_ref[:2] + v_ref[:2] / omega
+        p = p_ref + (1.0 + s.dcm_gain / omega) * (xi - xi_ref)
+        f = s.dcm_cop_fraction
+        corners = []
+        for (_, _, point, rot), half in zip(feet, halves):
+            hx, hy = f * float(half[0]), f * float(half[1])
+            local = np.array([[hx, hy, 0.0], [hx, -hy, 0.0], [-hx, -hy, 0.0], [-hx, hy, 0.0]])
+            corners.append((point + local @ rot.T)[:, :2])
+        p = project_into_polygon(p, np.vstack(corners))
+        return omega2 * (com[:2] - p)
+
     # --- the control step ------------------------------------------------------------------------------
     def solve(self, d: mujoco.MjData, ref: Reference, frame: int, alpha: float) -> Command:
         """Torques for the state in ``d`` (after ``mj_step1``) tracking ``ref`` at frame ``frame + alpha``."""
@@ -194,7 +240,12 @@ class Controller:
         jcom = self._jp.copy()
         com = d.subtree_com[self.sim.root_body]
         com_bias = self._com_bias(d) if s.velocity_bias else np.zeros(3)
-        a_com = self._pd(s.com, lerp(ref.com) - com, lerp(ref.com_vel) - jcom @ qvel, lerp(ref.com_acc))
+        com_vel = jcom @ qvel
+        a_com = self._pd(s.com, lerp(ref.com) - com, lerp(ref.com_vel) - com_vel, lerp(ref.com_acc))
+        if s.com_feedback == "dcm" and loaded.any():
+            a_com[:2] = self._dcm_command(com, com_vel, lerp(ref.com), lerp(ref.com_vel), lerp(ref.com_acc),
+                                          [feet[k] for k in range(2) if loaded[k]],
+                                          [self.sim.sole_half_extents[k] for k in range(2) if loaded[k]])
         horizontal = float(np.linalg.norm(a_com[:2]))
         if horizontal > s.com_max_acceleration:       # a reference the robot lags far behind: do not chase it
             a_com[:2] *= s.com_max_acceleration / horizontal
@@ -204,7 +255,7 @@ class Controller:
         step_offset = np.zeros(3)
         if loaded.sum() == 1 and s.step_gain > 0.0:
             omega = np.sqrt(9.81 / max(float(com[2]), 0.1))
-            xi = com + jcom @ qvel / omega
+            xi = com + com_vel / omega
             xi_ref = lerp(ref.com) + lerp(ref.com_vel) / omega
             step_offset[:2] = s.step_gain * (xi - xi_ref)[:2]
             norm = float(np.linalg.norm(step_offset))

@@ -48,6 +48,7 @@ class ControllerSettings:
     balance_zmp_weight: float = 10.0     # plan cost of its ZMP's distance to the reference's ZMP moved into the support
                                          # shrunk to balance_zmp_fraction (relative to the CoM cost 1; 0: off)
     balance_zmp_fraction: float = 0.5    # share of the sole half-lengths that ZMP target keeps to
+    balance_angular_momentum: bool = True   # the plan's ZMP counts the reference's angular-momentum rate
     balance_replan_frames: int = 2       # frames between re-plans from the robot's state (0: one plan, before the rollout)
     velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
     control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
@@ -56,6 +57,10 @@ class ControllerSettings:
     pelvis_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=10.0))
     torso_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=2.0))
     swing_foot: TaskGains = field(default_factory=lambda: TaskGains(kp=400.0, kd=40.0, weight=20.0))
+    com_feedback: Literal["pd", "dcm"] = "pd"    # horizontal CoM command: PD on the CoM ("pd") or divergent-
+                                         # component-of-motion feedback with the commanded CoP kept in the support
+    dcm_gain: float = 2.0                # 1/s, DCM error decay rate on top of the pendulum's own (dcm feedback)
+    dcm_cop_fraction: float = 0.8        # share of the sole half-lengths the commanded CoP keeps to (dcm feedback)
     com_max_acceleration: float = 5.0    # m/s², cap of the horizontal CoM feedback + feed-forward command
     step_gain: float = 0.0               # swing-foot target shift per metre of capture-point error (single support)
     step_max_m: float = 0.15             # m, largest such shift
