@@ -87,20 +87,58 @@ def test_ballistic_reference_falls(robot):
     assert sim.summary["tracked_fraction"] < 0.9
 
 
-def test_real_walk_tracked(robot):
+def test_standing_centre_of_pressure_is_the_com_projection(robot):
+    sim = simulate_motion(standing(robot, 31), robot)
+    weight = robot.total_mass * 9.81
+    assert sim.floor_wrench[5:, 2] == pytest.approx(weight, rel=0.02)      # the floor carries the robot
+    assert np.abs(sim.floor_wrench[5:, :2]).max() < 0.02 * weight            # and pushes it nowhere
+    # standing still: the centre of pressure lies under the CoM, between the soles
+    pelvis_xy = sim.motion.root_pos[5:, :2]
+    assert np.abs(sim.cop[5:] - pelvis_xy).max() < 0.05
+    arrays, _ = sim.arrays()
+    assert arrays["sim_cop"].shape == (31, 2) and arrays["sim_floor_wrench"].shape == (31, 6)
+
+
+def test_real_walk_tracked_and_physical(robot):
+    from stages.filter.body import body_of
+    from stages.filter.checks import CHECKS
+    from stages.filter.settings import Settings as FilterSettings
+    from stages.filter.settings import ZmpSettings
+    from stages.filter.state import ClipState
+
     path = require_shared("lafan1_g1_unitree_extra", "walk1_subject2.csv")
-    sim = simulate_motion(head(read_unitree_csv(path, robot), 90), robot)
+    sim = simulate_motion(head(read_unitree_csv(path, robot), 90), robot, record_every_step=True)
     # the first 3 s (stand, first steps) are tracked without a fall
     assert sim.summary["falls"] == 0
     assert sim.summary["tracked_fraction"] == 1.0
+    fine = sim.fine_motion
+    assert fine is not None
+    substeps = (fine.num_frames - 1) // 89
+    assert fine.num_frames == 89 * substeps + 1 and fine.fps == pytest.approx(30.0 * substeps)
+    np.testing.assert_allclose(fine.root_pos[::substeps], sim.motion.root_pos, atol=1e-12)
+    # the filter's ZMP check on the rollout at the physics rate: physical to a millimetre
+    zs = ZmpSettings(margin_m=0.0, allow_frames=0, guard_frames=4 * substeps)
+    state = ClipState(fine, body_of(robot), FilterSettings(zmp_outside_support=zs))
+    value = np.asarray(CHECKS["zmp_outside_support"](state, zs).value)
+    judged = np.isfinite(value)
+    assert judged.mean() > 0.9
+    assert np.mean(value[judged] > 0.001) <= 0.02
 
 
-@pytest.mark.xfail(strict=True, reason="single support of real walking still falls about once per step (the QP holds "
-                                       "the lateral CoP at the sole bound); issue 11 target not reached yet")
 def test_real_walk_tracked_to_target(robot):
     path = require_shared("lafan1_g1_unitree_extra", "walk1_subject2.csv")
     sim = simulate_motion(head(read_unitree_csv(path, robot), 240), robot)
     assert sim.summary["falls"] == 0 and sim.summary["tracked_fraction"] >= 0.9
+
+
+def test_demo_corpus_simulated(default_run):
+    """The pipeline's demo run: kicks (0.9 s on one foot), squat and waves tracked to the end with no fall."""
+    import json
+
+    clips = {c["clip_id"]: c["stages"] for c in json.loads((default_run / "run.json").read_text())["clips"]}
+    for name in ("kick_left", "kick_right", "squat", "wave_left", "wave_right"):
+        summary = clips[f"demo__{name}_s0"]["simulate"]["summary"]
+        assert summary["falls"] == 0 and summary["tracked_fraction"] == 1.0, name
 
 
 def test_same_inputs_same_recording(robot, tmp_path):
@@ -189,6 +227,31 @@ def test_corner_contacts_see_toe_off():
     got = corner_contacts(sole, rot, half, fps, height_m=0.01, speed_m_s=0.5)
     assert got[:, 0].all()
     assert not got[:, 1].any()
+
+
+def test_balance_plan_ends_capturable():
+    """With a terminal DCM cost the plan's last state has its capture point at the ZMP target there."""
+    from stages.simulate.balance import BalancePlanner
+
+    T, fps = 40, 30.0
+    com = np.tile([0.0, 0.08, 0.7], (T, 1))                      # the reference holds its CoM 8 cm off the sole
+    sole = np.zeros((T, 2, 3))
+    sole[:, 0, 1], sole[:, 1, 1] = 0.1, -0.1
+    rot = np.tile(np.eye(3), (T, 2, 1, 1))
+    contacts = np.zeros((T, 2), dtype=bool)
+    contacts[:, 1] = True                                       # single support on the right sole (y = -0.1)
+    half = np.array([[0.1, 0.04], [0.1, 0.04]])
+    kwargs = dict(zmp_fraction=0.5, horizon_frames=30)
+    free = BalancePlanner(com, contacts, sole, rot, half, fps, 1.0, **kwargs)
+    capt = BalancePlanner(com, contacts, sole, rot, half, fps, 1.0, terminal_weight=100.0, **kwargs)
+    start, vel = np.array([0.0, -0.07, 0.7]), np.zeros(3)              # at rest over the sole, 1 cm in
+    omega = np.sqrt(9.81 / 0.7)
+
+    def last_dcm(path):
+        return path[-1] + (path[-1] - path[-2]) * fps / omega
+
+    assert abs(last_dcm(free.plan(0, start, vel))[1] + 0.1) > 0.05   # ZMP limits only: the plan drifts off at its end
+    assert abs(last_dcm(capt.plan(0, start, vel))[1] + 0.1) < 0.03   # capturable over the sole
 
 
 def test_balance_zmp_reference_inside_support():

@@ -52,7 +52,9 @@ class Simulation:
         contact_force: (T, 2, 3) floor contact force on [left, right] foot, N, world (at the frame).
         floor_wrench: (T, 6) net floor wrench on the robot (every contact: soles and limbs), mean over
             the physics steps from frame t to t + 1: force (N) then moment about the world origin (N·m),
-            world axes (the last frame repeats the one before).
+            world axes (the last frame repeats the one before). From the robot's momentum change over
+            the frame minus gravity's impulse (exact for the linear part; within
+            :func:`floor_wrench_about_origin`'s contact forces to about a millimetre of CoP).
         fine_motion: only with ``record_every_step``: the rollout at every physics step (frame rate
             ``fps × frame_substeps``; for checks that differentiate, e.g. re-checking the ZMP), else None.
         cop: (T, 2) the true centre of pressure on the floor from ``floor_wrench``, world xy, m (NaN where
@@ -194,6 +196,15 @@ def floor_wrench_about_origin(m: mujoco.MjModel, d: mujoco.MjData, root: int) ->
     return np.concatenate([force, total[:3] + np.cross(d.subtree_com[root], force)])
 
 
+def _momentum_about_origin(d: mujoco.MjData, root: int, mass: float) -> np.ndarray:
+    """(6,) linear momentum (N s) and angular momentum about the world origin (N m s) of the robot.
+
+    Needs ``mj_subtreeVel`` of the current state (``subtree_angmom`` is about the CoM).
+    """
+    linear = mass * d.subtree_linvel[root]
+    return np.concatenate([linear, d.subtree_angmom[root] + np.cross(d.subtree_com[root], linear)])
+
+
 def centre_of_pressure(wrench: np.ndarray, min_normal_n: float) -> np.ndarray:
     """(T, 2) floor point (z = 0) where a wrench (T, 6: force, moment about the origin) has no horizontal moment.
 
@@ -241,7 +252,9 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         planner = BalancePlanner(ref.com, ref.contacts, ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
                                  cs0.balance_cop_fraction,
                                  ref.ang_mom_rate if cs0.balance_angular_momentum else None, ref.mass, cs0.balance_horizon_frames,
-                                 zmp_weight=cs0.balance_zmp_weight, zmp_fraction=cs0.balance_zmp_fraction)
+                                 zmp_weight=cs0.balance_zmp_weight, zmp_fraction=cs0.balance_zmp_fraction,
+                                 terminal_weight=cs0.balance_terminal_weight,
+                                 terminal_target=cs0.balance_terminal_target)
         ref = dataclasses.replace(ref, com=ref.com.copy(), com_vel=ref.com_vel.copy(), com_acc=ref.com_acc.copy())
         if cs0.balance_replan_frames == 0:
             _plan_offline(planner, ref)
@@ -272,8 +285,18 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     dq_adr, dv_adr = sim.dof_qpos, sim.dof_qvel
     _reset(sim, d, ref, 0)
     last_plan = -10 ** 9
+    mass = float(np.sum(m.body_mass))
+    weight_vec = mass * m.opt.gravity
+    interval = substeps * dt
+    momentum0 = np.zeros(6)
+    com_sum = np.zeros(3)
     for t in range(T):
         _update_kinematics(m, d)
+        if t > 0:    # the floor's mean wrench over the last frame: momentum change minus gravity's impulse
+            momentum = _momentum_about_origin(d, root, mass)
+            floor[t - 1, :3] = (momentum[:3] - momentum0[:3]) / interval - weight_vec
+            floor[t - 1, 3:] = ((momentum[3:] - momentum0[3:]) / interval
+                                - np.cross(com_sum / substeps, weight_vec))
         qpos[t] = d.qpos
         if fine is not None:
             fine[t * substeps] = d.qpos          # after a reset: the reset state
@@ -290,10 +313,13 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             spans.append((onset, t + 1))
             loss_start = None
             _reset(sim, d, ref, t)
+            _update_kinematics(m, d)
             ctrl.reset()
             last_plan = -10 ** 9
         if t == T - 1:
             break
+        momentum0 = _momentum_about_origin(d, root, mass)
+        com_sum = np.zeros(3)
         if planner is not None and t - last_plan >= cs.balance_replan_frames:
             _replan(planner, ref, t, d.subtree_com[root].copy(), d.subtree_linvel[root].copy())
             last_plan = t
@@ -301,9 +327,9 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         q0 = qd0 = None
         since = 0.0
         acc = np.zeros(D)
-        wrench_sum = np.zeros(6)
         for sub in range(substeps):
             mujoco.mj_step1(m, d)
+            com_sum += d.subtree_com[root]
             if sub % cs.control_every == 0:
                 cmd = ctrl.solve(d, ref, t, sub / substeps)
                 qp_failures += int(not cmd.ok)
@@ -321,12 +347,10 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             d.ctrl[:] = tau
             acc += np.clip(tau, -ctrl.tau_max, ctrl.tau_max)
             mujoco.mj_step2(m, d)
-            wrench_sum += floor_wrench_about_origin(m, d, root)
             if fine is not None:
                 fine[t * substeps + sub + 1] = d.qpos
             since += dt
         torque[t] = acc / substeps
-        floor[t] = wrench_sum / substeps
         force[t + 1] = _foot_contact_forces(sim, d, foot_geoms)
     torque[T - 1] = torque[T - 2]
     floor[T - 1] = floor[T - 2]

@@ -33,6 +33,8 @@ import numpy as np
 from scipy.signal import savgol_filter
 from scipy.spatial import ConvexHull, QhullError
 
+from stages.filter.checks.dynamics import convex_hull
+
 GRAVITY = 9.81
 
 
@@ -51,6 +53,26 @@ def sole_corners(sole_pos: np.ndarray, foot_rot: np.ndarray, half: np.ndarray, f
     return (sole_pos + offsets @ foot_rot.T)[:, :2]
 
 
+def project_into_polygon(point: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """The point of the convex hull of ``corners`` (N, 2) nearest to ``point`` (2,) (itself when inside), m."""
+    hull = convex_hull(corners)
+    if len(hull) == 1:
+        return hull[0].copy()
+    a = hull
+    b = np.roll(hull, -1, axis=0)
+    if len(hull) == 2:
+        a, b = hull[:1], hull[1:]
+    else:
+        edge = b - a
+        side = edge[:, 0] * (point[1] - a[:, 1]) - edge[:, 1] * (point[0] - a[:, 0])    # >= 0 inside (CCW)
+        if np.all(side >= 0.0):
+            return np.asarray(point, dtype=np.float64).copy()
+    edge = b - a
+    s = np.clip(np.sum((point - a) * edge, axis=1) / np.maximum(np.sum(edge * edge, axis=1), 1e-18), 0.0, 1.0)
+    nearest = a + s[:, None] * edge
+    return nearest[int(np.argmin(np.linalg.norm(nearest - point, axis=1)))]
+
+
 class BalancePlanner:
     """Per-clip data of the CoM planner (support half-planes, pendulum heights, ZMP shifts).
 
@@ -65,7 +87,8 @@ class BalancePlanner:
     def __init__(self, com: np.ndarray, contacts: np.ndarray, sole_pos: np.ndarray, foot_rot: np.ndarray,
                  half_extents: np.ndarray, fps: float, fraction: float, ang_mom_rate: np.ndarray | None = None,
                  mass: float = 1.0, horizon_frames: int = 30, acceleration_weight: float = 1e-6,
-                 zmp_weight: float = 0.0, zmp_fraction: float = 0.5):
+                 zmp_weight: float = 0.0, zmp_fraction: float = 0.5, terminal_weight: float = 0.0,
+                 terminal_target: str = "zmp"):
         T = com.shape[0]
         self.T = T
         self.dt = 1.0 / fps
@@ -83,8 +106,12 @@ class BalancePlanner:
                    for k in range(2) if contacts[t, k]]
             self.planes.append(support_halfplanes(np.vstack(pts)) if pts else None)
         self.zmp_weight = float(zmp_weight)
+        self.terminal_weight = float(terminal_weight)
         self.zmp_ref = (self._zmp_reference(sole_pos, foot_rot, contacts, half_extents, zmp_fraction)
-                        if self.zmp_weight > 0 else None)
+                        if self.zmp_weight > 0 or self.terminal_weight > 0 else None)
+        self.terminal_target = None
+        if self.terminal_weight > 0 and terminal_target == "dcm":
+            self.terminal_target = self._dcm_target(sole_pos, foot_rot, contacts, half_extents, fraction)
         self.horizon = max(2, int(horizon_frames))
         self.acceleration_weight = acceleration_weight
         self.infeasible = 0
@@ -96,6 +123,20 @@ class BalancePlanner:
         com = savgol_filter(self.com, min(9, T - (1 - T % 2)), 2, axis=0, mode="interp") if T >= 5 else self.com
         acc = np.gradient(np.gradient(com, self.dt, axis=0), self.dt, axis=0) if T > 2 else np.zeros_like(com)
         return com[:, :2] - self.h[:, None] * acc[:, :2] + self.shift
+
+    def _dcm_target(self, sole_pos: np.ndarray, foot_rot: np.ndarray, contacts: np.ndarray, half: np.ndarray,
+                    fraction: float) -> np.ndarray:
+        """(T, 2) the reference's DCM ``c + ċ/ω`` (CoM smoothed over 9 frames) moved into the frame's support."""
+        T = self.T
+        com = savgol_filter(self.com, min(9, T - (1 - T % 2)), 2, axis=0, mode="interp") if T >= 5 else self.com
+        vel = np.gradient(com, self.dt, axis=0) if T > 1 else np.zeros_like(com)
+        xi = com[:, :2] + vel[:, :2] * np.sqrt(self.h)[:, None]
+        out = xi.copy()
+        for t in range(T):
+            pts = [sole_corners(sole_pos[t, k], foot_rot[t, k], half[k], fraction) for k in range(2) if contacts[t, k]]
+            if pts:
+                out[t] = project_into_polygon(xi[t], np.vstack(pts))
+        return out
 
     def _zmp_reference(self, sole_pos: np.ndarray, foot_rot: np.ndarray, contacts: np.ndarray, half: np.ndarray,
                        fraction: float) -> np.ndarray:
@@ -167,7 +208,18 @@ class BalancePlanner:
         h = self.h[frames]
         P = S - h[:, None] * D                                         # p_i = P_i x + q_i
         q = ks[:, None] * c0 - h[:, None] * const + self.shift[frames]
-        if self.zmp_ref is not None:                                   # + w |P x + q - p_ref|² on each axis
+        last = t + n                                                   # the plan's last frame
+        if self.terminal_weight > 0 and n >= 2 and self.planes[last - 1] is not None:
+            # + w |ξ_N - p_ref,N|²: the plan ends capturable (its DCM c + ċ/ω at the ZMP target of that frame)
+            k = 1.0 / (self.dt * np.sqrt(1.0 / max(float(self.h[last - 1]), 1e-3)))
+            r = np.zeros(n)
+            r[n - 1], r[n - 2] = 1.0 + k, -k
+            wt = self.terminal_weight
+            H = H + np.kron(np.eye(2), wt * np.outer(r, r))
+            targets = self.terminal_target if self.terminal_target is not None else self.zmp_ref
+            target = targets[last - 1]                                 # type: ignore[index]
+            f = f - wt * np.concatenate([r * target[0], r * target[1]])
+        if self.zmp_ref is not None and self.zmp_weight > 0:            # + w |P x + q - p_ref|² on each axis
             wz = self.zmp_weight
             PtP = wz * P.T @ P
             H = H + np.kron(np.eye(2), PtP)

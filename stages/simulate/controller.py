@@ -30,7 +30,7 @@ import daqp
 import mujoco
 import numpy as np
 
-from stages.filter.checks.dynamics import convex_hull
+from stages.simulate.balance import project_into_polygon
 from stages.simulate.mjcf import SimModel
 from stages.simulate.reference import Reference
 from stages.simulate.settings import ControllerSettings, TaskGains
@@ -47,26 +47,6 @@ def rotation_error(r_target: np.ndarray, r: np.ndarray) -> np.ndarray:
     """
     e = r_target @ r.T
     return 0.5 * np.array([e[2, 1] - e[1, 2], e[0, 2] - e[2, 0], e[1, 0] - e[0, 1]])
-
-
-def project_into_polygon(point: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """The point of the convex hull of ``corners`` (N, 2) nearest to ``point`` (2,) (itself when inside), m."""
-    hull = convex_hull(corners)
-    if len(hull) == 1:
-        return hull[0].copy()
-    a = hull
-    b = np.roll(hull, -1, axis=0)
-    if len(hull) == 2:
-        a, b = hull[:1], hull[1:]
-    else:
-        edge = b - a
-        side = edge[:, 0] * (point[1] - a[:, 1]) - edge[:, 1] * (point[0] - a[:, 0])    # >= 0 inside (CCW)
-        if np.all(side >= 0.0):
-            return np.asarray(point, dtype=np.float64).copy()
-    edge = b - a
-    s = np.clip(np.sum((point - a) * edge, axis=1) / np.maximum(np.sum(edge * edge, axis=1), 1e-18), 0.0, 1.0)
-    nearest = a + s[:, None] * edge
-    return nearest[int(np.argmin(np.linalg.norm(nearest - point, axis=1)))]
 
 
 @dataclass

@@ -48,15 +48,19 @@ class ControllerSettings:
     balance_zmp_weight: float = 10.0     # plan cost of its ZMP's distance to the reference's ZMP moved into the support
                                          # shrunk to balance_zmp_fraction (relative to the CoM cost 1; 0: off)
     balance_zmp_fraction: float = 0.5    # share of the sole half-lengths that ZMP target keeps to
+    balance_terminal_weight: float = 0.0  # plan cost of its last frame's DCM distance to that frame's ZMP target
+    balance_terminal_target: Literal["zmp", "dcm"] = "zmp"   # that target: the ZMP target ("zmp") or the
+                                         # reference's own DCM moved into the support ("dcm")
     balance_angular_momentum: bool = True   # the plan's ZMP counts the reference's angular-momentum rate
     balance_replan_frames: int = 2       # frames between re-plans from the robot's state (0: one plan, before the rollout)
     velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
     control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
     posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=0.2))
-    com: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=100.0))
+    com: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=3000.0))   # weight 100:
+                                         # the joint posture won over the CoM (a kick's single support tipped)
     pelvis_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=10.0))
     torso_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=2.0))
-    swing_foot: TaskGains = field(default_factory=lambda: TaskGains(kp=400.0, kd=40.0, weight=20.0))
+    swing_foot: TaskGains = field(default_factory=lambda: TaskGains(kp=400.0, kd=40.0, weight=100.0))
     com_feedback: Literal["pd", "dcm"] = "pd"    # horizontal CoM command: PD on the CoM ("pd") or divergent-
                                          # component-of-motion feedback with the commanded CoP kept in the support
     dcm_gain: float = 2.0                # 1/s, DCM error decay rate on top of the pendulum's own (dcm feedback)

@@ -4,7 +4,8 @@ Reads the retarget stage's artifact (a :class:`RobotMotion` .npz) and the
 filter's verdict (``inp.upstream_summary["filter"]``); a clip the filter
 rejected is not simulated. The artifact is the simulated motion (an npz that
 ``RobotMotion.load`` reads, the clip's fps) plus ``sim_fallen``,
-``sim_key_body_error_m``, ``sim_joint_torque`` and ``sim_contact_force``; the
+``sim_key_body_error_m``, ``sim_joint_torque``, ``sim_contact_force``,
+``sim_floor_wrench`` and ``sim_cop`` (the true centre of pressure); the
 summary holds falls, falls_per_min, tracked_fraction, mean_body_error_m,
 max_torque_ratio, realtime_factor and the ``sim_fall`` reasons.
 ``mode: none`` turns the stage off (summary ``{"mode": "none"}``, no artifact).
