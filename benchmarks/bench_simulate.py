@@ -8,11 +8,16 @@ demo run exists under ``out/default`` (``python -m pipeline run --until
 filter``), the demo corpus retargets. For each clip: falls,
 tracked_fraction, mean key-body error and the realtime factor (simulated
 seconds per wall second, one process; the machine is shared, so medians are
-quoted). The simulated recording of each walk is re-checked by the filter's
-ZMP check: the share of its supported frames whose ZMP lies outside the
-support polygon (no tolerance margin), on the tracked frames (falls and their
-resets excluded) and on all. ``realtime_factor`` is simulated seconds
-per CPU second of the process (one core; the wall-clock figure is kept too).
+quoted). The simulated recording of each clip is re-checked by the filter's
+ZMP check (``zmp_outside_fraction_sim``): the share of its supported frames
+whose ZMP lies outside the support polygon (no tolerance margin), on the
+tracked frames (falls and their resets excluded) and on all, at the clip's
+frame rate and at the physics rate, and the recorded true centre of pressure
+against the same polygons; ``reference_zmp_outside`` says how far the
+reference itself is from dynamic feasibility on the simulator's contact
+schedule. ``realtime_factor`` is simulated seconds per CPU second of the
+process (one core; the wall-clock figure is kept too; the re-check
+needs a copy of the state per physics step, its RobotMotion is built after the timing).
 """
 
 from __future__ import annotations
