@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stages.retarget.contacts import FLAT, HEEL_PIVOT, SLIDING, SWING, TOE_PIVOT, ContactSettings, detect_foot_contacts, hysteresis
-from stages.retarget.foot_targets import foot_targets, pivot_points, rot_z_y
+from stages.retarget.foot_targets import foot_targets, pivot_points, rot_z_y, shifted_chain
 
 FPS = 30.0
 ANKLE_REST, TOE_REST = 0.08, 0.02        # a standing foot: ankle joint 8 cm up, toe joint 2 cm up
@@ -165,6 +165,32 @@ def test_sliding_foot_moves_like_the_scaled_human_foot():
     ft = foot_targets(pos, rot, mode, step, CORNERS, FPS)
     np.testing.assert_allclose(np.diff(ft.pos[:, 1]), 0.01, atol=1e-12)
     np.testing.assert_allclose(ft.pos[:, 0], pos[0, 0], atol=1e-12)   # not the chain's drift
+
+
+def test_shifted_chain_equals_a_second_pass_of_the_state_machine():
+    """Every mode (flat, pivots, sliding, swing with and without a later landing), a leaking stretch, a
+    pitching and turning foot: the response to a horizontal chain shift equals running foot_targets again."""
+    rng = np.random.default_rng(5)
+    T = 120
+    pos, _ = _chain(T)
+    pos[:, 1] = 0.05 * np.sin(np.arange(T) / 9.0)
+    rot = np.stack([rot_z_y(0.3 * np.sin(t / 15.0), 0.4 * np.sin(t / 7.0)) for t in range(T)])
+    mode = np.full(T, FLAT)
+    mode[:6], mode[20:28], mode[28:35], mode[35:50], mode[70:80], mode[100:] = (
+        SWING, HEEL_PIVOT, TOE_PIVOT, SWING, SLIDING, SWING)
+    leak = np.zeros(T)
+    leak[55:68] = 0.3
+    step = np.zeros((T, 3))
+    step[1:, :2] = rng.normal(scale=0.005, size=(T - 1, 2))
+    shift = np.zeros((T, 3))
+    shift[:, :2] = np.cumsum(rng.normal(scale=0.01, size=(T, 2)), axis=0)
+    kw = dict(release_s=0.5, leak=leak)
+    first = foot_targets(pos, rot, mode, step, CORNERS, FPS, **kw)
+    again = foot_targets(pos + shift, rot, mode, step, CORNERS, FPS, **kw)
+    moved = shifted_chain(first, mode, shift, FPS, **kw)
+    assert np.abs(again.pos - first.pos).max() > 0.05                 # the shift matters
+    np.testing.assert_allclose(moved.pos, again.pos, atol=1e-12)
+    np.testing.assert_array_equal(moved.rot, again.rot)
 
 
 def test_independent_measure_scores_a_copy_of_the_human_foot_one():

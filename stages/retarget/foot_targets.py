@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.contacts import spans_of
 from stages.retarget.contacts import FLAT, HEEL_PIVOT, SLIDING, SWING, TOE_PIVOT
 
 
@@ -148,7 +149,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
             while n < T and not grounded[n]:
                 n += 1
             if t > 0:
-                L = n - t if n < T else min(n - t, max(1, int(round(release_s * fps))))
+                L = release_frames(n - t, n < T, fps, release_s)
                 f = np.zeros(n - t)
                 f[:L] = release_fade(L)
                 dp = pos[t - 1] - chain_pos[t - 1]
@@ -195,3 +196,44 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
         t += 1
     rot = rot_z_y_batch(yaw_t, pitch_t) @ rest
     return FootTargets(pos=pos, rot=rot)
+
+
+def release_frames(swing_frames: int, lands: bool, fps: float, release_s: float) -> int:
+    """Frames over which a release offset fades: the whole swing before a landing, else at most ``release_s``."""
+    return swing_frames if lands else min(swing_frames, max(1, int(round(release_s * fps))))
+
+
+def shifted_chain(targets: FootTargets, mode: np.ndarray, shift: np.ndarray, fps: float, release_s: float = 0.5,
+                  leak: np.ndarray | None = None) -> FootTargets:
+    """:func:`foot_targets` of a chain moved by a horizontal ``shift`` (T, 3) (z = 0), from the targets
+    ``targets`` of the unmoved chain (same mode, release and leak), without running the state machine again.
+
+    Heights, headings and pitches do not depend on the chain's horizontal position, and the foot's
+    horizontal position is linear in it: an anchor takes the chain's shift at its landing frame and
+    keeps it (a leaking anchor follows the chain's shift with the same per-frame share), a swing
+    foot takes the chain's shift plus the fading difference left at lift-off. So the moved chain's
+    targets are ``targets`` plus that response (equal to running :func:`foot_targets` again to
+    rounding).
+    """
+    mode = np.asarray(mode)
+    d = np.asarray(shift, dtype=np.float64)
+    e = d.copy()
+    T = len(mode)
+    grounded = mode != SWING
+    lk = None if leak is None else np.asarray(leak, dtype=np.float64)
+    for a, b in spans_of(grounded):
+        if lk is None or not lk[a:b].any():
+            e[a:b] = d[a]                                             # held from the landing frame
+            continue
+        prev = d[a]
+        for t in range(a, b):
+            prev = prev + lk[t] * (d[t] - prev)
+            e[t] = prev
+    for a, b in spans_of(~grounded):
+        if a == 0:
+            continue
+        L = release_frames(b - a, b < T, fps, release_s)
+        f = np.zeros(b - a)
+        f[:L] = release_fade(L)
+        e[a:b] = d[a:b] + f[:, None] * (e[a - 1] - d[a - 1])
+    return FootTargets(pos=targets.pos + e, rot=targets.rot)

@@ -32,7 +32,7 @@ from scipy.ndimage import distance_transform_edt, gaussian_filter1d, maximum_fil
 
 from core.records.keypoints import KEYPOINT_NAMES, KEYPOINT_PARENT
 from stages.retarget.contacts import FLAT, FOOT_POINTS, FootContacts
-from stages.retarget.foot_targets import FootTargets, foot_targets
+from stages.retarget.foot_targets import FootTargets, foot_targets, shifted_chain
 from stages.retarget.scaling import LEG_CHAINS, RestPose, Scaling
 
 #: Keypoints placed along the human's segment direction (the rest are rigid offsets).
@@ -530,7 +530,8 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
                                                           fps, settings.ground_smoothing_s)
         root = root + drift
         pos = _chain(kp, est, root, rest, frame_of)
-        feet = anchored()
+        # the chain moved by the drift: the feet's response to it, not a second pass of the state machine
+        feet = [shifted_chain(feet[s], mode[:, s], drift, fps, settings.release_s, leak[:, s]) for s in (0, 1)]
     fixed = {}
     for s in (0, 1):
         k = foot_kp[s]

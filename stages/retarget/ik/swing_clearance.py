@@ -144,15 +144,39 @@ class SwingBarrier:
         length = np.abs(corners[:, 0, 0] - corners[:, 3, 0]) if corners.shape[1] == 4 else np.zeros(2)
         self.max_rise = length * np.sin(st.swing_pitch_max)          # (2,) front - back height budget, m
 
+    def corner_lower(self, z: np.ndarray, clearance: np.ndarray, anchored: np.ndarray | None) -> np.ndarray | None:
+        """(2, C) lower bounds of the corner rows ``J_z dq >= l`` (``-z`` the floor's) with the clearance of
+        every swing foot that is not ``anchored`` folded in: ``max(-z, min(g (c - z), step))`` for its
+        corners lower than c + activation; None when no foot has such a clearance (then the floor's hold).
+
+        The swing clearance row of a corner has the same Jacobian row as its floor row, so it is the
+        floor row with a tighter bound: no row is added to the QP.
+        """
+        out: np.ndarray | None = None
+        if not self.clearance_rows:
+            return None
+        for s in (0, 1):
+            c = float(clearance[s])
+            if c <= 0.0 or (anchored is not None and anchored[s]):
+                continue
+            zs = z[s]
+            near = zs < c + self.activation                          # corners higher than this need no bound
+            if not near.any():
+                continue
+            if out is None:
+                out = -z
+            out[s] = np.where(near, np.maximum(-zs, np.minimum(self.gain * (c - zs), self.step)), out[s])
+        return out
+
     def rows(self, rows: np.ndarray, z: np.ndarray, clearance: np.ndarray,
              anchored: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
-        """Clearance and pitch rows G dq >= l of the swing feet, from the sole corner rows (2, C, nv)
-        (d z / d dq) and heights z (2, C) (m); None when no foot has a clearance.
+        """The swing rows G dq >= l that are not corner bounds (:meth:`corner_lower`): the clearance rows of
+        swing feet whose other foot is ``anchored`` (2,) and the pitch rows, from the sole corner rows
+        (2, C, nv) (d z / d dq) and heights z (2, C) (m); None when there are none.
 
-        A swing foot whose other foot is ``anchored`` (2,) (locked on the floor) gets its clearance
-        above that foot's lowest corner and its pitch relative to that foot's: lifting or tilting the
-        free base then gains nothing, so the swing leg moves the foot instead of the robot dragging
-        its stance foot along.
+        A swing foot whose other foot is anchored (locked on the floor) gets its clearance above that
+        foot's lowest corner and its pitch relative to that foot's: lifting or tilting the free base then
+        gains nothing, so the swing leg moves the foot instead of the robot dragging its stance foot along.
         """
         G: list[np.ndarray] = []
         low: list[float] = []
@@ -161,13 +185,10 @@ class SwingBarrier:
             if c <= 0.0:
                 continue
             zs = z[s]
-            if self.clearance_rows:
-                if anchored is not None and anchored[s]:
-                    o = 1 - s
-                    ko = int(np.argmin(z[o]))
-                    height, J = zs - z[o, ko], rows[s] - rows[o, ko]
-                else:
-                    height, J = zs, rows[s]
+            if self.clearance_rows and anchored is not None and anchored[s]:
+                o = 1 - s
+                ko = int(np.argmin(z[o]))
+                height, J = zs - z[o, ko], rows[s] - rows[o, ko]
                 near = height < c + self.activation                  # corners higher than this need no row
                 if near.any():
                     G.extend(J[near])
