@@ -156,6 +156,27 @@ def test_toe_pivot_keeps_the_toe_edge_still_and_release_fades_over_the_swing():
     assert steps.max() < 0.05                                    # no snap back
 
 
+def test_a_pivot_on_the_ball_holds_that_point_and_turns_about_it():
+    """Toe pivot at 0.7 of the way from the sole centre (x 0.02) to the toe edge (x 0.12): the ball (x 0.09)
+    stays still horizontally while the foot turns 30 degrees and pitches; the centre swings about it
+    (0.07 m away); the toe edge, pitched below the floor, lifts the foot instead."""
+    T = 20
+    pos, _ = _chain(T)
+    heading = np.radians(np.linspace(0.0, 30.0, T))
+    rot = np.stack([rot_z_y(h, 0.4) for h in heading])
+    mode = np.full(T, TOE_PIVOT)
+    ft = foot_targets(pos, rot, mode, np.zeros((T, 3)), CORNERS, FPS, pivot_pitch_gain=1.0, pivot_at=(1.0, 0.7))
+    ball = pivot_points(CORNERS, 1.0, 0.7)[TOE_PIVOT]
+    np.testing.assert_allclose(ball, [0.09, 0.0, -0.03], atol=1e-12)
+    held = ft.pos + ft.rot @ ball
+    np.testing.assert_allclose(held[:, :2], np.broadcast_to(held[0, :2], (T, 2)), atol=1e-12)
+    centre = ft.pos + ft.rot @ CORNERS.mean(axis=0)
+    swept = np.linalg.norm(centre[-1, :2] - centre[0, :2])
+    assert swept == pytest.approx(2 * 0.07 * np.cos(0.4) * np.sin(np.radians(15.0)), rel=1e-9)
+    corners_z = ft.pos[:, None, 2] + (ft.rot @ CORNERS.T)[:, 2]
+    assert corners_z.min() > -1e-12                                       # nothing below the floor
+
+
 def test_sliding_foot_moves_like_the_scaled_human_foot():
     T = 20
     pos, rot = _chain(T)

@@ -34,7 +34,8 @@ def test_schedule_grows_with_the_scaled_human_foot_speed():
         kp[:, KEYPOINT_NAMES.index(name), 2] = z                        # standing: legs 0.8 m, pelvis 0.95 m
     for name in ("left_ankle", "left_toe"):
         kp[:, KEYPOINT_NAMES.index(name), 0] = t * 1.0
-    st = SolverSettings(swing_clearance_per_speed=0.05, swing_speed_threshold=0.15, swing_clearance_max=0.04)
+    st = SolverSettings(swing_clearance_per_speed=0.05, swing_speed_threshold=0.15, swing_clearance_max=0.04,
+                        swing_lock_share=1.0, swing_low_body_share=0.0)
     lock = np.zeros((T, 2))
     lock[30:, 0] = 0.5
     contacts = np.zeros((T, 2), dtype=bool)
@@ -54,6 +55,13 @@ def test_schedule_grows_with_the_scaled_human_foot_speed():
     assert not swing_clearance(low, fps, 0.0, 0.75, None, contacts, st).any()
     low[:, KEYPOINT_NAMES.index("pelvis"), 2] = 0.56                    # 0.7 of the leg length
     np.testing.assert_allclose(swing_clearance(low, fps, 0.0, 0.75, None, contacts, st)[5:30, 0], 0.015, atol=1e-9)
+    # the defaults take neither the lock blend nor a low body off a swing foot's clearance (not in contact)
+    full = dataclasses.replace(st, swing_lock_share=0.0, swing_low_body_share=1.0)
+    np.testing.assert_allclose(swing_clearance(low, fps, 0.0, 0.75, lock, contacts, full)[5:35, 0], 0.03, atol=1e-9)
+    assert np.all(swing_clearance(low, fps, 0.0, 0.75, lock, contacts, full)[35:, 0] == 0.0)
+    half = dataclasses.replace(st, swing_lock_share=0.5, swing_low_body_share=0.5)
+    np.testing.assert_allclose(swing_clearance(low, fps, 0.0, 0.75, lock, contacts, half)[30:35, 0],
+                               0.03 * 0.75 * 0.75, atol=1e-9)          # (1 - 0.5 x 0.5) (0.5 + 0.5 x 0.5)
 
 
 def test_swing_rows_by_hand():

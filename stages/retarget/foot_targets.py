@@ -8,10 +8,12 @@ machine driven by :class:`stages.retarget.contacts.FootContacts`:
   the average of the stance;
 * planted flat: the sole centre stays on its anchor, the heading is held, the
   pitch rolls flat;
-* pivoting on the heel (heel strike) or the toe (toe off, kneeling): that edge
-  of the sole stays on its anchor while the foot pitches and turns like the
-  human's; switching pivots re-anchors at the new pivot's current position, so
-  the target never jumps;
+* pivoting on the heel (heel strike) or the toe (toe off, kneeling): the sole's
+  heel point or ball (:func:`pivot_points`: where the human's heel and toe joint
+  map onto the sole) stays on its anchor while the foot pitches and turns like
+  the human's (a sole edge pitched below the floor lifts the foot, not the
+  pivot's horizontal place); switching pivots re-anchors at the new pivot's
+  current position, so the target never jumps;
 * grounded but sliding: the target moves like the scaled human foot (the human
   ankle/toe midpoint's displacement x the clip's scale), integrated from where
   the foot is;
@@ -86,13 +88,16 @@ def _wrap(a: float) -> float:
     return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
-def pivot_points(sole_corners: np.ndarray) -> dict[int, np.ndarray]:
-    """Foot-frame (3,) point each contact mode holds still: the sole centre (flat, sliding), the
-    heel edge's midpoint (heel pivot), the toe edge's midpoint (toe pivot). ``sole_corners``
-    (4, 3) front-left, front-right, back-right, back-left."""
+def pivot_points(sole_corners: np.ndarray, heel_at: float = 1.0, toe_at: float = 1.0) -> dict[int, np.ndarray]:
+    """Foot-frame (3,) point each contact mode holds still: the sole centre (flat, sliding), a point on
+    the way from it to the heel edge's midpoint (heel pivot; ``heel_at`` 1: the edge) and to the toe
+    edge's midpoint (toe pivot; ``toe_at`` 1: the edge, below 1: towards the ball of the foot).
+    ``sole_corners`` (4, 3) front-left, front-right, back-right, back-left."""
     c = np.asarray(sole_corners, dtype=np.float64)
     centre = c.mean(axis=0)
-    return {FLAT: centre, SLIDING: centre, HEEL_PIVOT: 0.5 * (c[2] + c[3]), TOE_PIVOT: 0.5 * (c[0] + c[1])}
+    heel, toe = 0.5 * (c[2] + c[3]), 0.5 * (c[0] + c[1])
+    return {FLAT: centre, SLIDING: centre, HEEL_PIVOT: centre + heel_at * (heel - centre),
+            TOE_PIVOT: centre + toe_at * (toe - centre)}
 
 
 def release_fade(frames: int) -> np.ndarray:
@@ -104,7 +109,8 @@ def release_fade(frames: int) -> np.ndarray:
 def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.ndarray,
                  human_step: np.ndarray, sole_corners: np.ndarray, fps: float,
                  rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5,
-                 leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0) -> FootTargets:
+                 leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0,
+                 pivot_at: tuple[float, float] = (1.0, 1.0)) -> FootTargets:
     """Target poses of one foot from its contact modes (see the module docstring).
 
     Args:
@@ -125,6 +131,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
         leak: (T,) share (0..1) of the way from the anchor to the chain's pivot point the anchor
             moves each frame (0: held; used where the body lies or kneels, so that a foot resting
             on the floor does not fight the leg directions); None: 0.
+        pivot_at: (heel, toe) where on the sole a pivot holds still (:func:`pivot_points`).
 
     Returns:
         Positions and orientations of the foot frame.
@@ -133,7 +140,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
     heading, pitch = heading_pitch(chain_rot_base)
     rest = np.eye(3) if rest_rot is None else np.asarray(rest_rot, dtype=np.float64)
     # points in the canonical foot frame (rest rotation applied), as plain floats for the loop
-    pts = {k: tuple(float(x) for x in rest @ v) for k, v in pivot_points(sole_corners).items()}
+    pts = {k: tuple(float(x) for x in rest @ v) for k, v in pivot_points(sole_corners, *pivot_at).items()}
     corners = [tuple(float(x) for x in rest @ v) for v in np.asarray(sole_corners, dtype=np.float64)]
     pos = chain_pos.copy()
     yaw_t = heading.copy()
