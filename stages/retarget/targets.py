@@ -73,8 +73,6 @@ class TargetSettings:
             (edges) -> 0.85 (0.75, 0.7), limb error unchanged.
         lying_anchor_s: where a foot's shin does not rise above it (lying, kneeling), its anchor
             follows the scaled chain's foot with this time constant (s) instead of holding.
-        lying_contact_weight: contact weight (0..1) of the task of a foot on the floor under a lying or
-            kneeling body (0: a free foot's weight; it then follows the leg directions).
         contact_weight_gain: factor on a foot's position/orientation weight while in contact
             (blended in and out with the lock).
         free_foot_rot_gain: factor on a free foot's orientation weight (a foot pose beyond the
@@ -89,7 +87,6 @@ class TargetSettings:
     release_s: float = 0.5
     pelvis_drift_gain: float = 1.0
     lying_anchor_s: float = 0.05
-    lying_contact_weight: float = 0.0
     pivot_weight: float = 1.0
     pivot_pitch_gain: float = 0.5
     heel_pivot_at: float = 0.75
@@ -447,11 +444,9 @@ def lift_above_floor(pos: dict[str, np.ndarray], tasks: tuple, skip: list[str],
 
 def assemble(pos: dict[str, np.ndarray], est: dict[str, np.ndarray], tasks: tuple, rest: RestPose,
              foot_frames: tuple[str, str], weights: list[np.ndarray], contacts: np.ndarray, shift: np.ndarray,
-             settings: TargetSettings, locked: np.ndarray | None = None,
-             foot_weights: list[np.ndarray] | None = None) -> Targets:
+             settings: TargetSettings, locked: np.ndarray | None = None) -> Targets:
     """Step 6: stack the targets and weights of every task into :class:`Targets`; a foot's
-    position and orientation weights rise with its lock weight (or with ``foot_weights`` (T,) per
-    foot when given)."""
+    position and orientation weights rise with its lock weight."""
     frames = tuple(t.frame for t in tasks)
     names = tuple(t.human for t in tasks)
     T = shift.shape[0]
@@ -469,7 +464,7 @@ def assemble(pos: dict[str, np.ndarray], est: dict[str, np.ndarray], tasks: tupl
             R[:, m] = est[group] @ rest.rotation(t.frame)
     foot_index = np.array([frames.index(f) for f in foot_frames])
     for s in (0, 1):
-        w = weights[s] if foot_weights is None else foot_weights[s]
+        w = weights[s]
         pw[:, foot_index[s]] *= 1.0 + (settings.contact_weight_gain - 1.0) * w
         free = settings.free_foot_rot_gain
         rw[:, foot_index[s]] *= free + (settings.contact_weight_gain - free) * w
@@ -560,12 +555,7 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
     pos = _chain(kp, est, root, rest, frame_of, fixed)
     pos, root, drop = fit_legs(pos, root, kp, est, rest, frame_of, fixed, weights, fps, settings)
     pos = lift_above_floor(pos, tasks, foot_kp, clearance)
-    # a foot on the floor under a lying or kneeling body: its task weight rises part of the way
-    foot_w = [np.maximum(weights[s], settings.lying_contact_weight
-                         * lock_weight(grounded[:, s] & ~upright[:, s], settings.contact_blend_frames))
-              for s in (0, 1)] if settings.lying_contact_weight > 0 else None
-    return assemble(pos, est, tasks, rest, foot_frames, weights, grounded, shift + drop, settings, fc.locked,
-                    foot_w)
+    return assemble(pos, est, tasks, rest, foot_frames, weights, grounded, shift + drop, settings, fc.locked)
 
 
 def as_foot_contacts(contacts: FootContacts | np.ndarray) -> FootContacts:
