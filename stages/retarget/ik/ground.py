@@ -63,7 +63,8 @@ class GroundRows:
             return G, floor, None
         corner = self.swing.corner_lower(z, clearance, anchored)
         lower = floor if corner is None else corner.ravel()
-        swing = self.swing.rows(rows, z, clearance, anchored)
+        extra = self.swing.pitch or (anchored is not None and bool(anchored.any()))
+        swing = self.swing.rows(rows, z, clearance, anchored) if extra else None
         if swing is None:
             return G, lower, None if corner is None else floor
         return (np.concatenate([G, swing[0]]), np.concatenate([lower, swing[1]]),

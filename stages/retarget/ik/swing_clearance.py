@@ -157,21 +157,17 @@ class SwingBarrier:
         The swing clearance row of a corner has the same Jacobian row as its floor row, so it is the
         floor row with a tighter bound: no row is added to the QP.
         """
-        out: np.ndarray | None = None
         if not self.clearance_rows:
             return None
-        for s in (0, 1):
-            c = float(clearance[s])
-            if c <= 0.0 or (anchored is not None and anchored[s]):
-                continue
-            zs = z[s]
-            near = zs < c + self.activation                          # corners higher than this need no bound
-            if not near.any():
-                continue
-            if out is None:
-                out = -z
-            out[s] = np.where(near, np.maximum(-zs, np.minimum(self.gain * (c - zs), self.step)), out[s])
-        return out
+        c = np.asarray(clearance, dtype=np.float64)[:, None]
+        swing = c > 0.0
+        if anchored is not None:
+            swing &= ~np.asarray(anchored, dtype=bool)[:, None]
+        near = swing & (z < c + self.activation)                   # corners higher than this need no bound
+        if not near.any():
+            return None
+        floor = -z
+        return np.where(near, np.maximum(floor, np.minimum(self.gain * (c - z), self.step)), floor)
 
     def rows(self, rows: np.ndarray, z: np.ndarray, clearance: np.ndarray,
              anchored: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
