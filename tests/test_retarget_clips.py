@@ -25,14 +25,13 @@ MAX_GROUND_FRAC = 0.01
 MAX_SLIDE_RATIO = 0.8
 MAX_NEAR_GROUND_CM_S = 15.0
 MIN_LOCK_COVERAGE = 0.95
-#: Clips that do not reach an issue-12 target yet, with the bound they do keep (measured on these
-#: crops, ~10 % above): pivots on the longer robot sole and the IK's one-frame leg twitches carry
-#: the slide left on dance1; lying, kneeling and falling feet follow the scaled chain softly, which
-#: keeps the limb directions but slides; the swing clearance (the IK's part of issue 12) brings
-#: near_ground_speed to 8-25 cm/s here (measured with the defaults of feet2: swing clearance above
-#: the floor, no pitch rows, 8 cm per m/s above 0.15 m/s: cmu 15.1, fall1 25.2, push1 19.1, cmu_131_01 19.1).
-SLIDE_RATIO_BOUND = {"dance1": 1.5, "ground1": 1.85, "fall1": 1.35, "push1": 1.3}
-NEAR_GROUND_BOUND = {"cmu": 16.5, "fall1": 27.5, "push1": 21.0, "cmu_131_01": 21.0}
+#: Clips that do not reach the slide target yet, with the bound they do keep (measured on these
+#: crops, ~10 % above): lying, kneeling and falling feet follow the scaled chain softly and the IK
+#: favours the leg directions there, which keeps the limb directions but slides (measured with the
+#: defaults of feet3: ground1 1.67, fall1 1.02, push1 1.08). Every clip here meets the near-ground
+#: target (at most 9.8 cm/s); the dance1 crop reaches 0.73.
+SLIDE_RATIO_BOUND = {"ground1": 1.85, "fall1": 1.12, "push1": 1.19}
+NEAR_GROUND_BOUND: dict[str, float] = {}
 UPRIGHT = ("walk4", "dance1", "cmu", "smpl_walk", "cmu_131_01", "smpl_squat")
 
 CLIPS = {

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stages.retarget.contacts import FLAT, HEEL_PIVOT, SLIDING, SWING, TOE_PIVOT, ContactSettings, detect_foot_contacts, hysteresis
-from stages.retarget.foot_targets import foot_targets, pivot_points, rot_z_y
+from stages.retarget.foot_targets import foot_targets, pivot_points, rot_z_y, shifted_chain
 
 FPS = 30.0
 ANKLE_REST, TOE_REST = 0.08, 0.02        # a standing foot: ankle joint 8 cm up, toe joint 2 cm up
@@ -156,6 +156,27 @@ def test_toe_pivot_keeps_the_toe_edge_still_and_release_fades_over_the_swing():
     assert steps.max() < 0.05                                    # no snap back
 
 
+def test_a_pivot_on_the_ball_holds_that_point_and_turns_about_it():
+    """Toe pivot at 0.7 of the way from the sole centre (x 0.02) to the toe edge (x 0.12): the ball (x 0.09)
+    stays still horizontally while the foot turns 30 degrees and pitches; the centre swings about it
+    (0.07 m away); the toe edge, pitched below the floor, lifts the foot instead."""
+    T = 20
+    pos, _ = _chain(T)
+    heading = np.radians(np.linspace(0.0, 30.0, T))
+    rot = np.stack([rot_z_y(h, 0.4) for h in heading])
+    mode = np.full(T, TOE_PIVOT)
+    ft = foot_targets(pos, rot, mode, np.zeros((T, 3)), CORNERS, FPS, pivot_pitch_gain=1.0, pivot_at=(1.0, 0.7))
+    ball = pivot_points(CORNERS, 1.0, 0.7)[TOE_PIVOT]
+    np.testing.assert_allclose(ball, [0.09, 0.0, -0.03], atol=1e-12)
+    held = ft.pos + ft.rot @ ball
+    np.testing.assert_allclose(held[:, :2], np.broadcast_to(held[0, :2], (T, 2)), atol=1e-12)
+    centre = ft.pos + ft.rot @ CORNERS.mean(axis=0)
+    swept = np.linalg.norm(centre[-1, :2] - centre[0, :2])
+    assert swept == pytest.approx(2 * 0.07 * np.cos(0.4) * np.sin(np.radians(15.0)), rel=1e-9)
+    corners_z = ft.pos[:, None, 2] + (ft.rot @ CORNERS.T)[:, 2]
+    assert corners_z.min() > -1e-12                                       # nothing below the floor
+
+
 def test_sliding_foot_moves_like_the_scaled_human_foot():
     T = 20
     pos, rot = _chain(T)
@@ -165,6 +186,32 @@ def test_sliding_foot_moves_like_the_scaled_human_foot():
     ft = foot_targets(pos, rot, mode, step, CORNERS, FPS)
     np.testing.assert_allclose(np.diff(ft.pos[:, 1]), 0.01, atol=1e-12)
     np.testing.assert_allclose(ft.pos[:, 0], pos[0, 0], atol=1e-12)   # not the chain's drift
+
+
+def test_shifted_chain_equals_a_second_pass_of_the_state_machine():
+    """Every mode (flat, pivots, sliding, swing with and without a later landing), a leaking stretch, a
+    pitching and turning foot: the response to a horizontal chain shift equals running foot_targets again."""
+    rng = np.random.default_rng(5)
+    T = 120
+    pos, _ = _chain(T)
+    pos[:, 1] = 0.05 * np.sin(np.arange(T) / 9.0)
+    rot = np.stack([rot_z_y(0.3 * np.sin(t / 15.0), 0.4 * np.sin(t / 7.0)) for t in range(T)])
+    mode = np.full(T, FLAT)
+    mode[:6], mode[20:28], mode[28:35], mode[35:50], mode[70:80], mode[100:] = (
+        SWING, HEEL_PIVOT, TOE_PIVOT, SWING, SLIDING, SWING)
+    leak = np.zeros(T)
+    leak[55:68] = 0.3
+    step = np.zeros((T, 3))
+    step[1:, :2] = rng.normal(scale=0.005, size=(T - 1, 2))
+    shift = np.zeros((T, 3))
+    shift[:, :2] = np.cumsum(rng.normal(scale=0.01, size=(T, 2)), axis=0)
+    kw = dict(release_s=0.5, leak=leak)
+    first = foot_targets(pos, rot, mode, step, CORNERS, FPS, **kw)
+    again = foot_targets(pos + shift, rot, mode, step, CORNERS, FPS, **kw)
+    moved = shifted_chain(first, mode, shift, FPS, **kw)
+    assert np.abs(again.pos - first.pos).max() > 0.05                 # the shift matters
+    np.testing.assert_allclose(moved.pos, again.pos, atol=1e-12)
+    np.testing.assert_array_equal(moved.rot, again.rot)
 
 
 def test_independent_measure_scores_a_copy_of_the_human_foot_one():

@@ -34,7 +34,8 @@ def test_schedule_grows_with_the_scaled_human_foot_speed():
         kp[:, KEYPOINT_NAMES.index(name), 2] = z                        # standing: legs 0.8 m, pelvis 0.95 m
     for name in ("left_ankle", "left_toe"):
         kp[:, KEYPOINT_NAMES.index(name), 0] = t * 1.0
-    st = SolverSettings(swing_clearance_per_speed=0.05, swing_speed_threshold=0.15, swing_clearance_max=0.04)
+    st = SolverSettings(swing_clearance_per_speed=0.05, swing_speed_threshold=0.15, swing_clearance_max=0.04,
+                        swing_lock_share=1.0, swing_low_body_share=0.0)
     lock = np.zeros((T, 2))
     lock[30:, 0] = 0.5
     contacts = np.zeros((T, 2), dtype=bool)
@@ -54,14 +55,22 @@ def test_schedule_grows_with_the_scaled_human_foot_speed():
     assert not swing_clearance(low, fps, 0.0, 0.75, None, contacts, st).any()
     low[:, KEYPOINT_NAMES.index("pelvis"), 2] = 0.56                    # 0.7 of the leg length
     np.testing.assert_allclose(swing_clearance(low, fps, 0.0, 0.75, None, contacts, st)[5:30, 0], 0.015, atol=1e-9)
+    # the defaults take neither the lock blend nor a low body off a swing foot's clearance (not in contact)
+    full = dataclasses.replace(st, swing_lock_share=0.0, swing_low_body_share=1.0)
+    np.testing.assert_allclose(swing_clearance(low, fps, 0.0, 0.75, lock, contacts, full)[5:35, 0], 0.03, atol=1e-9)
+    assert np.all(swing_clearance(low, fps, 0.0, 0.75, lock, contacts, full)[35:, 0] == 0.0)
+    half = dataclasses.replace(st, swing_lock_share=0.5, swing_low_body_share=0.5)
+    np.testing.assert_allclose(swing_clearance(low, fps, 0.0, 0.75, lock, contacts, half)[30:35, 0],
+                               0.03 * 0.75 * 0.75, atol=1e-9)          # (1 - 0.5 x 0.5) (0.5 + 0.5 x 0.5)
 
 
 def test_swing_rows_by_hand():
     """Gain 0.5, step cap 1 cm, 4 cm clearance on the left foot: a corner 3.6 cm up must rise 0.2 cm, one 6 cm up
-    may sink 1 cm; anchored on the right foot (lowest corner 1 mm up) the rows are the left corners' less the
-    right's lowest, heights relative to it; a corner on the floor is asked 1 cm (half its 4 cm deficit,
-    capped); corners higher than clearance + 3 cm get no row. Pitch: front 2.3 cm above back, a budget of
-    L sin(0.3): one row, on the toe-up side."""
+    may sink 1 cm (bounds folded into the corners' floor rows, which share the Jacobian rows: no row added);
+    anchored on the right foot (lowest corner 1 mm up) the rows are the left corners' less the right's lowest,
+    heights relative to it; a corner on the floor is asked 1 cm (half its 4 cm deficit, capped), one 2 cm
+    below it the floor's 2 cm; corners higher than clearance + 3 cm keep the floor bound. Pitch: front 2.3 cm
+    above back, a budget of L sin(0.3): one row, on the toe-up side."""
     corners = np.array([[[0.1, 0.05, 0.0], [0.1, -0.05, 0.0], [-0.05, -0.05, 0.0], [-0.05, 0.05, 0.0]]] * 2)
     st = SolverSettings(swing_barrier_gain=0.5, swing_max_step=0.01, swing_pitch_height=0.05, swing_pitch_max=0.3,
                         swing_pitch_rows=True)
@@ -70,26 +79,26 @@ def test_swing_rows_by_hand():
     rows = np.arange(2 * 4 * nv, dtype=float).reshape(2, 4, nv)
     z = np.array([[0.036, 0.06, 0.032, 0.05], [0.003, 0.001, 0.002, 0.004]])
     clearance = np.array([0.04, 0.0])
-    G, low = sb.rows(rows, z, clearance, None)
-    np.testing.assert_array_equal(G, rows[0])
-    np.testing.assert_allclose(low, [0.002, -0.01, 0.004, -0.005])
+    assert sb.rows(rows, z, clearance, None) is None                                   # no extra row
+    np.testing.assert_allclose(sb.corner_lower(z, clearance, None), [[0.002, -0.01, 0.004, -0.005], -z[1]])
     G, low = sb.rows(rows, z, clearance, np.array([True, False]))
     np.testing.assert_array_equal(G, rows[0] - rows[1, 1])
     np.testing.assert_allclose(low, [0.0025, -0.0095, 0.0045, -0.0045])
+    assert sb.corner_lower(z, clearance, np.array([True, False])) is None               # anchored: rows instead
     on_floor = z.copy()
-    on_floor[0, 2] = 0.0
-    np.testing.assert_allclose(sb.rows(rows, on_floor, clearance, None)[1], [0.002, -0.01, 0.01, -0.005])
+    on_floor[0, 2], on_floor[0, 3] = 0.0, -0.02
+    np.testing.assert_allclose(sb.corner_lower(on_floor, clearance, None)[0], [0.002, -0.01, 0.01, 0.02])
     partly = z.copy()
     partly[0, 1] = 0.09
-    assert sb.rows(rows, partly, clearance, None)[0].shape == (3, nv)
-    assert sb.rows(rows, z, np.zeros(2), None) is None
-    assert sb.rows(rows, z + np.array([[0.08], [0.0]]), clearance, None) is None      # high enough: no row
+    np.testing.assert_allclose(sb.corner_lower(partly, clearance, None)[0], [0.002, -0.09, 0.004, -0.005])
+    assert sb.corner_lower(z, np.zeros(2), None) is None and sb.rows(rows, z, np.zeros(2), None) is None
+    assert sb.corner_lower(z + np.array([[0.08], [0.0]]), clearance, None) is None      # high enough: floor only
     with_pitch = SwingBarrier(corners, st)
     G, low = with_pitch.rows(rows, z, clearance, None)
     dz = 0.5 * ((0.036 + 0.06) - (0.032 + 0.05))
     J = 0.5 * (rows[0, 0] + rows[0, 1] - rows[0, 2] - rows[0, 3])
-    np.testing.assert_array_equal(G[4], -J)
-    np.testing.assert_allclose(low[4], -0.5 * (0.15 * np.sin(0.3) - dz))
+    np.testing.assert_array_equal(G[0], -J)
+    np.testing.assert_allclose(low[0], -0.5 * (0.15 * np.sin(0.3) - dz))
     assert with_pitch.rows(rows, z + np.array([[0.2], [0.0]]), clearance, None) is None
 
 
@@ -114,9 +123,10 @@ def test_pitch_rows_predict_the_front_back_height_difference(g1):
     G, low, hard = ik.ground.sole_rows(np.array([clearance, 0.0]))
     C = ik.ground.sole_corners.shape[1]
     near = z0[0] < clearance + st.ground_activation
-    assert G.shape[0] == 2 * C + near.sum() + 1 and hard is not None        # floor, clearance, pitch rows
+    assert G.shape[0] == 2 * C + 1 and hard is not None                     # floor rows (clearance folded in), pitch
     assert np.all(hard[2 * C:] == -INF) and np.array_equal(hard[:2 * C], -z0.ravel())
-    assert np.array_equal(low[:2 * C], -z0.ravel())
+    swing = np.where(near, np.maximum(-z0[0], np.minimum(0.5 * (clearance - z0[0]), st.swing_max_step)), -z0[0])
+    np.testing.assert_allclose(low[:2 * C], np.concatenate([swing, -z0[1]]), atol=1e-15)
     dz0 = 0.5 * (z0[0, :2].sum() - z0[0, 2:].sum())
     budget = ik.ground.swing.max_rise[0]
     sign = 1.0 if dz0 >= 0 else -1.0
@@ -126,8 +136,6 @@ def test_pitch_rows_predict_the_front_back_height_difference(g1):
     ddz = (0.5 * (z1[0, :2].sum() - z1[0, 2:].sum()) - dz0) / EPS
     np.testing.assert_allclose(G[-1] @ dq, -sign * ddz, atol=1e-4)
     np.testing.assert_allclose(G[:2 * C] @ dq, (z1 - z0).ravel() / EPS, atol=1e-4)
-    np.testing.assert_allclose(G[2 * C:-1] @ dq, (z1[0] - z0[0])[near] / EPS, atol=1e-4)
-    np.testing.assert_allclose(low[2 * C:-1], np.minimum(0.5 * (clearance - z0[0][near]), st.swing_max_step))
 
 
 def _floor_pose(g1, ik):

@@ -127,7 +127,10 @@ def test_build_targets_on_a_standing_human(g1):
         np.testing.assert_allclose(low, 0.0, atol=1e-6)                     # soles on the floor
         np.testing.assert_allclose(np.diff(out.pos[:, m], axis=0), 0.0, atol=1e-9)   # and still
     base = np.array([t.position_weight for t in cfg.keypoint_tasks])
-    assert out.pos_weight[0, out.foot_index[0]] == pytest.approx(4.0 * base[out.foot_index[0]])
+    st = tg.TargetSettings()
+    assert out.pos_weight[0, out.foot_index[0]] == pytest.approx(st.contact_weight_gain * base[out.foot_index[0]])
+    rot_base = np.array([t.orientation_weight for t in cfg.keypoint_tasks])
+    assert out.rot_weight[0, out.foot_index[0]] == pytest.approx(st.contact_rot_weight_gain * rot_base[out.foot_index[0]])
     # a (T, 2) mask is read as both points planted; nothing planted = swing everywhere
     none = tg.as_foot_contacts(np.zeros((T, 2), dtype=bool))
     assert (none.mode == SWING).all()

@@ -8,10 +8,12 @@ machine driven by :class:`stages.retarget.contacts.FootContacts`:
   the average of the stance;
 * planted flat: the sole centre stays on its anchor, the heading is held, the
   pitch rolls flat;
-* pivoting on the heel (heel strike) or the toe (toe off, kneeling): that edge
-  of the sole stays on its anchor while the foot pitches and turns like the
-  human's; switching pivots re-anchors at the new pivot's current position, so
-  the target never jumps;
+* pivoting on the heel (heel strike) or the toe (toe off, kneeling): the sole's
+  heel point or ball (:func:`pivot_points`: where the human's heel and toe joint
+  map onto the sole) stays on its anchor while the foot pitches and turns like
+  the human's (a sole edge pitched below the floor lifts the foot, not the
+  pivot's horizontal place); switching pivots re-anchors at the new pivot's
+  current position, so the target never jumps;
 * grounded but sliding: the target moves like the scaled human foot (the human
   ankle/toe midpoint's displacement x the clip's scale), integrated from where
   the foot is;
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.contacts import spans_of
 from stages.retarget.contacts import FLAT, HEEL_PIVOT, SLIDING, SWING, TOE_PIVOT
 
 
@@ -85,13 +88,16 @@ def _wrap(a: float) -> float:
     return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
-def pivot_points(sole_corners: np.ndarray) -> dict[int, np.ndarray]:
-    """Foot-frame (3,) point each contact mode holds still: the sole centre (flat, sliding), the
-    heel edge's midpoint (heel pivot), the toe edge's midpoint (toe pivot). ``sole_corners``
-    (4, 3) front-left, front-right, back-right, back-left."""
+def pivot_points(sole_corners: np.ndarray, heel_at: float = 1.0, toe_at: float = 1.0) -> dict[int, np.ndarray]:
+    """Foot-frame (3,) point each contact mode holds still: the sole centre (flat, sliding), a point on
+    the way from it to the heel edge's midpoint (heel pivot; ``heel_at`` 1: the edge) and to the toe
+    edge's midpoint (toe pivot; ``toe_at`` 1: the edge, below 1: towards the ball of the foot).
+    ``sole_corners`` (4, 3) front-left, front-right, back-right, back-left."""
     c = np.asarray(sole_corners, dtype=np.float64)
     centre = c.mean(axis=0)
-    return {FLAT: centre, SLIDING: centre, HEEL_PIVOT: 0.5 * (c[2] + c[3]), TOE_PIVOT: 0.5 * (c[0] + c[1])}
+    heel, toe = 0.5 * (c[2] + c[3]), 0.5 * (c[0] + c[1])
+    return {FLAT: centre, SLIDING: centre, HEEL_PIVOT: centre + heel_at * (heel - centre),
+            TOE_PIVOT: centre + toe_at * (toe - centre)}
 
 
 def release_fade(frames: int) -> np.ndarray:
@@ -103,7 +109,8 @@ def release_fade(frames: int) -> np.ndarray:
 def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.ndarray,
                  human_step: np.ndarray, sole_corners: np.ndarray, fps: float,
                  rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5,
-                 leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0) -> FootTargets:
+                 leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0,
+                 pivot_at: tuple[float, float] = (1.0, 1.0)) -> FootTargets:
     """Target poses of one foot from its contact modes (see the module docstring).
 
     Args:
@@ -124,6 +131,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
         leak: (T,) share (0..1) of the way from the anchor to the chain's pivot point the anchor
             moves each frame (0: held; used where the body lies or kneels, so that a foot resting
             on the floor does not fight the leg directions); None: 0.
+        pivot_at: (heel, toe) where on the sole a pivot holds still (:func:`pivot_points`).
 
     Returns:
         Positions and orientations of the foot frame.
@@ -132,7 +140,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
     heading, pitch = heading_pitch(chain_rot_base)
     rest = np.eye(3) if rest_rot is None else np.asarray(rest_rot, dtype=np.float64)
     # points in the canonical foot frame (rest rotation applied), as plain floats for the loop
-    pts = {k: tuple(float(x) for x in rest @ v) for k, v in pivot_points(sole_corners).items()}
+    pts = {k: tuple(float(x) for x in rest @ v) for k, v in pivot_points(sole_corners, *pivot_at).items()}
     corners = [tuple(float(x) for x in rest @ v) for v in np.asarray(sole_corners, dtype=np.float64)]
     pos = chain_pos.copy()
     yaw_t = heading.copy()
@@ -148,7 +156,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
             while n < T and not grounded[n]:
                 n += 1
             if t > 0:
-                L = n - t if n < T else min(n - t, max(1, int(round(release_s * fps))))
+                L = release_frames(n - t, n < T, fps, release_s)
                 f = np.zeros(n - t)
                 f[:L] = release_fade(L)
                 dp = pos[t - 1] - chain_pos[t - 1]
@@ -195,3 +203,44 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
         t += 1
     rot = rot_z_y_batch(yaw_t, pitch_t) @ rest
     return FootTargets(pos=pos, rot=rot)
+
+
+def release_frames(swing_frames: int, lands: bool, fps: float, release_s: float) -> int:
+    """Frames over which a release offset fades: the whole swing before a landing, else at most ``release_s``."""
+    return swing_frames if lands else min(swing_frames, max(1, int(round(release_s * fps))))
+
+
+def shifted_chain(targets: FootTargets, mode: np.ndarray, shift: np.ndarray, fps: float, release_s: float = 0.5,
+                  leak: np.ndarray | None = None) -> FootTargets:
+    """:func:`foot_targets` of a chain moved by a horizontal ``shift`` (T, 3) (z = 0), from the targets
+    ``targets`` of the unmoved chain (same mode, release and leak), without running the state machine again.
+
+    Heights, headings and pitches do not depend on the chain's horizontal position, and the foot's
+    horizontal position is linear in it: an anchor takes the chain's shift at its landing frame and
+    keeps it (a leaking anchor follows the chain's shift with the same per-frame share), a swing
+    foot takes the chain's shift plus the fading difference left at lift-off. So the moved chain's
+    targets are ``targets`` plus that response (equal to running :func:`foot_targets` again to
+    rounding).
+    """
+    mode = np.asarray(mode)
+    d = np.asarray(shift, dtype=np.float64)
+    e = d.copy()
+    T = len(mode)
+    grounded = mode != SWING
+    lk = None if leak is None else np.asarray(leak, dtype=np.float64)
+    for a, b in spans_of(grounded):
+        if lk is None or not lk[a:b].any():
+            e[a:b] = d[a]                                             # held from the landing frame
+            continue
+        prev = d[a]
+        for t in range(a, b):
+            prev = prev + lk[t] * (d[t] - prev)
+            e[t] = prev
+    for a, b in spans_of(~grounded):
+        if a == 0:
+            continue
+        L = release_frames(b - a, b < T, fps, release_s)
+        f = np.zeros(b - a)
+        f[:L] = release_fade(L)
+        e[a:b] = d[a:b] + f[:, None] * (e[a - 1] - d[a - 1])
+    return FootTargets(pos=targets.pos + e, rot=targets.rot)

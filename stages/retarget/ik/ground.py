@@ -47,10 +47,11 @@ class GroundRows:
     def sole_rows(self, clearance: np.ndarray | None = None,
                   anchored: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Rows G and lower bounds l of  G dq >= l : the sole corners on or above the floor
-        (2 C rows, z + J_z dq >= 0), then the swing clearance's rows of the feet whose ``clearance``
-        (2,) m is positive (``anchored`` (2,): the other foot is locked; see
-        :meth:`SwingBarrier.rows`); third, the bounds without the swing rows (-INF on them), or None
-        when there are none."""
+        (2 C rows, z + J_z dq >= 0; a swing foot's corners with its clearance folded into their bounds,
+        :meth:`SwingBarrier.corner_lower`), then the other swing rows of the feet whose ``clearance``
+        (2,) m is positive (``anchored`` (2,): the other foot is locked; see :meth:`SwingBarrier.rows`);
+        third, the bounds without the swing clearance (the floor's; -INF on the extra rows), or None
+        when there is none."""
         kin, fi = self.kin, self.foot_index
         Hf = kin.Hm[fi]
         r = np.einsum("sij,scj->sci", Hf[:, :3, :3], self.sole_corners)      # (2, C, 3) world offsets
@@ -60,10 +61,13 @@ class GroundRows:
         G, floor = rows.reshape(-1, kin.nv), -z.ravel()
         if clearance is None or (clearance[0] <= 0.0 and clearance[1] <= 0.0):
             return G, floor, None
-        swing = self.swing.rows(rows, z, clearance, anchored)
+        corner = self.swing.corner_lower(z, clearance, anchored)
+        lower = floor if corner is None else corner.ravel()
+        extra = self.swing.pitch or (anchored is not None and bool(anchored.any()))
+        swing = self.swing.rows(rows, z, clearance, anchored) if extra else None
         if swing is None:
-            return G, floor, None
-        return (np.concatenate([G, swing[0]]), np.concatenate([floor, swing[1]]),
+            return G, lower, None if corner is None else floor
+        return (np.concatenate([G, swing[0]]), np.concatenate([lower, swing[1]]),
                 np.concatenate([floor, np.full(len(swing[1]), -INF)]))
 
     def capsule_rows(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -81,6 +81,12 @@ class SolverSettings:
         swing_speed_threshold: foot speed (m/s, scaled) below which a free foot gets no clearance.
             (0.08 m per m/s above 0.15 m/s: near-ground speed 14.8 -> 14.3 cm/s mean over the 21
             real clips against 0.05 above 0.25, lower on every LAFAN1 clip, slide unchanged.)
+        swing_lock_share: share (0..1) of the contact-lock blend taken off a swing foot's clearance
+            (the clearance is scaled by ``1 - swing_lock_share * lock``; the blend ramps over the first
+            and last frames of a swing, where the foot leaves or reaches the floor).
+        swing_low_body_share: share (0..1) of the clearance a swing foot keeps when the human kneels or lies
+            (the clearance's upright factor ``u`` becomes ``share + (1 - share) u``; 0: none, the feet of a
+            low body drag on the floor).
         swing_barrier_gain: fraction in (0, 1] of a swing foot's clearance or pitch deficit one QP
             step must recover (control-barrier gain).
         swing_max_step: a swing row asks for at most this much (m) of height (or front-back height
@@ -136,6 +142,8 @@ class SolverSettings:
     swing_clearance_max: float = 0.04
     swing_clearance_per_speed: float = 0.08
     swing_speed_threshold: float = 0.15
+    swing_lock_share: float = 0.0
+    swing_low_body_share: float = 1.0
     swing_barrier_gain: float = 0.5
     swing_max_step: float = 0.01
     swing_clearance_rows: bool = True

@@ -7,13 +7,18 @@ feet skim at about 1 m/s.
 Schedule (:func:`swing_clearance`, per frame and foot, from the human): the clearance grows with
 the human's own foot speed scaled to the robot,
 
-    c = min(c_max, k (v - v_0)^+) (1 - lock) u,     v = |d/dt (ankle + toe) / 2|_xy  x  root scale
+    c = min(c_max, k (v - v_0)^+) (1 - a lock) (b + (1 - b) u),     v = |d/dt (ankle + toe) / 2|_xy  x  root scale
 
-and is 0 where the human foot is in contact (``lock`` is the retarget's contact-lock blend in
-[0, 1]; a foot being locked or released gets the unlocked share). ``u`` in [0, 1] says the human
-stands: it rises from 0 to 1 as the pelvis height above the floor goes from 0.6 to 0.8 of the
-clip's leg length (hip -> knee -> ankle); a kneeling or lying person's feet drag on the floor and
-are not swung.
+and is 0 where the human foot is in contact (the retarget's detector: planted or sliding). ``lock`` is
+the retarget's contact-lock blend in [0, 1], ``a`` = ``swing_lock_share`` how much of it is taken off
+(default 0: the first and last frames of a swing, inside the blend's ramp, are where the foot leaves
+and reaches the floor at up to 1 m/s, and where the near-ground speed came from: 14.3 -> 11.0 cm/s
+mean over the 21 real clips, slide unchanged). ``u`` in [0, 1] says the human stands: it rises from
+0 to 1 as the pelvis height above the floor goes from 0.6 to 0.8 of the clip's leg length
+(hip -> knee -> ankle); ``b`` = ``swing_low_body_share`` is the share a kneeling or lying person's
+moving foot keeps (default 1: a foot that drags on the floor is already in contact, so has no
+clearance, and a lifted one moving fast near the floor is not dragging; measured: near-ground speed
+of the fall / ground / push clips 9-16 cm/s instead of 11-24, slide and limb error unchanged).
 
 The swing foot's target is lifted to its clearance too (:func:`lift_swing_targets`), so the foot
 task agrees with the rows instead of pulling the foot (or, through the free base, the whole robot
@@ -82,7 +87,7 @@ def swing_clearance(keypoints: np.ndarray, fps: float, floor_height: float, root
     st = settings
     if st.swing_clearance_max <= 0.0 or T < 2:
         return out
-    u = upright(keypoints, floor_height)
+    u = st.swing_low_body_share + (1.0 - st.swing_low_body_share) * upright(keypoints, floor_height)
     for s, side in enumerate(("left", "right")):
         mid = 0.5 * (keypoints[:, KEYPOINT_NAMES.index(f"{side}_ankle"), :2]
                      + keypoints[:, KEYPOINT_NAMES.index(f"{side}_toe"), :2])
@@ -93,7 +98,7 @@ def swing_clearance(keypoints: np.ndarray, fps: float, floor_height: float, root
         c = np.minimum(st.swing_clearance_max, st.swing_clearance_per_speed
                        * np.maximum(speed - st.swing_speed_threshold, 0.0))
         if lock_weight is not None:
-            c = c * (1.0 - np.clip(lock_weight[:, s], 0.0, 1.0))
+            c = c * (1.0 - st.swing_lock_share * np.clip(lock_weight[:, s], 0.0, 1.0))
         out[:, s] = np.where(np.asarray(contacts[:, s], dtype=bool), 0.0, c * u)
     return out
 
@@ -144,15 +149,35 @@ class SwingBarrier:
         length = np.abs(corners[:, 0, 0] - corners[:, 3, 0]) if corners.shape[1] == 4 else np.zeros(2)
         self.max_rise = length * np.sin(st.swing_pitch_max)          # (2,) front - back height budget, m
 
+    def corner_lower(self, z: np.ndarray, clearance: np.ndarray, anchored: np.ndarray | None) -> np.ndarray | None:
+        """(2, C) lower bounds of the corner rows ``J_z dq >= l`` (``-z`` the floor's) with the clearance of
+        every swing foot that is not ``anchored`` folded in: ``max(-z, min(g (c - z), step))`` for its
+        corners lower than c + activation; None when no foot has such a clearance (then the floor's hold).
+
+        The swing clearance row of a corner has the same Jacobian row as its floor row, so it is the
+        floor row with a tighter bound: no row is added to the QP.
+        """
+        if not self.clearance_rows:
+            return None
+        c = np.asarray(clearance, dtype=np.float64)[:, None]
+        swing = c > 0.0
+        if anchored is not None:
+            swing &= ~np.asarray(anchored, dtype=bool)[:, None]
+        near = swing & (z < c + self.activation)                   # corners higher than this need no bound
+        if not near.any():
+            return None
+        floor = -z
+        return np.where(near, np.maximum(floor, np.minimum(self.gain * (c - z), self.step)), floor)
+
     def rows(self, rows: np.ndarray, z: np.ndarray, clearance: np.ndarray,
              anchored: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
-        """Clearance and pitch rows G dq >= l of the swing feet, from the sole corner rows (2, C, nv)
-        (d z / d dq) and heights z (2, C) (m); None when no foot has a clearance.
+        """The swing rows G dq >= l that are not corner bounds (:meth:`corner_lower`): the clearance rows of
+        swing feet whose other foot is ``anchored`` (2,) and the pitch rows, from the sole corner rows
+        (2, C, nv) (d z / d dq) and heights z (2, C) (m); None when there are none.
 
-        A swing foot whose other foot is ``anchored`` (2,) (locked on the floor) gets its clearance
-        above that foot's lowest corner and its pitch relative to that foot's: lifting or tilting the
-        free base then gains nothing, so the swing leg moves the foot instead of the robot dragging
-        its stance foot along.
+        A swing foot whose other foot is anchored (locked on the floor) gets its clearance above that
+        foot's lowest corner and its pitch relative to that foot's: lifting or tilting the free base then
+        gains nothing, so the swing leg moves the foot instead of the robot dragging its stance foot along.
         """
         G: list[np.ndarray] = []
         low: list[float] = []
@@ -161,13 +186,10 @@ class SwingBarrier:
             if c <= 0.0:
                 continue
             zs = z[s]
-            if self.clearance_rows:
-                if anchored is not None and anchored[s]:
-                    o = 1 - s
-                    ko = int(np.argmin(z[o]))
-                    height, J = zs - z[o, ko], rows[s] - rows[o, ko]
-                else:
-                    height, J = zs, rows[s]
+            if self.clearance_rows and anchored is not None and anchored[s]:
+                o = 1 - s
+                ko = int(np.argmin(z[o]))
+                height, J = zs - z[o, ko], rows[s] - rows[o, ko]
                 near = height < c + self.activation                  # corners higher than this need no row
                 if near.any():
                     G.extend(J[near])
