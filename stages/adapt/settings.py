@@ -49,7 +49,13 @@ class Settings:
     already and stays as it is), ``smooth_s`` sigma
     (s) of the Gaussian low-pass of the change (decoded - raw features), ``ik_pass``
     a short pass of the retarget stage's IK (limits, ground, the raw foot contacts,
-    self-collision), ``ik_iterations`` QP steps per frame of it, ``evidence_sim`` run the
+    self-collision), ``ik_iterations`` QP steps per frame of it, ``balance`` the balance
+    correction (:mod:`stages.adapt.balance`: the body moved over the raw clip's feet so the
+    filter's ZMP lies in the support polygon shrunk by ``balance_margin_m`` m and within what
+    the ankles can carry, ``balance_ankle_fraction`` of their effort limit; ``balance_smooth``
+    weight of the shift's third difference, ``balance_size_m`` scale of its size penalty,
+    ``balance_rounds`` measure-and-correct rounds, ``balance_max_shift_m`` largest shift),
+    ``evidence_sim`` run the
     simulate stage's API on raw and adapted for the evidence when it exists.
     """
 
@@ -85,13 +91,24 @@ class Settings:
     split_seed: int = 0
     hop_s: float = 0.2
     transfer: str = "decode"
+    root: str = "raw"
     anchor_s: float = 0.5
-    max_change_rad: float = 0.15
+    max_change_rad: float = 0.05
     gate: bool = True
     gate_pad_s: float = 0.5
     smooth_s: float = 0.0
-    ik_pass: bool = True
+    decoded_smooth_s: float = 0.05
+    ik_pass: bool = False
     ik_iterations: int = 1
+    balance: bool = True
+    balance_margin_m: float = 0.02
+    balance_smooth: float = 300.0
+    balance_size_m: float = 0.5
+    balance_rounds: int = 3
+    balance_max_shift_m: float = 0.12
+    balance_ankle_fraction: float = 0.65
+    output_smooth_s: float = 0.033
+    hard_guard: bool = True
     evidence_sim: bool = True
 
     def __post_init__(self) -> None:
@@ -99,6 +116,8 @@ class Settings:
             raise ConfigError(None, "method", f"must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.transfer not in ("residual", "decode"):
             raise ConfigError(None, "transfer", f"must be 'residual' or 'decode', not {self.transfer!r}")
+        if self.root not in ("decoded", "raw"):
+            raise ConfigError(None, "root", f"must be 'decoded' or 'raw', not {self.root!r}")
         if self.window_s <= 0 or self.hop_s <= 0 or self.kernel_s <= 0:
             raise ConfigError(None, "window_s", "window_s, hop_s and kernel_s must be > 0")
         if self.hop_s > self.window_s:
