@@ -76,29 +76,41 @@ class BalanceSettings:
     ankle_torque_fraction: float = 0.65
 
 
+def _shrunk(hull: np.ndarray, margin: float) -> np.ndarray | None:
+    """The convex polygon ``hull`` (CCW, (H, 2)) with every edge moved inward by ``margin`` (m):
+    its vertices, or None when nothing (or a sliver) is left."""
+    d = np.roll(hull, -1, axis=0) - hull                          # edge i: hull[i] -> hull[i + 1]
+    length = np.linalg.norm(d, axis=1)
+    if len(hull) < 3 or np.any(length < 1e-9):
+        return None
+    n = np.stack([d[:, 1], -d[:, 0]], axis=1) / length[:, None]   # outward normals (CCW)
+    c = np.sum(n * hull, axis=1) - margin                         # n_i . x <= c_i
+    n0, c0 = np.roll(n, 1, axis=0), np.roll(c, 1)                 # edge i - 1 meets edge i at vertex i
+    det = n0[:, 0] * n[:, 1] - n0[:, 1] * n[:, 0]
+    if np.any(np.abs(det) < 1e-12):
+        return None
+    x = (c0 * n[:, 1] - n0[:, 1] * c) / det
+    y = (n0[:, 0] * c - c0 * n[:, 0]) / det
+    out = np.stack([x, y], axis=1)
+    new_d = np.roll(out, -1, axis=0) - out
+    if np.any(np.sum(new_d * d, axis=1) <= 0):                    # an edge turned over: too small
+        return None
+    return out
+
+
 def _project_inside(point: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
     """The closest point to ``point`` of the convex polygon ``hull`` (CCW) shrunk by ``margin``
-    (towards its centroid when the polygon is smaller than the margin)."""
-    from stages.filter.checks.dynamics import signed_distance_to_polygon
-
-    centre = hull.mean(axis=0)
-    if len(hull) < 3:
-        return centre
-    # shrink: move each edge inward by margin (half-planes), then project by bisection on the
-    # segment point -> centre (the shrunk polygon is convex and contains the centre when not empty)
-    if signed_distance_to_polygon(centre, hull) > -margin:
-        return centre
-    lo, hi = 0.0, 1.0                         # fraction of the way from point to centre
-    if signed_distance_to_polygon(point, hull) <= -margin:
+    (its centroid when less than that is left)."""
+    poly = _shrunk(hull, margin) if len(hull) >= 3 else None
+    if poly is None:
+        return hull.mean(axis=0)
+    d = np.roll(poly, -1, axis=0) - poly
+    cross = d[:, 0] * (point[1] - poly[:, 1]) - d[:, 1] * (point[0] - poly[:, 0])
+    if np.all(cross >= 0):
         return point
-    for _ in range(20):
-        mid = 0.5 * (lo + hi)
-        q = point + mid * (centre - point)
-        if signed_distance_to_polygon(q, hull) <= -margin:
-            hi = mid
-        else:
-            lo = mid
-    return point + hi * (centre - point)
+    t = np.clip(np.sum((point - poly) * d, axis=1) / np.maximum(np.sum(d * d, axis=1), 1e-18), 0.0, 1.0)
+    near = poly + t[:, None] * d
+    return near[np.argmin(np.linalg.norm(near - point, axis=1))]
 
 
 def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
