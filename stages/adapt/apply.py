@@ -2,10 +2,15 @@
 
 Overlapping windows (centred every ``hop`` frames, indices clamped at the
 ends) -> human encoder -> shared codebook -> robot decoder -> cross-fade (Hann
-weights) -> joints clipped to their limits, root rebuilt from the decoded
-velocities and anchored to the raw root path (:func:`features.root_from_features`)
--> a short IK pass (:mod:`stages.adapt.ik_pass`) -> :class:`RobotMotion`
-with the raw clip's contacts, frame count and fps.
+weights) -> low-pass -> gated where the raw motion fails a dynamic check ->
+joint change soft-bounded and clipped to the limits; root the raw one (or rebuilt
+from the decoded velocities, :func:`features.root_from_features`) -> optional IK
+pass (:mod:`stages.adapt.ik_pass`) -> gated low-pass of root and joints ->
+balance correction (:mod:`stages.adapt.balance`: feet planted over the raw
+contact runs, body moved so the filter's ZMP is inside the support and within
+the ankles' torque) -> hard-check guard (back to raw around frames where a hard
+check fails that the raw motion passes) -> :class:`RobotMotion` with the raw
+clip's contacts, frame count and fps.
 """
 
 from __future__ import annotations
@@ -119,12 +124,26 @@ def balance_settings(settings: Settings) -> BalanceSettings:
 
 def _balanced(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np.ndarray, root_rot: np.ndarray,
               dof: np.ndarray, gate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The decoded motion with the raw clip's feet and the body over them (:mod:`stages.adapt.balance`)."""
+    """The decoded motion with the raw clip's feet and the body over them (:mod:`stages.adapt.balance`),
+    solved on the spans where the gate is open and 1 s around them (elsewhere the motion is the
+    raw one, which passes; the ends of a span inside the clip are held)."""
+    from scipy.ndimage import binary_dilation
+
+    from core.contacts import spans_of
     from core.robot.trajectory import robot_motion_from_trajectory
 
-    decoded = robot_motion_from_trajectory(robot, float(raw.fps), root_pos, root_rot, dof,
-                                           contacts=np.asarray(raw.contacts, dtype=bool))
-    q, _ = correct_balance(decoded, robot, balance_settings(settings), feet_of=raw, gate=gate)
+    fps = float(raw.fps)
+    T = raw.num_frames
+    contacts = np.asarray(raw.contacts, dtype=bool)
+    active = binary_dilation(gate > 0, iterations=max(1, int(round(fps))))
+    q = robot.configuration(root_pos, root_rot, dof)
+    bs = balance_settings(settings)
+    for a, b in spans_of(active):
+        part = robot_motion_from_trajectory(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b], contacts=contacts[a:b])
+        feet = robot_motion_from_trajectory(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b], raw.dof_pos[a:b],
+                                            contacts=contacts[a:b])
+        hold = (5 if a > 0 else 0, 5 if b < T else 0)
+        q[a:b], _ = correct_balance(part, robot, bs, feet_of=feet, gate=gate[a:b], hold=hold)
     return q[:, :3], q[:, 3:7], q[:, 7:]
 
 
@@ -137,6 +156,9 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
     """The adapted trajectory returned to the raw one (raised-cosine blend over
     ``gate_pad_s``) around frames where it fails a hard check (:data:`GUARDED`) the raw motion
     passes: the adaptation never makes a hard check worse."""
+    from scipy.ndimage import binary_dilation
+
+    from core.contacts import spans_of
     from core.robot.trajectory import robot_motion_from_trajectory
     from stages.filter.api import run_checks
     from stages.filter.body import body_of
@@ -144,12 +166,18 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
 
     body = body_of(robot)
     fs = FilterSettings()
-    adapted = robot_motion_from_trajectory(robot, float(raw.fps), root_pos, root_rot, dof,
-                                           contacts=np.asarray(raw.contacts, dtype=bool))
-    before = {r.code: r.fail for r in run_checks(raw, body, fs, only=GUARDED)}
+    fps = float(raw.fps)
+    contacts = np.asarray(raw.contacts, dtype=bool)
+    changed = (np.abs(dof - raw.dof_pos).max(axis=1) > 1e-9) | (np.abs(root_pos - raw.root_pos).max(axis=1) > 1e-9)
     worse = np.zeros(raw.num_frames, dtype=bool)
-    for r in run_checks(adapted, body, fs, only=GUARDED):
-        worse |= r.fail & ~before.get(r.code, np.zeros_like(r.fail))
+    for a, b in spans_of(binary_dilation(changed, iterations=5)):      # checked where the motion changed
+        adapted = robot_motion_from_trajectory(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b],
+                                               contacts=contacts[a:b])
+        before_motion = robot_motion_from_trajectory(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b],
+                                                     raw.dof_pos[a:b], contacts=contacts[a:b])
+        before = {r.code: r.fail for r in run_checks(before_motion, body, fs, only=GUARDED)}
+        for r in run_checks(adapted, body, fs, only=GUARDED):
+            worse[a:b] |= r.fail & ~before.get(r.code, np.zeros_like(r.fail))
     if not worse.any():
         return root_pos, root_rot, dof
     back = gate_weights(worse, float(raw.fps), 0.5 * settings.gate_pad_s)[:, None]

@@ -116,10 +116,11 @@ def _project_inside(point: np.ndarray, hull: np.ndarray, margin: float) -> np.nd
 
 
 def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
-                filter_settings: FilterSettings | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                filter_settings: FilterSettings | None = None,
+                hold: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The filter's ZMP (T, 2) of ``motion``, its target (T, 2), the weight per frame (T,) (-1:
     a body other than the feet touches the floor within the guard frames, the body stays) and
-    the cart-table coefficient a (T,) (s^2)."""
+    the cart-table coefficient a (T,) (s^2). ``hold``: frames at the start and end held too."""
     from stages.filter.body import body_of
     from stages.filter.checks.dynamics import MIN_NORMAL_FRACTION, _near, convex_hull, zmp
     from stages.filter.settings import Settings as FS
@@ -140,6 +141,10 @@ def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
     # lies or kneels there and is not shifted
     feet_only = np.asarray(~touching[:, 8:].any(axis=1), dtype=bool)
     fixed = _near(~feet_only, fs.zmp_outside_support.guard_frames)
+    if hold[0] > 0:                               # a crop's ends join the unchanged motion
+        fixed[:hold[0]] = True
+    if hold[1] > 0:
+        fixed[-hold[1]:] = True
     judged &= ~fixed
     if settings.ankle_torque_fraction > 0:
         points = _torque_limited_points(state, body, fz, settings.ankle_torque_fraction)
@@ -305,12 +310,13 @@ def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None 
 
 def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings = BalanceSettings(),
                     filter_settings: FilterSettings | None = None, feet_of: RobotMotion | None = None,
-                    gate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    gate: np.ndarray | None = None, hold: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
     """(configurations q (T, 7 + D), total shift (T, 2) m) of ``motion`` with the body moved over
     its feet so the filter's ZMP lies inside the support polygon (see the module docstring).
 
     The feet are held at :func:`foot_targets` (``feet_of``, ``gate``): planted over the raw
-    clip's contact runs where the gate is open, else where ``motion`` has them."""
+    clip's contact runs where the gate is open, else where ``motion`` has them. ``hold``: frames
+    at the start and at the end whose body is not shifted (a crop of a longer motion)."""
     T = motion.num_frames
     q = robot.configuration(motion.root_pos, motion.root_rot, motion.dof_pos)
     if T < 5:
@@ -328,9 +334,9 @@ def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings
             q = hold_feet(robot, q, poses, off, settings.leg_iterations + 2)
             current = _motion_of(motion, robot, q)
     for _ in range(settings.rounds):
-        p, target, w, a = zmp_targets(current, robot, settings, filter_settings)
+        p, target, w, a = zmp_targets(current, robot, settings, filter_settings, hold)
         d = zmp_shift(p, target, w, a, fps, settings)
-        moved = np.flatnonzero(np.linalg.norm(d, axis=1) > 1e-5)
+        moved = np.flatnonzero(np.linalg.norm(d, axis=1) > 1e-4)
         if moved.size == 0:
             break
         total += d
