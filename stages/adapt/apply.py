@@ -2,10 +2,15 @@
 
 Overlapping windows (centred every ``hop`` frames, indices clamped at the
 ends) -> human encoder -> shared codebook -> robot decoder -> cross-fade (Hann
-weights) -> joints clipped to their limits, root rebuilt from the decoded
-velocities and anchored to the raw root path (:func:`features.root_from_features`)
--> a short IK pass (:mod:`stages.adapt.ik_pass`) -> :class:`RobotMotion`
-with the raw clip's contacts, frame count and fps.
+weights) -> low-pass -> gated where the raw motion fails a dynamic check ->
+joint change soft-bounded and clipped to the limits; root the raw one (or rebuilt
+from the decoded velocities, :func:`features.root_from_features`) -> optional IK
+pass (:mod:`stages.adapt.ik_pass`) -> gated low-pass of root and joints ->
+balance correction (:mod:`stages.adapt.balance`: feet planted over the raw
+contact runs, body moved so the filter's ZMP is inside the support and within
+the ankles' torque) -> hard-check guard (back to raw around frames where a hard
+check fails that the raw motion passes) -> :class:`RobotMotion` with the raw
+clip's contacts, frame count and fps.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import torch
 from core.errors import InputError
 from core.records.robot_motion import RobotMotion
 from core.rotations import make_continuous
+from stages.adapt.balance import BalanceSettings, correct_balance
 from stages.adapt.features import Layout, motion_features, root_from_features
 from stages.adapt.model import Adapter
 from stages.adapt.settings import Settings
@@ -85,6 +91,14 @@ def decode_features(bundle: Bundle, feats: np.ndarray, hop: int, residual: bool)
     return out * bundle.std + bundle.mean, codes.numpy()[nearest]
 
 
+def soft_bound(change: np.ndarray, bound: float) -> np.ndarray:
+    """``bound * tanh(change / bound)``: the change kept within +-``bound`` without the kinks a
+    clip puts into a trajectory (0 when ``bound`` is 0)."""
+    if bound <= 0:
+        return np.zeros_like(change)
+    return bound * np.tanh(np.asarray(change, np.float64) / bound)
+
+
 def gate_weights(fail: np.ndarray, fps: float, pad_s: float) -> np.ndarray:
     """(T,) weight in [0, 1] of the adapted motion: 1 on failing frames and ``pad_s`` s around
     them, falling to 0 over another ``pad_s`` s (raised cosine)."""
@@ -98,6 +112,80 @@ def gate_weights(fail: np.ndarray, fps: float, pad_s: float) -> np.ndarray:
     d = distance_transform_edt(~fail) / fps                       # s to the nearest failing frame
     x = np.clip((d - pad_s) / max(pad_s, 1e-9), 0.0, 1.0)
     return 0.5 * (1.0 + np.cos(np.pi * x))
+
+
+def balance_settings(settings: Settings) -> BalanceSettings:
+    """The :class:`BalanceSettings` of the adapt settings' ``balance_*`` fields."""
+    return BalanceSettings(margin_m=settings.balance_margin_m, size_m=settings.balance_size_m,
+                           smooth=settings.balance_smooth, rounds=settings.balance_rounds,
+                           max_shift_m=settings.balance_max_shift_m,
+                           ankle_torque_fraction=settings.balance_ankle_fraction)
+
+
+def _balanced(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np.ndarray, root_rot: np.ndarray,
+              dof: np.ndarray, gate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The decoded motion with the raw clip's feet and the body over them (:mod:`stages.adapt.balance`),
+    solved on the spans where the gate is open and 1 s around them (elsewhere the motion is the
+    raw one, which passes; the ends of a span inside the clip are held)."""
+    from scipy.ndimage import binary_dilation
+
+    from core.contacts import spans_of
+    from core.robot.trajectory import robot_motion_from_trajectory
+
+    fps = float(raw.fps)
+    T = raw.num_frames
+    contacts = np.asarray(raw.contacts, dtype=bool)
+    active = binary_dilation(gate > 0, iterations=max(1, int(round(fps))))
+    q = robot.configuration(root_pos, root_rot, dof)
+    bs = balance_settings(settings)
+    for a, b in spans_of(active):
+        part = robot_motion_from_trajectory(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b], contacts=contacts[a:b])
+        feet = robot_motion_from_trajectory(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b], raw.dof_pos[a:b],
+                                            contacts=contacts[a:b])
+        hold = (5 if a > 0 else 0, 5 if b < T else 0)
+        q[a:b], _ = correct_balance(part, robot, bs, feet_of=feet, gate=gate[a:b], hold=hold)
+    return q[:, :3], q[:, 3:7], q[:, 7:]
+
+
+GUARDED = ("ground_penetration", "self_collision", "joint_position_limit", "joint_velocity")
+"""Hard checks the adaptation must not make fail where the raw motion passes."""
+
+
+def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np.ndarray, root_rot: np.ndarray,
+                dof: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The adapted trajectory returned to the raw one (raised-cosine blend over
+    ``gate_pad_s``) around frames where it fails a hard check (:data:`GUARDED`) the raw motion
+    passes: the adaptation never makes a hard check worse."""
+    from scipy.ndimage import binary_dilation
+
+    from core.contacts import spans_of
+    from core.robot.trajectory import robot_motion_from_trajectory
+    from stages.filter.api import run_checks
+    from stages.filter.body import body_of
+    from stages.filter.settings import Settings as FilterSettings
+
+    body = body_of(robot)
+    fs = FilterSettings()
+    fps = float(raw.fps)
+    contacts = np.asarray(raw.contacts, dtype=bool)
+    changed = (np.abs(dof - raw.dof_pos).max(axis=1) > 1e-9) | (np.abs(root_pos - raw.root_pos).max(axis=1) > 1e-9)
+    worse = np.zeros(raw.num_frames, dtype=bool)
+    for a, b in spans_of(binary_dilation(changed, iterations=5)):      # checked where the motion changed
+        adapted = robot_motion_from_trajectory(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b],
+                                               contacts=contacts[a:b])
+        before_motion = robot_motion_from_trajectory(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b],
+                                                     raw.dof_pos[a:b], contacts=contacts[a:b])
+        before = {r.code: r.fail for r in run_checks(before_motion, body, fs, only=GUARDED)}
+        for r in run_checks(adapted, body, fs, only=GUARDED):
+            worse[a:b] |= r.fail & ~before.get(r.code, np.zeros_like(r.fail))
+    if not worse.any():
+        return root_pos, root_rot, dof
+    back = gate_weights(worse, float(raw.fps), 0.5 * settings.gate_pad_s)[:, None]
+    raw_rot = make_continuous(np.asarray(raw.root_rot, np.float64))
+    rot = np.where(np.sum(root_rot * raw_rot, axis=1, keepdims=True) < 0, -root_rot, root_rot)
+    rot = rot + back * (raw_rot - rot)
+    return (root_pos + back * (raw.root_pos - root_pos), rot / np.linalg.norm(rot, axis=1, keepdims=True),
+            dof + back * (raw.dof_pos - dof))
 
 
 def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Settings = Settings(),
@@ -119,6 +207,10 @@ def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Setti
     feats = motion_features(raw)
     hop = max(1, int(round(settings.hop_s * float(raw.fps))))
     decoded, codes = decode_features(bundle, feats, hop, settings.transfer == "residual")
+    if settings.decoded_smooth_s > 0:          # the decoder's output carries no new high-frequency content
+        from stages.adapt.features import lowpass
+
+        decoded = lowpass(decoded, settings.decoded_smooth_s * float(raw.fps)).astype(decoded.dtype)
     if settings.smooth_s > 0:                  # the change is a slow correction, not new jitter
         from stages.adapt.features import lowpass
 
@@ -144,10 +236,14 @@ def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Setti
     a, b = layout.blocks["up"]
     decoded[:, a:b] = up_raw + keep * (up_new - up_raw)
     raw_dof = np.asarray(raw.dof_pos, np.float64)
-    dof = raw_dof + np.clip(layout.take(decoded, "dof") - raw_dof, -settings.max_change_rad, settings.max_change_rad)
+    dof = raw_dof + soft_bound(layout.take(decoded, "dof") - raw_dof, settings.max_change_rad)
     dof = np.clip(dof, robot.lower, robot.upper)
-    root_pos, root_rot = root_from_features(decoded, layout, raw, settings.anchor_s)
-    if settings.gate:                          # where the gate is closed the root is the raw one, exactly
+    if settings.root == "raw":                 # the body's place is the balance correction's to change
+        root_pos = np.asarray(raw.root_pos, np.float64).copy()
+        root_rot = make_continuous(np.asarray(raw.root_rot, np.float64))
+    else:
+        root_pos, root_rot = root_from_features(decoded, layout, raw, settings.anchor_s)
+    if settings.gate and settings.root != "raw":                          # where the gate is closed the root is the raw one, exactly
         root_pos = raw.root_pos + w[:, None] * (root_pos - raw.root_pos)
         raw_rot = make_continuous(np.asarray(raw.root_rot, np.float64))
         root_rot = np.where(np.sum(root_rot * raw_rot, axis=1, keepdims=True) < 0, -root_rot, root_rot)
@@ -159,6 +255,21 @@ def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Setti
         q = refine(robot, raw, root_pos, root_rot, dof, settings.ik_iterations, gate=w)
         root_pos, root_rot, dof = q[:, :3], q[:, 3:7], q[:, 7:]
     root_rot = make_continuous(root_rot / np.linalg.norm(root_rot, axis=1, keepdims=True))
+    if settings.output_smooth_s > 0 and w.max() > 0:
+        # where it adapts, the motion is the robot's: no mocap jitter (root and joints low-passed
+        # together, so the feet stay where they were; the balance pass re-plants them)
+        from stages.adapt.features import lowpass
+
+        sigma = settings.output_smooth_s * float(raw.fps)
+        dof = dof + w[:, None] * (lowpass(dof, sigma) - dof)
+        root_pos = root_pos + w[:, None] * (lowpass(root_pos, sigma) - root_pos)
+        root_rot = make_continuous(root_rot)
+        root_rot = root_rot + w[:, None] * (lowpass(root_rot, sigma) - root_rot)
+        root_rot = root_rot / np.linalg.norm(root_rot, axis=1, keepdims=True)
+    if settings.balance and w.max() > 0:
+        root_pos, root_rot, dof = _balanced(raw, robot, settings, root_pos, root_rot, dof, w)
+    if settings.hard_guard and w.max() > 0:
+        root_pos, root_rot, dof = _hard_guard(raw, robot, settings, root_pos, root_rot, dof)
     links = tuple(raw.link_names)
     link_pos, link_rot = robot.forward_kinematics(root_pos, root_rot, dof, links)
     link_rot = np.where(link_rot[..., 3:4] < 0, -link_rot, link_rot)

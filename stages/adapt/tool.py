@@ -18,7 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("input", metavar="RETARGETED.npz", help="retargeted robot motion .npz")
     parser.add_argument("--model", required=True, metavar="MODEL_DIR", help="adapter folder (meta.json, model.pt)")
     parser.add_argument("--out", required=True, metavar="OUT.npz", help="where to write the adapted motion")
-    parser.add_argument("--no-ik", action="store_true", help="skip the IK clean-up pass")
+    parser.add_argument("--no-ik", action="store_true", help="skip the IK clean-up pass (off by default: "
+                        "the balance pass re-solves the legs)")
     parser.set_defaults(func=_main)
     return parser
 
@@ -42,8 +43,9 @@ def _main(args: argparse.Namespace) -> int:
         raw = RobotMotion.load(args.input)
         robot = load_robot(raw.robot)
         bundle = Bundle.load(args.model)
-        settings = Settings(ik_pass=not args.no_ik)
-        settings = dataclasses.replace(settings)
+        settings = Settings()
+        if args.no_ik:
+            settings = dataclasses.replace(settings, ik_pass=False)
         adapted = adapt_motion(raw, bundle, robot, settings)
         arrays, meta = adapted.motion.to_arrays()
         arrays["adapt_code"] = adapted.code

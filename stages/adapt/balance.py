@@ -1,0 +1,347 @@
+"""Balance correction: move the body over its feet so the ZMP stays inside the support polygon.
+
+The adapter's last dynamic step (after the decoder, before the IK pass). A horizontal shift
+``d(t)`` (m, world x y) of the whole body moves the zero-moment point by (cart-table model,
+exact for a rigid translation of every body; Kajita et al. 2003):
+
+    p'(t) = p(t) + d(t) - a(t) d''(t),     a(t) = c_z(t) m / f_z(t)
+
+with ``c_z`` the CoM height and ``f_z`` the vertical floor force the motion needs (clamped as
+the filter clamps it). :func:`zmp_shift` finds the smooth ``d`` that draws the ZMP into the
+support polygon shrunk by ``margin_m`` on frames where it lies outside, and leaves it where it
+is elsewhere: one banded least-squares problem per axis,
+
+    min  sum_t w_t |p_t + d_t - a_t (D2 d)_t - target_t|^2 + sum_t (d_t / size_m)^2
+         + smooth * sum_t |(D3 d)_t|^2          (D2, D3: 2nd / 3rd differences, frames)
+
+``target`` the closest point of the shrunk polygon, ``w`` 1 outside, ``keep_weight`` inside;
+frames without floor contact (and the filter's guard frames around them) carry no ZMP term.
+:func:`correct_balance` applies it to a motion: the root moves by ``d``, both legs are solved
+again so each foot keeps its world pose of the input motion (6-D damped Gauss-Newton per leg,
+joint limits), and the ZMP is measured again with the filter's own functions; a few rounds
+take up what the linear model misses (the legs do not move with the body). The ZMP, support
+polygon and floor force are the filter's (``stages.filter.checks.dynamics``,
+``stages.filter.state``), so the correction aims at exactly what the filter judges.
+World Z-up, metres, quaternions x y z w.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pinocchio as pin
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+
+from core.records.robot_motion import RobotMotion
+
+if TYPE_CHECKING:
+    from core.robot import Robot
+    from stages.filter.body import Body
+    from stages.filter.settings import Settings as FilterSettings
+    from stages.filter.state import ClipState
+
+
+@dataclass(frozen=True)
+class BalanceSettings:
+    """How the ZMP is drawn into the support polygon.
+
+    Attributes:
+        margin_m: the target polygon is the support polygon shrunk by this much (m; the filter
+            tolerates its ``zmp_outside_support.margin_m`` outside, so any margin >= 0 passes).
+        size_m: scale of the shift's magnitude penalty (m): a shift of this size costs as much
+            as a ZMP error of 1 m on one frame (0.5: one round closes about half of a ZMP error
+            held for 0.7 s, mostly by accelerating the body rather than moving it; three rounds
+            leave < 5 mm, tests/test_adapt_balance.py).
+        smooth: weight of the shift's third difference (per frame, m) — keeps the change free of
+            jerk.
+        keep_weight: weight of keeping the ZMP where it is on frames where it is inside.
+        rounds: measure-and-correct rounds.
+        max_shift_m: the shift is clipped to this horizontal length (m).
+        leg_iterations: Gauss-Newton steps per frame and leg that restore the feet.
+        ankle_torque_fraction: a sole corner counts in the target polygon only as far from
+            its ankle as the ankle joints can carry the floor force there: within
+            ``fraction * effort_limit / f_z`` of the ankle along the foot (pitch) and across it
+            (roll); 0 leaves the soles whole. (Measured on the real clips: the joint-torque
+            excess is the ankle pitch's with the ZMP near the toes.)
+    """
+
+    margin_m: float = 0.02
+    size_m: float = 0.5
+    smooth: float = 300.0
+    keep_weight: float = 0.05
+    rounds: int = 3
+    max_shift_m: float = 0.12
+    leg_iterations: int = 3
+    ankle_torque_fraction: float = 0.65
+
+
+def _shrunk(hull: np.ndarray, margin: float) -> np.ndarray | None:
+    """The convex polygon ``hull`` (CCW, (H, 2)) with every edge moved inward by ``margin`` (m):
+    its vertices, or None when nothing (or a sliver) is left."""
+    d = np.roll(hull, -1, axis=0) - hull                          # edge i: hull[i] -> hull[i + 1]
+    length = np.linalg.norm(d, axis=1)
+    if len(hull) < 3 or np.any(length < 1e-9):
+        return None
+    n = np.stack([d[:, 1], -d[:, 0]], axis=1) / length[:, None]   # outward normals (CCW)
+    c = np.sum(n * hull, axis=1) - margin                         # n_i . x <= c_i
+    n0, c0 = np.roll(n, 1, axis=0), np.roll(c, 1)                 # edge i - 1 meets edge i at vertex i
+    det = n0[:, 0] * n[:, 1] - n0[:, 1] * n[:, 0]
+    if np.any(np.abs(det) < 1e-12):
+        return None
+    x = (c0 * n[:, 1] - n0[:, 1] * c) / det
+    y = (n0[:, 0] * c - c0 * n[:, 0]) / det
+    out = np.stack([x, y], axis=1)
+    new_d = np.roll(out, -1, axis=0) - out
+    if np.any(np.sum(new_d * d, axis=1) <= 0):                    # an edge turned over: too small
+        return None
+    return out
+
+
+def _project_inside(point: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
+    """The closest point to ``point`` of the convex polygon ``hull`` (CCW) shrunk by ``margin``
+    (its centroid when less than that is left)."""
+    poly = _shrunk(hull, margin) if len(hull) >= 3 else None
+    if poly is None:
+        return hull.mean(axis=0)
+    d = np.roll(poly, -1, axis=0) - poly
+    cross = d[:, 0] * (point[1] - poly[:, 1]) - d[:, 1] * (point[0] - poly[:, 0])
+    if np.all(cross >= 0):
+        return point
+    t = np.clip(np.sum((point - poly) * d, axis=1) / np.maximum(np.sum(d * d, axis=1), 1e-18), 0.0, 1.0)
+    near = poly + t[:, None] * d
+    return near[np.argmin(np.linalg.norm(near - point, axis=1))]
+
+
+def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
+                filter_settings: FilterSettings | None = None,
+                hold: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The filter's ZMP (T, 2) of ``motion``, its target (T, 2), the weight per frame (T,) (-1:
+    a body other than the feet touches the floor within the guard frames, the body stays) and
+    the cart-table coefficient a (T,) (s^2). ``hold``: frames at the start and end held too."""
+    from stages.filter.body import body_of
+    from stages.filter.checks.dynamics import MIN_NORMAL_FRACTION, _near, convex_hull, zmp
+    from stages.filter.settings import Settings as FS
+    from stages.filter.state import GRAVITY, ClipState
+
+    fs = filter_settings or FS()
+    body = body_of(robot)
+    state = ClipState(motion, body, fs)
+    com, _, _ = state.centroidal
+    force, moment = state.contact_wrench
+    min_normal = MIN_NORMAL_FRACTION * body.mass * GRAVITY
+    p = zmp(com, force, moment, min_normal)
+    fz = np.maximum(force[:, 2], min_normal)
+    a = com[:, 2] * body.mass / fz
+    points, _, touching = state.contact_points
+    judged = touching.any(axis=1) & ~_near(~state.any_contact, fs.zmp_outside_support.guard_frames)
+    # a body other than the feet on the floor: a hard failure (cut before adaptation); the body
+    # lies or kneels there and is not shifted
+    feet_only = np.asarray(~touching[:, 8:].any(axis=1), dtype=bool)
+    fixed = _near(~feet_only, fs.zmp_outside_support.guard_frames)
+    if hold[0] > 0:                               # a crop's ends join the unchanged motion
+        fixed[:hold[0]] = True
+    if hold[1] > 0:
+        fixed[-hold[1]:] = True
+    judged &= ~fixed
+    if settings.ankle_torque_fraction > 0:
+        points = _torque_limited_points(state, body, fz, settings.ankle_torque_fraction)
+    target = p.copy()
+    w = np.zeros(len(p))
+    for t in np.flatnonzero(judged):
+        hull = convex_hull(points[t, touching[t], :2])
+        q = _project_inside(p[t], hull, settings.margin_m)
+        target[t] = q
+        w[t] = 1.0 if np.linalg.norm(q - p[t]) > 1e-9 else settings.keep_weight
+    w[fixed] = -1.0                               # marks frames whose shift is held at zero
+    return p, target, w, a
+
+
+def _torque_limited_points(state: ClipState, body: Body, fz: np.ndarray, fraction: float) -> np.ndarray:
+    """The filter's contact points (T, K, 3) with each sole corner drawn towards its ankle to
+    within ``fraction * effort / f_z`` along the foot's x (ankle pitch) and y (ankle roll)."""
+    names = list(body.dof_names)
+    points = state.contact_points[0].copy()
+    pos, rot = state.frame_poses
+    for side, prefix in enumerate(("left", "right")):
+        try:
+            tp = body.effort_limit[names.index(f"{prefix}_ankle_pitch_joint")]
+            tr = body.effort_limit[names.index(f"{prefix}_ankle_roll_joint")]
+        except ValueError:
+            continue
+        corners = body.sole_corners[side]                                  # (4, 3) in the foot frame
+        lim_x = fraction * tp / fz                                         # (T,) m
+        lim_y = fraction * tr / fz
+        local = np.broadcast_to(corners, (len(fz), 4, 3)).copy()
+        local[..., 0] = np.clip(local[..., 0], -lim_x[:, None], lim_x[:, None])
+        local[..., 1] = np.clip(local[..., 1], -lim_y[:, None], lim_y[:, None])
+        f = body.foot_frame[side]
+        world = np.einsum("tij,tkj->tki", rot[:, f], local) + pos[:, f][:, None, :]
+        points[:, 4 * side:4 * side + 4, :2] = world[..., :2]
+    return points
+
+
+def _difference(T: int, order: int) -> sparse.csr_matrix:
+    D = sparse.eye(T, format="csr")
+    for _ in range(order):
+        D = (D[1:] - D[:-1]).tocsr()
+    return D
+
+
+def zmp_shift(p: np.ndarray, target: np.ndarray, w: np.ndarray, a: np.ndarray, fps: float,
+              settings: BalanceSettings) -> np.ndarray:
+    """The horizontal shift d (T, 2) m of the body (see the module docstring)."""
+    T = len(p)
+    if T < 5 or not np.any(w >= 1.0):
+        return np.zeros((T, 2))
+    D2 = _difference(T, 2) * fps ** 2                          # (T-2, T): d'' at frames 1..T-2
+    acc = sparse.vstack([sparse.csr_matrix((1, T)), D2, sparse.csr_matrix((1, T))]).tocsr()
+    A = sparse.eye(T, format="csr") - sparse.diags(a) @ acc    # ZMP change per unit shift
+    fixed = w < 0
+    w = np.where(fixed, 0.0, w)
+    W = sparse.diags(w)
+    D3 = _difference(T, 3)
+    size = np.where(fixed, 1e4, 1.0) / settings.size_m ** 2
+    H = (A.T @ W @ A + sparse.diags(size) + settings.smooth * (D3.T @ D3)).tocsc()
+    out = np.zeros((T, 2))
+    for k in range(2):
+        rhs = A.T @ (w * (target[:, k] - p[:, k]))
+        out[:, k] = spsolve(H, rhs)
+    n = np.linalg.norm(out, axis=1, keepdims=True)
+    return out * np.minimum(1.0, settings.max_shift_m / np.maximum(n, 1e-12))
+
+
+def _leg_chains(robot: Robot) -> list[tuple[int, np.ndarray]]:
+    """Per foot frame: (pinocchio frame id, dof indices (into q[7:]) of its leg)."""
+    model = robot.model
+    out = []
+    for foot in robot.config.foot_frames:
+        fid = robot.frame_id(foot)
+        j = model.frames[fid].parentJoint
+        dofs = []
+        while j > 1:                                  # joint 1 is the free flyer
+            dofs.append(model.joints[j].idx_q - 7)
+            j = model.parents[j]
+        out.append((fid, np.array(sorted(dofs))))
+    return out
+
+
+def hold_feet(robot: Robot, q: np.ndarray, feet_pose: list[list[pin.SE3]], frames: np.ndarray,
+              iterations: int = 3, damping: float = 1e-4) -> np.ndarray:
+    """Configurations (T, nq) whose feet are at ``feet_pose[side][t]`` on ``frames``: each leg's
+    joints by damped Gauss-Newton on the 6-D foot pose error (local frame), within the joint limits."""
+    model = robot.model
+    data = model.createData()
+    lower, upper = np.asarray(robot.lower), np.asarray(robot.upper)
+    chains = _leg_chains(robot)
+    out = q.copy()
+    for t in frames:
+        qt = out[t].copy()
+        for _ in range(iterations):
+            pin.forwardKinematics(model, data, qt)
+            pin.computeJointJacobians(model, data, qt)
+            pin.updateFramePlacements(model, data)
+            for side, (fid, dofs) in enumerate(chains):
+                err = pin.log6(data.oMf[fid].actInv(feet_pose[side][t])).vector
+                if np.abs(err).max() < 1e-6:
+                    continue
+                J = pin.getFrameJacobian(model, data, fid, pin.ReferenceFrame.LOCAL)[:, 6 + dofs]
+                step = np.linalg.solve(J.T @ J + damping * np.eye(len(dofs)), J.T @ err)
+                qt[7 + dofs] = np.clip(qt[7 + dofs] + step, lower[dofs], upper[dofs])
+        out[t] = qt
+    return out
+
+
+def _motion_of(raw: RobotMotion, robot: Robot, q: np.ndarray) -> RobotMotion:
+    from core.robot.trajectory import robot_motion_from_trajectory
+
+    m = robot_motion_from_trajectory(robot, float(raw.fps), q[:, :3], q[:, 3:7], q[:, 7:])
+    m.contacts = np.asarray(raw.contacts, dtype=bool)
+    return m
+
+
+def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None = None,
+                 gate: np.ndarray | None = None, ramp_frames: int = 3,
+                 max_travel_m: float = 0.1) -> list[list[pin.SE3]]:
+    """Per foot and frame the world pose (pinocchio SE3) the balance correction holds it at.
+
+    Without ``feet_of``: ``motion``'s own feet. With it (the raw clip): the raw clip's feet, and
+    over each of its contact runs (``feet_of.contacts``) a foot is planted at one place, the mean
+    of its positions over the run, turned as at the run's middle, so it does not slide even
+    where the raw one did (measured on the real clips: feet left where the decoded motion puts
+    them slide 2-3 times more than the raw ones);
+    ``gate`` (T,) in [0, 1] blends from the raw foot pose (0) to the planted one (1), and
+    so does a raised-cosine ramp over ``ramp_frames`` frames at each end of the run (the target
+    does not jump where contact begins or ends). A run over which the raw foot strays more than
+    ``max_travel_m`` from its mean place (a pivot, a foot dragged while lying) is not planted.
+    Off contact, the raw foot pose."""
+    T = motion.num_frames
+    feet = tuple(robot.config.foot_frames)
+    mpos, mrot = robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
+    poses = [[pin.SE3(mrot[t, s], mpos[t, s]) for t in range(T)] for s in range(len(feet))]
+    if feet_of is None:
+        return poses
+    from core.contacts import spans_of
+
+    rpos, rrot = robot.frame_placements(feet_of.root_pos, feet_of.root_rot, feet_of.dof_pos, feet)
+    poses = [[pin.SE3(rrot[t, s], rpos[t, s]) for t in range(T)] for s in range(len(feet))]
+    w = np.ones(T) if gate is None else np.clip(np.asarray(gate, np.float64), 0.0, 1.0)
+    contacts = np.asarray(feet_of.contacts, dtype=bool)
+    for s in range(len(feet)):
+        for a, b in spans_of(contacts[:, s]):
+            centre = rpos[a:b, s].mean(axis=0)
+            if np.linalg.norm(rpos[a:b, s] - centre, axis=1).max() > max_travel_m:
+                continue                          # the raw foot moves on purpose (pivot, drag): keep it
+            planted = pin.SE3(rrot[(a + b) // 2, s], centre)
+            n = b - a
+            k = np.arange(n)
+            ramp = np.clip(np.minimum(k + 1, n - k) / (ramp_frames + 1), 0.0, 1.0) if ramp_frames > 0 else np.ones(n)
+            ramp = 0.5 - 0.5 * np.cos(np.pi * ramp)
+            for i, t in enumerate(range(a, b)):
+                weight = w[t] * ramp[i]
+                if weight <= 0:
+                    continue
+                here = poses[s][t]
+                poses[s][t] = here * pin.exp6(weight * pin.log6(here.actInv(planted)))
+    return poses
+
+
+def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings = BalanceSettings(),
+                    filter_settings: FilterSettings | None = None, feet_of: RobotMotion | None = None,
+                    gate: np.ndarray | None = None, hold: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """(configurations q (T, 7 + D), total shift (T, 2) m) of ``motion`` with the body moved over
+    its feet so the filter's ZMP lies inside the support polygon (see the module docstring).
+
+    The feet are held at :func:`foot_targets` (``feet_of``, ``gate``): planted over the raw
+    clip's contact runs where the gate is open, else where ``motion`` has them. ``hold``: frames
+    at the start and at the end whose body is not shifted (a crop of a longer motion)."""
+    T = motion.num_frames
+    q = robot.configuration(motion.root_pos, motion.root_rot, motion.dof_pos)
+    if T < 5:
+        return q, np.zeros((T, 2))
+    fps = float(motion.fps)
+    poses = foot_targets(motion, robot, feet_of, gate)
+    total = np.zeros((T, 2))
+    current = motion
+    if feet_of is not None:
+        feet = tuple(robot.config.foot_frames)
+        mpos, _ = robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
+        tpos = np.array([[poses[s][t].translation for s in range(len(feet))] for t in range(T)])
+        off = np.flatnonzero(np.abs(mpos - tpos).max(axis=(1, 2)) > 1e-4)
+        if off.size:
+            q = hold_feet(robot, q, poses, off, settings.leg_iterations + 2)
+            current = _motion_of(motion, robot, q)
+    for _ in range(settings.rounds):
+        p, target, w, a = zmp_targets(current, robot, settings, filter_settings, hold)
+        d = zmp_shift(p, target, w, a, fps, settings)
+        moved = np.flatnonzero(np.linalg.norm(d, axis=1) > 1e-4)
+        if moved.size == 0:
+            break
+        total += d
+        q = q.copy()
+        q[:, :2] += d
+        q = hold_feet(robot, q, poses, moved, settings.leg_iterations)
+        current = _motion_of(motion, robot, q)
+    return q, total
