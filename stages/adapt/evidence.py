@@ -15,7 +15,19 @@ its adaptation) of the same clip:
   mean angle between corresponding limb directions (parent -> child key link),
   ``keypoint_change_m`` mean key-link distance, ``root_path_change_m`` mean horizontal root
   distance (all 0 for the raw block);
-- ``simulation`` (when ``stages.simulate.api`` exists): falls/min and tracked fraction.
+- fidelity to the human (when the clip's ingested human motion is given, :func:`human_fidelity`):
+  ``limb_error_deg`` and ``keypoint_error_m`` by the retarget stage's own metric code
+  (:func:`stages.retarget.metrics.evaluate`, human keypoints scaled by the clip's root scale,
+  relative to the pelvis) and ``root_path_error_m`` mean horizontal distance of the root from the
+  scaled human pelvis path (both taken relative to their first frame);
+- simulation (SMAP's Table 1): ``falls_per_min`` and ``tracked_fraction`` of the simulate
+  stage's rollout of the motion, with ``sim_falls``, ``sim_mean_body_error_m`` and
+  ``simulation_source`` (``simulate stage`` for the raw retarget's recording the DAG made,
+  ``simulated here`` for an adapted motion the adapt stage simulated, ``same as raw`` for an
+  adapted motion the gate left unchanged: identical motion, identical figures). Absent when
+  nothing was simulated (the simulate stage off or the clip rejected before it).
+
+Every figure is computed here or by the filter / simulate stages, never by the adapter.
 """
 
 from __future__ import annotations
@@ -55,10 +67,31 @@ def limb_change_deg(motion: RobotMotion, raw: RobotMotion) -> float:
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
 
 
+def human_fidelity(motion: RobotMotion, robot: Robot, human_keypoints: np.ndarray, root_scale: float) -> dict[str, float]:
+    """Limb-direction error (deg), keypoint error (m) and root path error (m) of ``motion`` against
+    the human keypoints (T, K, 3) over ``KEYPOINT_NAMES`` (m, Z-up) it was retargeted from."""
+    from stages.retarget.metrics import evaluate
+
+    m = evaluate(robot, float(motion.fps), motion.root_pos, motion.root_rot, motion.dof_pos, human_keypoints,
+                 np.asarray(motion.contacts, bool), root_scale)
+    from core.records.keypoints import KEYPOINT_NAMES
+
+    pelvis = root_scale * human_keypoints[:, KEYPOINT_NAMES.index("pelvis"), :2]
+    root = np.asarray(motion.root_pos)[:, :2]
+    path = np.linalg.norm((root - root[0]) - (pelvis - pelvis[0]), axis=-1)
+    return {"limb_error_deg": round(float(m.get("limb_direction_error_deg", float("nan"))), 4),
+            "keypoint_error_m": round(float(m["keypoint_error_m"]), 5),
+            "root_path_error_m": round(float(path.mean()), 5)}
+
+
 def measure(motion: RobotMotion, raw: RobotMotion, robot: Robot, filter_settings: FilterSettings | None = None,
-            simulate: bool = True) -> dict[str, Any]:
+            simulate: bool = True, simulation: dict[str, Any] | None = None,
+            human: tuple[np.ndarray, float] | None = None) -> dict[str, Any]:
     """The evidence block of ``motion`` (see the module docstring); ``raw`` gives the contacts
-    and the reference of the fidelity figures."""
+    and the reference of the fidelity figures. ``simulation``: figures of a rollout already
+    made (:func:`sim_block`), used as they are; else with ``simulate`` the motion is simulated
+    here (:func:`simulation_figures`). ``human``: (keypoints (T, K, 3), root scale) of the clip's
+    human motion for the fidelity-to-the-human figures."""
     from stages.filter.api import dynamic_verdict, run_checks
     from stages.filter.body import body_of
     from stages.filter.settings import Settings as FilterSettings
@@ -98,28 +131,45 @@ def measure(motion: RobotMotion, raw: RobotMotion, robot: Robot, filter_settings
     out["keypoint_change_m"] = round(float(np.linalg.norm(motion.link_pos - raw.link_pos, axis=-1).mean()), 5)
     out["root_path_change_m"] = round(float(np.linalg.norm(motion.root_pos[:, :2] - raw.root_pos[:, :2],
                                                            axis=-1).mean()), 5)
-    if simulate:
-        sim = simulation_figures(motion, robot)
-        if sim is not None:
-            out["simulation"] = sim
+    if human is not None and human[0].shape[0] == T:
+        out.update(human_fidelity(motion, robot, human[0], human[1]))
+    if simulation is None and simulate:
+        simulation = simulation_figures(motion, robot)
+    if simulation is not None:
+        out.update(simulation)
     return out
 
 
-def simulation_figures(motion: RobotMotion, robot: Robot) -> dict[str, Any] | None:
-    """Falls per minute and tracked fraction from the simulate stage's API; None when this
-    version has no simulate stage."""
-    try:
-        from stages.simulate.api import simulate_motion  # type: ignore[import-not-found]
-    except ImportError:
+#: simulate-stage summary key -> evidence key
+SIM_FIGURES = (("falls_per_min", "falls_per_min"), ("tracked_fraction", "tracked_fraction"), ("falls", "sim_falls"),
+               ("mean_body_error_m", "sim_mean_body_error_m"))
+
+
+def sim_block(summary: dict[str, Any], source: str) -> dict[str, Any] | None:
+    """The evidence's simulation figures of a simulate-stage summary (None when it holds no
+    rollout: the stage off or the clip skipped), tagged with where they come from."""
+    if summary.get("falls_per_min") is None or summary.get("tracked_fraction") is None:
         return None
-    summary = simulate_motion(motion, robot).summary
-    return {k: summary.get(k) for k in ("falls", "falls_per_min", "tracked_fraction", "mean_body_error_m")}
+    out: dict[str, Any] = {dst: summary.get(src) for src, dst in SIM_FIGURES}
+    out["simulation_source"] = source
+    return out
+
+
+def simulation_figures(motion: RobotMotion, robot: Robot, settings: Any = None,
+                       source: str = "simulated here") -> dict[str, Any] | None:
+    """Falls per minute and tracked fraction of a rollout of ``motion`` by the simulate stage's
+    API (``settings``: its :class:`stages.simulate.settings.Settings`, None: defaults)."""
+    from stages.simulate.api import simulate_motion
+
+    return sim_block(simulate_motion(motion, robot, settings).summary, source)
 
 
 SUMMED = ("zmp_outside_pct", "torque_over_pct", "flight_momentum_pct", "joint_velocity_pct", "joint_limit_pct",
           "ground_penetration_pct", "self_collision_pct")
 MEANED = ("foot_slide_cm_s", "jerk_rad_s3", "limb_change_deg", "keypoint_change_m", "root_path_change_m",
           "zmp_outside_mean_m")
+#: frame-weighted over the clips that have them (the human motion given)
+HUMAN = ("limb_error_deg", "keypoint_error_m", "root_path_error_m")
 
 
 def totals(blocks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -133,8 +183,17 @@ def totals(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     for key in SUMMED + MEANED:
         vals = np.array([float(b.get(key, 0.0)) for b in blocks])
         out[key] = round(float((vals * w).sum()), 5)
-    sims = [b["simulation"] for b in blocks if b.get("simulation")]
-    if sims:
-        out["falls_per_min"] = round(float(np.mean([s.get("falls_per_min") or 0.0 for s in sims])), 4)
-        out["tracked_fraction"] = round(float(np.mean([s.get("tracked_fraction") or 0.0 for s in sims])), 4)
+    for key in HUMAN:
+        have = [b for b in blocks if b.get(key) is not None and np.isfinite(float(b[key]))]
+        if have:
+            hf = np.array([b.get("frames", 0) for b in have], dtype=np.float64)
+            out[key] = round(float(sum(float(b[key]) * f for b, f in zip(have, hf)) / max(hf.sum(), 1.0)), 5)
+    simulated = [b for b in blocks if b.get("falls_per_min") is not None and b.get("tracked_fraction") is not None]
+    if simulated:                  # over the simulated clips: falls per simulated minute, frame-weighted tracking
+        sf = np.array([b.get("frames", 0) for b in simulated], dtype=np.float64)
+        sw = sf / max(sf.sum(), 1.0)
+        out["simulated_clips"] = len(simulated)
+        out["falls_per_min"] = round(float(sum(float(b["falls_per_min"]) * w for b, w in zip(simulated, sw))), 4)
+        out["tracked_fraction"] = round(float(sum(float(b["tracked_fraction"]) * w for b, w in zip(simulated, sw))), 5)
+        out["sim_falls"] = int(sum(int(b.get("sim_falls") or 0) for b in simulated))
     return out

@@ -14,11 +14,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "root rebuilt and anchored to the raw path -> a short IK pass. Writes the adapted motion "
                     "as a RobotMotion .npz (filter-clip and the exporters read it) and prints one JSON line "
                     "with a `raw` and an `adapted` block of evidence (ZMP outside support, torque over limit, "
-                    "foot slide, penetration, jerk, limb-direction change). Exit code 2 on bad input.")
+                    "foot slide, penetration, jerk, limb-direction change, and falls per minute and tracked fraction "
+                    "in simulation). Exit code 2 on bad input.")
     parser.add_argument("input", metavar="RETARGETED.npz", help="retargeted robot motion .npz")
     parser.add_argument("--model", required=True, metavar="MODEL_DIR", help="adapter folder (meta.json, model.pt)")
     parser.add_argument("--out", required=True, metavar="OUT.npz", help="where to write the adapted motion")
     parser.add_argument("--no-ik", action="store_true", help="skip the IK clean-up pass")
+    parser.add_argument("--no-sim", action="store_true",
+                        help="skip the simulation figures (falls per minute, tracked fraction: one MuJoCo rollout of "
+                             "the raw motion and one of the adapted motion when it differs)")
     parser.set_defaults(func=_main)
     return parser
 
@@ -37,6 +41,7 @@ def _main(args: argparse.Namespace) -> int:
     from stages.adapt.apply import Bundle, adapt_motion
     from stages.adapt.evidence import measure
     from stages.adapt.settings import Settings
+    from stages.adapt.stage import changed_frames
 
     try:
         raw = RobotMotion.load(args.input)
@@ -49,8 +54,14 @@ def _main(args: argparse.Namespace) -> int:
         arrays["adapt_code"] = adapted.code
         arrays["adapt_change_rad"] = np.asarray(adapted.change_rad)
         save_npz(args.out, arrays, meta)
-        out = {"input": str(args.input), "output": str(args.out),
-               "raw": measure(raw, raw, robot), "adapted": measure(adapted.motion, raw, robot)}
+        raw_block = measure(raw, raw, robot, simulate=not args.no_sim)
+        unchanged = not changed_frames(raw, adapted.motion).any()
+        raw_sim = {k: raw_block[k] for k in ("falls_per_min", "tracked_fraction", "sim_falls",
+                                             "sim_mean_body_error_m") if k in raw_block}
+        same = {**raw_sim, "simulation_source": "same as raw"} if unchanged and raw_sim else None
+        out = {"input": str(args.input), "output": str(args.out), "unchanged": unchanged, "raw": raw_block,
+               "adapted": measure(adapted.motion, raw, robot, simulate=not args.no_sim and not unchanged,
+                                  simulation=same)}
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
