@@ -175,3 +175,44 @@ def test_fast_ik_pass_equals_a_fresh_solver_frame_by_frame(robot):
                 w[k] = rw[k] = 10.0
         seed = np.concatenate([root[t], raw.root_rot[t], dof[t]])
         assert np.array_equal(fast[t], ik.solve_frame(seed, FrameTargets(p, r, w, rw), 1.0 / FPS)), t
+
+
+def test_clip_table_carries_adaptation_and_simulation_figures(tmp_path):
+    """The dataset's clip table holds the adapt / simulate figures of each clip, the reader reads them."""
+    from core.stage import ClipOutcome
+    from stages.dataset.reader import open_dataset
+    from stages.dataset.schema import CLIP_FIGURE_KEYS
+    from stages.dataset.stage import clip_inputs
+    from stages.dataset.synthetic import random_motion
+    from stages.dataset.writer import write_dataset
+
+    raw = random_motion(90, seed=2)
+    dof = raw.dof_pos.copy()
+    dof[30:60] += 0.05                                            # the adapter changed a third of the frames
+    adapted = dataclasses.replace(raw, dof_pos=dof)
+    raw.save(tmp_path / "a.npz")
+    adapted.save(tmp_path / "a_adapted.npz")
+    raw.save(tmp_path / "b.npz")
+    whole = {"verdict": "pass", "segments": [[0, 90]], "reasons": [], "num_frames": 90, "fps": raw.fps}
+    filt = {"verdict": whole, "hard_verdict": whole, "dynamic_verdict": whole}
+    block = {"zmp_outside_pct": 12.5, "torque_over_pct": 4.0, "falls_per_min": 2.0, "tracked_fraction": 0.9}
+    better = {"zmp_outside_pct": 1.5, "torque_over_pct": 0.5, "falls_per_min": 0.0, "tracked_fraction": 1.0}
+    adapt = {"method": "smap", "raw": block, "adapted": better, "dynamic_verdict": whole}
+    src = [ClipSource(c, str(tmp_path / f"{c}.bvh"), c * 2, "bvh", "test", "CC0") for c in "ab"]
+    outcomes = [ClipOutcome(src[0], "ok", {"retarget": tmp_path / "a.npz", "adapt": tmp_path / "a_adapted.npz"},
+                            {"filter": filt, "adapt": adapt, "simulate": SIM}, {}),
+                ClipOutcome(src[1], "ok", {"retarget": tmp_path / "b.npz"}, {"filter": filt, "simulate": SIM}, {})]
+    write_dataset(tmp_path / "ds", clip_inputs(outcomes), progress=False)
+    ds = open_dataset(tmp_path / "ds")
+    a, b = (next(c for c in ds.clips if c["source_clip_id"] == k) for k in "ab")
+    assert set(CLIP_FIGURE_KEYS) <= set(a)
+    assert a["adapted_fraction"] == pytest.approx(1 / 3, abs=1e-5) and b["adapted_fraction"] == 0.0
+    assert (a["zmp_outside_pct_raw"], a["zmp_outside_pct_adapted"]) == (12.5, 1.5)
+    assert (a["falls_per_min_raw"], a["falls_per_min_adapted"], a["tracked_fraction_adapted"]) == (2.0, 0.0, 1.0)
+    # without an adapt stage the raw simulation figures come from the simulate stage, the adapted ones are null
+    assert (b["falls_per_min_raw"], b["tracked_fraction_raw"], b["falls_per_min_adapted"]) == (3.5, 0.8125, None)
+    order = [c["source_clip_id"] for c in ds.clips]
+    falls = ds.clip_figure("falls_per_min_adapted")
+    assert falls[order.index("a")] == 0.0 and np.isnan(falls[order.index("b")])
+    with pytest.raises(KeyError, match="unknown clip figure"):
+        ds.clip_figure("falls")
