@@ -151,9 +151,8 @@ class CollisionPlan:
         lo, hi = self._poff[t], self._poff[t + 1]
         if hi == lo:
             return None
-        sel = self._order.get(t)
-        if sel is None:
-            sel = slice(lo, hi)
+        order = self._order.get(t)
+        sel: np.ndarray | slice = slice(lo, hi) if order is None else order
         return self._pp[sel], self._ca[sel], self._diff[sel], self._signed[sel]
 
     def low(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:

@@ -149,7 +149,7 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
                "split": split_of(inp.clip, settings),
                "raw": raw_block,
                "adapted": measure(adapted.motion, raw, robot, simulate=False, human=human,
-                                  simulation=_adapted_sim(adapted.motion, robot, raw_sim, sim_summary, changed.any())),
+                                  simulation=_adapted_sim(adapted.motion, robot, raw_sim, sim_summary, bool(changed.any()))),
                "adapted_fraction": round(float(changed.mean()) if changed.size else 0.0, 5),
                "unchanged": not bool(changed.any()),
                "dynamic_verdict": verdict.to_json(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -56,7 +57,7 @@ def _main(args: argparse.Namespace) -> int:
         save_npz(args.out, arrays, meta)
         raw_block = measure(raw, raw, robot, simulate=not args.no_sim)
         unchanged = not changed_frames(raw, adapted.motion).any()
-        raw_sim = {k: raw_block[k] for k in ("falls_per_min", "tracked_fraction", "sim_falls",
+        raw_sim: dict[str, Any] = {k: raw_block[k] for k in ("falls_per_min", "tracked_fraction", "sim_falls",
                                              "sim_mean_body_error_m") if k in raw_block}
         same = {**raw_sim, "simulation_source": "same as raw"} if unchanged and raw_sim else None
         out = {"input": str(args.input), "output": str(args.out), "unchanged": unchanged, "raw": raw_block,
