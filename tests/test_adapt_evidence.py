@@ -218,3 +218,16 @@ def test_clip_table_carries_adaptation_and_simulation_figures(tmp_path):
     assert falls[order.index("a")] == 0.0 and np.isnan(falls[order.index("b")])
     with pytest.raises(KeyError, match="unknown clip figure"):
         ds.clip_figure("falls")
+
+
+def test_report_lists_the_clip_table_figures_most_adapted_first():
+    from types import SimpleNamespace
+
+    from viz.report.html import _dataset_figures
+
+    figures = {"a@0-90": {"adapted_fraction": 0.25, "falls_per_min_raw": 4.0, "falls_per_min_adapted": 1.0},
+               "b": {"adapted_fraction": 0.75, "tracked_fraction_raw": 0.5, "tracked_fraction_adapted": 0.9}}
+    html = _dataset_figures(SimpleNamespace(entry_figures=figures))
+    assert "Dataset clip table" in html and html.index(">b<") < html.index(">a@0-90<")
+    assert "4 → 1" in html and "0.5 → 0.9" in html
+    assert _dataset_figures(SimpleNamespace(entry_figures={})) == ""
