@@ -27,7 +27,10 @@ its adaptation) of the same clip:
   adapted motion the gate left unchanged: identical motion, identical figures). Absent when
   nothing was simulated (the simulate stage off or the clip rejected before it).
 
-Every figure is computed here or by the filter / simulate stages, never by the adapter.
+Every figure is computed here or by the filter / simulate stages, never by the adapter: joint
+speeds are finite differences of the joint angles and link positions come from forward
+kinematics of the root and joints (:func:`link_positions`), not from the arrays a producer
+stored.
 """
 
 from __future__ import annotations
@@ -55,14 +58,25 @@ def _pct(mask: np.ndarray) -> float:
     return round(100.0 * float(np.mean(mask)) if mask.size else 0.0, 4)
 
 
-def limb_change_deg(motion: RobotMotion, raw: RobotMotion) -> float:
+def link_positions(motion: RobotMotion, robot: Robot) -> np.ndarray:
+    """(T, L, 3) world positions (m) of ``motion.link_names`` by forward kinematics of its root and
+    joints: the evidence never reads the link poses a producer stored (the adapter's own)."""
+    return robot.forward_kinematics(motion.root_pos, motion.root_rot, motion.dof_pos, tuple(motion.link_names))[0]
+
+
+def limb_change_deg(motion: RobotMotion, raw: RobotMotion, motion_links: np.ndarray | None = None,
+                    raw_links: np.ndarray | None = None) -> float:
+    """Mean angle (deg) between the limb directions (parent -> child key link, :data:`LIMBS`) of
+    ``motion`` and ``raw``; link positions (T, L, 3) as given, else the stored ones."""
     names = list(raw.link_names)
     pairs = [(names.index(a), names.index(b)) for a, b in LIMBS if a in names and b in names]
     if not pairs:
         return 0.0
     p, c = np.array(pairs).T
-    u = raw.link_pos[:, c] - raw.link_pos[:, p]
-    v = motion.link_pos[:, c] - motion.link_pos[:, p]
+    rl = raw.link_pos if raw_links is None else raw_links
+    ml = motion.link_pos if motion_links is None else motion_links
+    u = rl[:, c] - rl[:, p]
+    v = ml[:, c] - ml[:, p]
     cos = np.sum(u * v, axis=-1) / np.maximum(np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1), 1e-9)
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
 
@@ -113,13 +127,18 @@ def measure(motion: RobotMotion, raw: RobotMotion, robot: Robot, filter_settings
         out["zmp_outside_mean_m"] = round(float(d.mean()), 5) if d.size else 0.0
     out["torque_over_pct"] = _pct(by["joint_torque"].fail) if "joint_torque" in by else 0.0
     out["flight_momentum_pct"] = _pct(by["flight_momentum"].fail) if "flight_momentum" in by else 0.0
-    ratio = np.abs(motion.dof_vel) / np.maximum(np.asarray(robot.velocity_limit, np.float64), 1e-9)
+    # joint speeds and link positions from the motion's own joint angles and root, not from what it stored
+    dof_vel = np.gradient(np.asarray(motion.dof_pos, np.float64), 1.0 / motion.fps, axis=0) if T > 1 \
+        else np.zeros_like(motion.dof_pos)
+    links = link_positions(motion, robot)
+    raw_links = links if motion is raw else link_positions(raw, robot)
+    ratio = np.abs(dof_vel) / np.maximum(np.asarray(robot.velocity_limit, np.float64), 1e-9)
     out["joint_velocity_pct"] = _pct((ratio > 0.9).any(axis=1))
     for code, key in (("joint_position_limit", "joint_limit_pct"), ("ground_penetration", "ground_penetration_pct"),
                       ("self_collision", "self_collision_pct")):
         out[key] = _pct(hard[code].fail if code in hard else none)
     feet = [list(motion.link_names).index(f) for f in robot.config.foot_frames]
-    speed = np.linalg.norm(np.gradient(motion.link_pos[:, feet, :2], 1.0 / motion.fps, axis=0), axis=-1)
+    speed = np.linalg.norm(np.gradient(links[:, feet, :2], 1.0 / motion.fps, axis=0), axis=-1)
     contact = np.asarray(raw.contacts, bool)
     out["foot_slide_cm_s"] = round(100.0 * float(speed[contact].mean()), 4) if contact.any() else 0.0
     if T > 3:
@@ -127,8 +146,8 @@ def measure(motion: RobotMotion, raw: RobotMotion, robot: Robot, filter_settings
         out["jerk_rad_s3"] = round(float(np.abs(jerk).mean()), 4)
     else:
         out["jerk_rad_s3"] = 0.0
-    out["limb_change_deg"] = round(limb_change_deg(motion, raw), 4)
-    out["keypoint_change_m"] = round(float(np.linalg.norm(motion.link_pos - raw.link_pos, axis=-1).mean()), 5)
+    out["limb_change_deg"] = round(limb_change_deg(motion, raw, links, raw_links), 4)
+    out["keypoint_change_m"] = round(float(np.linalg.norm(links - raw_links, axis=-1).mean()), 5)
     out["root_path_change_m"] = round(float(np.linalg.norm(motion.root_pos[:, :2] - raw.root_pos[:, :2],
                                                            axis=-1).mean()), 5)
     if human is not None and human[0].shape[0] == T:
