@@ -18,7 +18,8 @@ its adaptation) of the same clip:
 - fidelity to the human (when the clip's ingested human motion is given, :func:`human_fidelity`):
   ``limb_error_deg`` and ``keypoint_error_m`` by the retarget stage's own metric code
   (:func:`stages.retarget.metrics.evaluate`, human keypoints scaled by the clip's root scale,
-  relative to the pelvis) and ``root_path_error_m`` mean horizontal distance of the root from the
+  relative to the pelvis; the keypoint error includes the robot's body proportions, ~0.1 m on
+  LAFAN1 for the raw retarget, so compare raw with adapted) and ``root_path_error_m`` mean horizontal distance of the root from the
   scaled human pelvis path (both taken relative to their first frame);
 - simulation (SMAP's Table 1): ``falls_per_min`` and ``tracked_fraction`` of the simulate
   stage's rollout of the motion, with ``sim_falls``, ``sim_mean_body_error_m`` and

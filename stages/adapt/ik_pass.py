@@ -165,6 +165,13 @@ class CollisionPlan:
         return self._lprim[lo:hi], self._lend[lo:hi], self._lpoint[lo:hi], self._llow[lo:hi]
 
 
+def _jacobians(caps: Any, k: np.ndarray) -> np.ndarray:
+    """(len(k), 6, nv) Jacobians of collision frames ``k`` (repeats allowed), each distinct frame
+    asked of the solver's capsule kinematics once."""
+    distinct, inverse = np.unique(k, return_inverse=True)
+    return caps.jacobians(distinct)[inverse.ravel()]
+
+
 class _PlannedBarrier:
     """The solver's self-collision barrier reading the current frame of a :class:`CollisionPlan`."""
 
@@ -193,7 +200,7 @@ class _PlannedBarrier:
         n = diff / np.maximum(np.linalg.norm(diff, axis=1), 1e-9)[:, None]
         k = caps.collision.prim_frame[inner.pairs[close].T.ravel()]          # frames of the a's, then the b's
         r = np.concatenate([ca, ca + diff]) - caps.H[k, :3, 3]
-        both = point_rows(caps.jacobians(k), r, np.concatenate([-n, n]))
+        both = point_rows(_jacobians(caps, k), r, np.concatenate([-n, n]))
         m = len(close)
         inner.active = close
         rows, lows = both[:m] + both[m:], inner.margin - signed
@@ -225,7 +232,7 @@ class _PlannedGround:
         inner.active = (prim, end)
         caps = inner.capsules
         k = caps.collision.prim_frame[prim]
-        return point_rows(caps.jacobians(k), point - caps.H[k, :3, 3]), -low
+        return point_rows(_jacobians(caps, k), point - caps.H[k, :3, 3]), -low
 
 
 def refine(robot: Robot, raw: RobotMotion, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,

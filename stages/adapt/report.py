@@ -7,8 +7,9 @@ fall reasons) and gives
 - ``clips``: per clip the two evidence blocks, its split, and kept frames with and without
   adaptation (composed by ``stages/filter/compose.py`` exactly as the dataset stage does);
 - ``total`` and ``held_out`` (clips of the val / test split, left out of training):
-  frame-weighted totals of both blocks and the relative change of the summed ZMP-outside
-  and torque-excess frames;
+  frame-weighted totals of both blocks (falls per minute and tracked fraction over the
+  simulated clips), the relative change of the summed ZMP-outside and torque-excess frames
+  and the differences (adapted - raw) of falls per minute and tracked fraction;
 - ``kept_hours``: hours passing the hard checks, kept with the raw motion, kept with the
   adapted one, and the kept fractions.
 
@@ -76,6 +77,9 @@ def report(clips: list[dict[str, Any]]) -> dict[str, Any]:
         out[name] = {"raw": raw_t, "adapted": ad_t,
                      "zmp_outside_change": _change(raw_t, ad_t, ("zmp_outside_pct",)),
                      "torque_over_change": _change(raw_t, ad_t, ("torque_over_pct",))}
+        if "falls_per_min" in raw_t and "falls_per_min" in ad_t:       # SMAP's Table 1: adapted minus raw
+            out[name]["falls_per_min_difference"] = round(ad_t["falls_per_min"] - raw_t["falls_per_min"], 4)
+            out[name]["tracked_fraction_difference"] = round(ad_t["tracked_fraction"] - raw_t["tracked_fraction"], 5)
     out["kept_hours"] = {f"hours_{k}": round(v, 5) for k, v in hours.items()}
     if hours["hard"] > 0:
         out["kept_hours"].update(kept_fraction_raw=round(hours["raw"] / hours["hard"], 4),
