@@ -120,9 +120,9 @@ def run(quick: bool = False) -> dict:
             model_dir = tmp / "d" / "model"
         else:
             train = _time_pipeline_training(REPO / "manifests" / "default.yaml", runs / "default")
+            model_dir = Path(train.pop("model"))
             out["train_default"] = {"corpus": "manifests/default.yaml (through the pipeline)",
                                     "budget_s": TRAIN_BUDGET_S["default"], **train}
-            model_dir = Path(train.pop("model"))
             if (SHARED / "lafan1_extra").is_dir():
                 cwd = os.getcwd()
                 os.chdir(REPO)                     # the manifest's unitree_csv patterns are relative to it

@@ -55,7 +55,9 @@ LIMBS = (("pelvis", "torso_link"), ("torso_link", "head_link"),
 DYNAMIC_FIGURES = ("zmp_outside_pct", "torque_over_pct")
 
 
-def _pct(mask: np.ndarray) -> float:
+def _pct(mask: Any) -> float:
+    """% of true entries of a boolean mask (0 for an empty one)."""
+    mask = np.asarray(mask)
     return round(100.0 * float(np.mean(mask)) if mask.size else 0.0, 4)
 
 
@@ -129,8 +131,8 @@ def measure(motion: RobotMotion, raw: RobotMotion, robot: Robot, filter_settings
     out["torque_over_pct"] = _pct(by["joint_torque"].fail) if "joint_torque" in by else 0.0
     out["flight_momentum_pct"] = _pct(by["flight_momentum"].fail) if "flight_momentum" in by else 0.0
     # joint speeds and link positions from the motion's own joint angles and root, not from what it stored
-    dof_vel = np.gradient(np.asarray(motion.dof_pos, np.float64), 1.0 / motion.fps, axis=0) if T > 1 \
-        else np.zeros_like(motion.dof_pos)
+    dof_pos = np.asarray(motion.dof_pos, np.float64)
+    dof_vel: np.ndarray = np.gradient(dof_pos, 1.0 / motion.fps, axis=0) if T > 1 else np.zeros_like(dof_pos)
     links = link_positions(motion, robot)
     raw_links = links if motion is raw else link_positions(raw, robot)
     ratio = np.abs(dof_vel) / np.maximum(np.asarray(robot.velocity_limit, np.float64), 1e-9)

@@ -15,14 +15,8 @@ Speed (the IK is most of the adapter's applying time): only the frames the gate 
 solved; forward kinematics runs on those and on the contact runs they touch (the planted
 places); the per-frame targets are built for all solved frames at once; one solver per robot,
 iteration count and thread is kept and reset between clips (building it costs ~90 ms, more
-than solving 200 frames). With one QP step per frame (the default) every frame's constraint
-rows are taken at its decoded configuration, known before the loop: the collision geometry
-of all solved frames (closest points of every capsule pair, capsule ends below the ground
-activation) is computed in one batched pass (:class:`CollisionPlan`) and the solver's
-self-collision barrier and ground capsule rows read their frame's entry instead of searching
-per frame (the rows themselves, Jacobians and step bounds, are still the solver's). The
-output equals a fresh solver's frame by frame to round-off (batched vs pinocchio forward
-kinematics; ``tests/test_adapt_evidence.py``).
+than solving 200 frames). None of this changes a number: the output is the same as solving
+frame by frame with a fresh solver (``tests/test_adapt_evidence.py``).
 """
 
 from __future__ import annotations
@@ -95,146 +89,6 @@ def pass_solver(robot: Robot, iterations: int = 1) -> tuple[Any, tuple[str, ...]
     return mine[key]
 
 
-class CollisionPlan:
-    """The self-collision and ground-capsule geometry of known configurations, batched.
-
-    For configurations ``q`` (N, 7 + D) it holds, per configuration, the capsule pairs closer
-    than the barrier's activation distance (at most its ``max_rows`` closest, in the order the
-    barrier takes them), their closest core-segment points, and the non-foot capsule end points
-    lower than the ground rows' activation: what :meth:`SelfCollisionBarrier.rows` and
-    :meth:`GroundRows.capsule_rows` find per frame (world frame, m). Stored flat, frame-major,
-    with per-frame offsets; :meth:`pairs` and :meth:`low` give the current ``frame``'s entries."""
-
-    def __init__(self, ik: Any, robot: Robot, q: np.ndarray):
-        from core.robot.collision import closest_points_segments
-
-        col = ik.capsules.collision
-        barrier, ground = ik.barrier, ik.ground
-        N = len(q)
-        self.frame = 0
-        pos, rot = robot.frame_placements(q[:, :3], q[:, 3:7], q[:, 7:], col.frames)
-        a, b = col.segments(pos, rot)                                         # (N, P, 3) core segment ends
-        # pairs: the barrier's broad phase (bounding spheres), then closest points of the candidates
-        self._order: dict[int, np.ndarray] = {}
-        if len(barrier.pairs):
-            i, j = barrier.pairs[:, 0], barrier.pairs[:, 1]
-            centre2 = a + b
-            gap = centre2[:, j] - centre2[:, i]
-            tc, pc = np.nonzero(np.einsum("npk,npk->np", gap, gap) < barrier._thresh2)
-            ca, cb = closest_points_segments(a[tc, i[pc]], b[tc, i[pc]], a[tc, j[pc]], b[tc, j[pc]])
-            diff = cb - ca
-            signed = np.linalg.norm(diff, axis=-1) - barrier.pair_radius[pc]
-            close = signed < barrier.activation
-            self._pt, self._pp = tc[close], pc[close]
-            self._ca, self._diff, self._signed = ca[close], diff[close], signed[close]
-            self._poff = np.searchsorted(self._pt, np.arange(N + 1))
-            for t in np.flatnonzero(np.diff(self._poff) > barrier.max_rows):     # the closest max_rows, closest first
-                lo, hi = self._poff[t], self._poff[t + 1]
-                self._order[int(t)] = lo + np.argsort(self._signed[lo:hi])[: barrier.max_rows]
-        else:
-            self._poff = np.zeros(N + 1, dtype=int)
-        g = ground.prims
-        if len(g):
-            ends = np.stack([a[:, g], b[:, g]], axis=-1)                     # (N, G, 3, 2)
-            low = ends[:, :, 2] - ground.radius[:, None]                      # (N, G, 2) lowest surface z
-            tl, n, e = np.nonzero(low < ground.activation)
-            self._lprim, self._lend = g[n], e
-            self._lpoint, self._llow = ends[tl, n, :, e], low[tl, n, e]
-            self._loff = np.searchsorted(tl, np.arange(N + 1))
-        else:
-            self._loff = np.zeros(N + 1, dtype=int)
-
-    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """(pair indices, closest points on the a capsules (K, 3), b - a (K, 3), signed distances (K,))
-        of the current frame, or None when no pair is within the activation distance."""
-        t = self.frame
-        lo, hi = self._poff[t], self._poff[t + 1]
-        if hi == lo:
-            return None
-        order = self._order.get(t)
-        sel: np.ndarray | slice = slice(lo, hi) if order is None else order
-        return self._pp[sel], self._ca[sel], self._diff[sel], self._signed[sel]
-
-    def low(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """(capsules, ends (0: a, 1: b), end points (K, 3), lowest surface heights (K,)) of the
-        current frame's capsules below the ground activation, or None."""
-        t = self.frame
-        lo, hi = self._loff[t], self._loff[t + 1]
-        if hi == lo:
-            return None
-        return self._lprim[lo:hi], self._lend[lo:hi], self._lpoint[lo:hi], self._llow[lo:hi]
-
-
-def _jacobians(caps: Any, k: np.ndarray) -> np.ndarray:
-    """(len(k), 6, nv) Jacobians of collision frames ``k`` (repeats allowed), each distinct frame
-    asked of the solver's capsule kinematics once."""
-    distinct, inverse = np.unique(k, return_inverse=True)
-    return caps.jacobians(distinct)[inverse.ravel()]
-
-
-class _PlannedBarrier:
-    """The solver's self-collision barrier reading the current frame of a :class:`CollisionPlan`."""
-
-    def __init__(self, inner: Any, plan: CollisionPlan):
-        self.inner, self.plan = inner, plan
-
-    @property
-    def near(self) -> bool:
-        return bool(self.inner.near)
-
-    @near.setter
-    def near(self, value: bool) -> None:
-        self.inner.near = value
-
-    def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
-        from stages.retarget.ik.capsules import point_rows
-
-        inner = self.inner
-        inner.near = False
-        inner.active = np.zeros(0, dtype=int)
-        entry = self.plan.pairs()
-        if entry is None:
-            return None
-        close, ca, diff, signed = entry
-        caps = inner.capsules
-        n = diff / np.maximum(np.linalg.norm(diff, axis=1), 1e-9)[:, None]
-        k = caps.collision.prim_frame[inner.pairs[close].T.ravel()]          # frames of the a's, then the b's
-        r = np.concatenate([ca, ca + diff]) - caps.H[k, :3, 3]
-        both = point_rows(_jacobians(caps, k), r, np.concatenate([-n, n]))
-        m = len(close)
-        inner.active = close
-        rows, lows = both[:m] + both[m:], inner.margin - signed
-        inner._step_bounds(rows, lows)
-        return rows, lows
-
-    def narrow(self, lo: np.ndarray, hi: np.ndarray) -> None:
-        self.inner.narrow(lo, hi)
-
-
-class _PlannedGround:
-    """The solver's ground rows with the capsule rows read from the current frame of a plan."""
-
-    def __init__(self, inner: Any, plan: CollisionPlan):
-        self.inner, self.plan = inner, plan
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def capsule_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
-        from stages.retarget.ik.capsules import point_rows
-
-        inner = self.inner
-        inner.active = (np.zeros(0, dtype=int), np.zeros(0, dtype=int))
-        entry = self.plan.low()
-        if entry is None:
-            return None
-        prim, end, point, low = entry
-        inner.active = (prim, end)
-        caps = inner.capsules
-        k = caps.collision.prim_frame[prim]
-        return point_rows(_jacobians(caps, k), point - caps.H[k, :3, 3]), -low
-
-
 def refine(robot: Robot, raw: RobotMotion, root_pos: np.ndarray, root_rot: np.ndarray, dof_pos: np.ndarray,
            iterations: int = 1, foot_weight: float = 10.0, gate: np.ndarray | None = None) -> np.ndarray:
     """Configurations q (T, 7 + D) after a short IK pass over the decoded motion.
@@ -294,17 +148,8 @@ def refine(robot: Robot, raw: RobotMotion, root_pos: np.ndarray, root_rot: np.nd
         tw[c, k] = foot_weight
         trw[c, k] = foot_weight
     dt = 1.0 / float(raw.fps)
-    plan = CollisionPlan(ik, robot, out[solve]) if ik.settings.iterations == 1 else None
-    barrier, ground = ik.barrier, ik.ground
-    if plan is not None:
-        ik.barrier, ik.ground = _PlannedBarrier(barrier, plan), _PlannedGround(ground, plan)
-    try:
-        for i, t in enumerate(solve):
-            # each frame starts from its decoded configuration: the pass corrects the frame (planted
-            # feet, limits, ground, collisions) without carrying the previous frame's lag into it
-            if plan is not None:
-                plan.frame = i
-            out[t] = ik.solve_frame(out[t].copy(), FrameTargets(tp[i], tr[i], tw[i], trw[i]), dt)
-    finally:
-        ik.barrier, ik.ground = barrier, ground
+    for i, t in enumerate(solve):
+        # each frame starts from its decoded configuration: the pass corrects the frame (planted
+        # feet, limits, ground, collisions) without carrying the previous frame's lag into it
+        out[t] = ik.solve_frame(out[t].copy(), FrameTargets(tp[i], tr[i], tw[i], trw[i]), dt)
     return out
