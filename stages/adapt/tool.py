@@ -21,6 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--model", required=True, metavar="MODEL_DIR", help="adapter folder (meta.json, model.pt)")
     parser.add_argument("--out", required=True, metavar="OUT.npz", help="where to write the adapted motion")
     parser.add_argument("--no-ik", action="store_true", help="skip the IK clean-up pass")
+    parser.add_argument("--human", metavar="HUMAN.npz", default=None,
+                        help="the clip's ingested human motion (ingest-clip's output): adds the fidelity to the "
+                             "human (limb-direction, keypoint and root path error) to both blocks")
     parser.add_argument("--no-sim", action="store_true",
                         help="skip the simulation figures (falls per minute, tracked fraction: one MuJoCo rollout of "
                              "the raw motion and one of the adapted motion when it differs)")
@@ -32,6 +35,7 @@ def _main(args: argparse.Namespace) -> int:
     import dataclasses
     import json
     import sys
+    from pathlib import Path
 
     import numpy as np
 
@@ -55,14 +59,19 @@ def _main(args: argparse.Namespace) -> int:
         arrays["adapt_code"] = adapted.code
         arrays["adapt_change_rad"] = np.asarray(adapted.change_rad)
         save_npz(args.out, arrays, meta)
-        raw_block = measure(raw, raw, robot, simulate=not args.no_sim)
+        human = None
+        if args.human:
+            from stages.adapt.stage import _human
+
+            human = _human(Path(args.human), raw)
+        raw_block = measure(raw, raw, robot, simulate=not args.no_sim, human=human)
         unchanged = not changed_frames(raw, adapted.motion).any()
         raw_sim: dict[str, Any] = {k: raw_block[k] for k in ("falls_per_min", "tracked_fraction", "sim_falls",
                                              "sim_mean_body_error_m") if k in raw_block}
         same = {**raw_sim, "simulation_source": "same as raw"} if unchanged and raw_sim else None
         out = {"input": str(args.input), "output": str(args.out), "unchanged": unchanged, "raw": raw_block,
                "adapted": measure(adapted.motion, raw, robot, simulate=not args.no_sim and not unchanged,
-                                  simulation=same)}
+                                  simulation=same, human=human)}
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
