@@ -103,19 +103,20 @@ def human_fidelity(motion: RobotMotion, robot: Robot, human_keypoints: np.ndarra
 
 def measure(motion: RobotMotion, raw: RobotMotion, robot: Robot, filter_settings: FilterSettings | None = None,
             simulate: bool = True, simulation: dict[str, Any] | None = None,
-            human: tuple[np.ndarray, float] | None = None) -> dict[str, Any]:
+            human: tuple[np.ndarray, float] | None = None, dynamic: list[Any] | None = None) -> dict[str, Any]:
     """The evidence block of ``motion`` (see the module docstring); ``raw`` gives the contacts
     and the reference of the fidelity figures. ``simulation``: figures of a rollout already
     made (:func:`sim_block`), used as they are; else with ``simulate`` the motion is simulated
     here (:func:`simulation_figures`). ``human``: (keypoints (T, K, 3), root scale) of the clip's
-    human motion for the fidelity-to-the-human figures."""
+    human motion for the fidelity-to-the-human figures. ``dynamic``: the filter's dynamic check
+    results of ``motion`` when already computed (:func:`stages.filter.api.dynamic_verdict`)."""
     from stages.filter.api import dynamic_verdict, run_checks
     from stages.filter.body import body_of
     from stages.filter.settings import Settings as FilterSettings
 
     fs = filter_settings or FilterSettings()
     body = body_of(robot)
-    _, dyn = dynamic_verdict(motion, body, fs)
+    dyn = dynamic if dynamic is not None else dynamic_verdict(motion, body, fs)[1]
     by = {r.code: r for r in dyn}
     hard = {r.code: r for r in run_checks(motion, body, fs, only=("joint_position_limit", "ground_penetration",
                                                                     "self_collision"))}

@@ -140,7 +140,7 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
         adapted = adapt_motion(raw, bundle, robot, settings, fail)
     except InputError as exc:
         raise InputError(path, exc.code, exc.message) from None
-    verdict, _ = dynamic_verdict(adapted.motion, robot)
+    verdict, dynamic = dynamic_verdict(adapted.motion, robot)        # judged once: the verdict and the evidence
     arrays, meta = adapted.motion.to_arrays()
     from stages.adapt.data import split_of
 
@@ -148,7 +148,7 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     summary = {"method": settings.method, "model_key": bundle.meta.get("key"),
                "split": split_of(inp.clip, settings),
                "raw": raw_block,
-               "adapted": measure(adapted.motion, raw, robot, simulate=False, human=human,
+               "adapted": measure(adapted.motion, raw, robot, simulate=False, human=human, dynamic=dynamic,
                                   simulation=_adapted_sim(adapted.motion, robot, raw_sim, sim_summary, bool(changed.any()))),
                "adapted_fraction": round(float(changed.mean()) if changed.size else 0.0, 5),
                "unchanged": not bool(changed.any()),
