@@ -11,7 +11,12 @@ killed training resumes where it stopped.
 ``adapt`` reads the retarget artifact and the model (``StageInput.corpus``), writes the
 adapted motion as a RobotMotion .npz (extras ``adapt_code``, ``adapt_change_rad``) and
 judges the dynamic filter checks on it; the summary has ``raw`` and ``adapted`` evidence
-blocks (:mod:`stages.adapt.evidence`) and ``dynamic_verdict`` (of the adapted motion).
+blocks (:mod:`stages.adapt.evidence`), ``dynamic_verdict`` (of the adapted motion),
+``adapted_fraction`` (share of frames the adaptation changed) and ``unchanged`` (the gate
+left the whole clip raw). Simulation figures (``evidence_sim``): the raw block takes the
+simulate stage's own rollout of the raw retarget (its summary in ``StageInput``; nothing is
+simulated twice); the adapted motion is simulated here with the simulate stage's settings
+(recorded in its summary) only where it differs from raw, else it takes the raw figures.
 With ``method: none`` (the ablation) the raw motion passes through.
 """
 
@@ -30,6 +35,8 @@ from core.stage import ClipOutcome, ClipStage, CorpusStage, RunGlobals, StageInp
 from stages.adapt.settings import Settings, kernel_frames, window_frames
 
 if TYPE_CHECKING:
+    from core.records.robot_motion import RobotMotion
+    from core.robot import Robot
     from stages.adapt.apply import Bundle
     from stages.adapt.model import NetConfig
 
@@ -106,18 +113,21 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     from core.errors import InputError
     from core.records.robot_motion import RobotMotion
     from core.robot import load_robot
-    from stages.adapt.evidence import measure
+    from stages.adapt.evidence import measure, sim_block
 
     path = inp.upstream["retarget"]
     raw = RobotMotion.load(path)
     robot = load_robot(inp.globals.robot)
-    simulate = settings.evidence_sim
-    raw_block = measure(raw, raw, robot, simulate=simulate)
+    sim_summary = inp.upstream_summary.get("simulate") or {}
+    raw_sim = sim_block(sim_summary, "simulate stage") if settings.evidence_sim else None
+    human = _human(inp.upstream.get("ingest"), raw)
+    raw_block = measure(raw, raw, robot, simulate=False, simulation=raw_sim, human=human)
     if settings.method == "none":
         arrays, meta = raw.to_arrays()
         T = raw.num_frames
         return StageResult(arrays=_extras(arrays, np.full(T, -1), np.zeros(T)), meta=meta,
-                           summary={"method": "none", "raw": raw_block, "adapted": raw_block})
+                           summary={"method": "none", "raw": raw_block, "adapted": raw_block,
+                                    "adapted_fraction": 0.0, "unchanged": True})
     model_dir = inp.corpus.get("adapt_model")
     if model_dir is None:
         raise InputError(path, "missing_model", "the adapt stage needs the adapt_model node's output")
@@ -130,17 +140,68 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
         adapted = adapt_motion(raw, bundle, robot, settings, fail)
     except InputError as exc:
         raise InputError(path, exc.code, exc.message) from None
-    verdict, _ = dynamic_verdict(adapted.motion, robot)
+    verdict, dynamic = dynamic_verdict(adapted.motion, robot)        # judged once: the verdict and the evidence
     arrays, meta = adapted.motion.to_arrays()
     from stages.adapt.data import split_of
 
+    changed = changed_frames(raw, adapted.motion)
     summary = {"method": settings.method, "model_key": bundle.meta.get("key"),
                "split": split_of(inp.clip, settings),
-               "raw": raw_block, "adapted": measure(adapted.motion, raw, robot, simulate=simulate),
+               "raw": raw_block,
+               "adapted": measure(adapted.motion, raw, robot, simulate=False, human=human, dynamic=dynamic,
+                                  simulation=_adapted_sim(adapted.motion, robot, raw_sim, sim_summary, bool(changed.any()))),
+               "adapted_fraction": round(float(changed.mean()) if changed.size else 0.0, 5),
+               "unchanged": not bool(changed.any()),
                "dynamic_verdict": verdict.to_json(),
                "change_rad_rms": round(float(np.sqrt(np.mean(adapted.change_rad ** 2))), 5),
                "codes_used": int(len(np.unique(adapted.code)))}
     return StageResult(arrays=_extras(arrays, adapted.code, adapted.change_rad), meta=meta, summary=summary)
+
+
+#: a frame counts as changed by the adaptation beyond these (float round-off of the gate's blend is below)
+CHANGE_TOLERANCE_RAD = 1e-6
+CHANGE_TOLERANCE_M = 1e-6
+
+
+def changed_frames(raw: RobotMotion, adapted: RobotMotion) -> np.ndarray:
+    """(T,) frames where ``adapted`` differs from ``raw``: a joint angle by more than
+    ``CHANGE_TOLERANCE_RAD``, the root position by more than ``CHANGE_TOLERANCE_M`` or its
+    orientation by more than ``CHANGE_TOLERANCE_RAD`` (rad, either quaternion sign)."""
+    dof = np.abs(np.asarray(adapted.dof_pos) - np.asarray(raw.dof_pos)).max(axis=1) > CHANGE_TOLERANCE_RAD
+    pos = np.linalg.norm(np.asarray(adapted.root_pos) - np.asarray(raw.root_pos), axis=1) > CHANGE_TOLERANCE_M
+    dot = np.abs(np.sum(np.asarray(adapted.root_rot) * np.asarray(raw.root_rot), axis=1))
+    rot = 2.0 * np.arccos(np.clip(dot, -1.0, 1.0)) > CHANGE_TOLERANCE_RAD
+    return dof | pos | rot
+
+
+def _human(ingest_artifact: Path | None, raw: RobotMotion) -> tuple[np.ndarray, float] | None:
+    """(human keypoints (T, K, 3), root scale) of the clip for the fidelity-to-the-human figures;
+    None without an ingest artifact, a root scale in the retarget's metrics or equal frame counts."""
+    scale = raw.metrics.get("root_scale")
+    if ingest_artifact is None or scale is None or not np.isfinite(float(scale)):
+        return None
+    from core.records.human_motion import HumanMotion
+
+    keypoints = HumanMotion.load(ingest_artifact).keypoint_positions()
+    return (keypoints, float(scale)) if keypoints.shape[0] == raw.num_frames else None
+
+
+def _adapted_sim(motion: RobotMotion, robot: Robot, raw_sim: dict[str, Any] | None, sim_summary: dict[str, Any],
+                 changed: bool) -> dict[str, Any] | None:
+    """Simulation figures of the adapted motion: none when the raw motion was not simulated,
+    the raw ones when the adaptation changed nothing, else a rollout with the simulate stage's
+    settings (its summary's ``settings``; defaults when it has none)."""
+    if raw_sim is None:
+        return None
+    if not changed:
+        return {**raw_sim, "simulation_source": "same as raw"}
+    from core.settings import build
+    from stages.adapt.evidence import simulation_figures
+    from stages.simulate.settings import Settings as SimSettings
+
+    sim_settings = build(SimSettings, sim_summary["settings"]) if isinstance(sim_summary.get("settings"), dict) \
+        else SimSettings()
+    return simulation_figures(motion, robot, sim_settings)
 
 
 def _dynamic_failures(filter_artifact: Path | None, num_frames: int) -> np.ndarray | None:

@@ -48,6 +48,7 @@ from core.npzio import load_npz
 from stages.dataset.frames import split_columns
 from stages.dataset.interp import Interpolator, Scratch, frame_positions
 from stages.dataset.schema import (
+    CLIP_FIGURE_KEYS,
     CLIPS_NAME,
     GROUPS,
     INDEX_NAME,
@@ -321,6 +322,15 @@ class MotionDataset:
                          f"this dataset has no {variant!r} motion (it stores: {', '.join(self.variants)}); run the "
                          f"pipeline with the {'adapt' if variant == 'adapted' else 'simulate'} stage, or read "
                          f"variant='raw'")
+
+    def clip_figure(self, name: str) -> np.ndarray:
+        """(num_clips,) float64 of one clip-table figure (``CLIP_FIGURE_KEYS``: ``adapted_fraction``,
+        ``zmp_outside_pct_raw`` / ``_adapted``, ``falls_per_min_raw`` / ``_adapted``, ...; see
+        docs/DATASET_FORMAT.md), NaN where the run did not measure it (or a dataset older than the
+        figures)."""
+        if name not in CLIP_FIGURE_KEYS:
+            raise KeyError(f"unknown clip figure {name!r}; figures are {', '.join(CLIP_FIGURE_KEYS)}")
+        return np.array([np.nan if c.get(name) is None else float(c[name]) for c in self.clips], dtype=np.float64)
 
     def has_variant(self, clip: int, variant: str) -> bool:
         """Whether clip entry ``clip`` has its own ``variant`` motion (else reading it gives the raw rows)."""

@@ -35,6 +35,27 @@ VARIANTS = ("raw", "adapted", "simulated")
 GROUPS = ("core", "links")
 SPLITS = ("train", "val", "test")
 
+#: Per-clip figures of the adapt and simulate stages in each clip-table record (None where the
+#: run did not measure one): measure -> meaning. Each measure but ``adapted_fraction`` is stored
+#: as ``<measure>_raw`` and ``<measure>_adapted``, measured on the whole source clip (its raw
+#: retarget and its adapted motion); ``adapted_fraction`` is the share of this entry's frames
+#: the adaptation changed.
+CLIP_FIGURES: dict[str, str] = {
+    "adapted_fraction": "share of the entry's frames the adapter changed (0: the raw motion as it was)",
+    "zmp_outside_pct": "% frames with the ZMP outside the support polygon (filter check)",
+    "zmp_outside_mean_m": "mean distance (m) of the ZMP outside the support, over those frames",
+    "torque_over_pct": "% frames with a joint torque over its effort limit (filter check)",
+    "flight_momentum_pct": "% frames failing the flight-momentum check",
+    "foot_slide_cm_s": "mean horizontal speed (cm/s) of a foot in contact",
+    "jerk_rad_s3": "mean |third derivative| of the joint angles (rad/s^3)",
+    "limb_error_deg": "mean limb-direction error (deg) against the human",
+    "falls_per_min": "falls per minute of the simulate stage's rollout",
+    "tracked_fraction": "share of frames the simulated robot tracked (key-body error within the tolerance)",
+}
+#: the clip-table keys of :data:`CLIP_FIGURES`
+CLIP_FIGURE_KEYS: tuple[str, ...] = ("adapted_fraction",) + tuple(
+    f"{m}_{v}" for m in CLIP_FIGURES if m != "adapted_fraction" for v in ("raw", "adapted"))
+
 
 def shard_name(index: int) -> str:
     """Relative path of shard ``index`` inside the dataset folder."""

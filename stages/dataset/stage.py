@@ -90,6 +90,27 @@ def kept_hours(clips: list[ClipOutcome]) -> dict[str, Any]:
     return out
 
 
+def clip_figures(outcome: ClipOutcome) -> dict[str, float | None]:
+    """The source clip's adapt and simulate figures for the clip table
+    (:data:`stages.dataset.schema.CLIP_FIGURES`): from the adapt stage's ``raw`` / ``adapted``
+    evidence blocks; the simulation figures of the raw motion from the simulate stage's summary
+    when the adapt stage did not report them (no adapt stage: the adapted ones stay None)."""
+    from stages.dataset.schema import CLIP_FIGURES
+
+    adapt = outcome.summaries.get("adapt") or {}
+    sim = outcome.summaries.get("simulate") or {}
+    out: dict[str, float | None] = {}
+    for measure in CLIP_FIGURES:
+        if measure == "adapted_fraction":
+            continue
+        for variant in ("raw", "adapted"):
+            value = (adapt.get(variant) or {}).get(measure)
+            if value is None and variant == "raw" and measure in ("falls_per_min", "tracked_fraction"):
+                value = sim.get(measure)
+            out[f"{measure}_{variant}"] = None if value is None else float(value)
+    return out
+
+
 def clip_inputs(clips: list[ClipOutcome]) -> Iterator[ClipInput]:
     """The writer's inputs for the clips whose final verdict (:func:`final_verdicts`) keeps frames."""
     for outcome in clips:
@@ -113,6 +134,7 @@ def clip_inputs(clips: list[ClipOutcome]) -> Iterator[ClipInput]:
             simulated=outcome.artifacts.get("simulate"),
             zmp_margin_m=zmp_margin(summary),
             upstream_hashes=dict(outcome.hashes),
+            figures=clip_figures(outcome),
         )
 
 

@@ -40,6 +40,7 @@ from core.subjects import subject_of
 from stages.dataset import difficulty as diff
 from stages.dataset.frames import motion_frames, split_columns
 from stages.dataset.schema import (
+    CLIP_FIGURE_KEYS,
     CLIPS_NAME,
     GROUPS,
     INDEX_NAME,
@@ -79,6 +80,9 @@ class ClipInput:
             frame count, or None.
         zmp_margin_m: the filter's worst ZMP margin (m, negative = outside), if measured.
         upstream_hashes: stage -> artifact hash that produced this clip.
+        figures: the source clip's adapt / simulate figures, clip-table key -> value
+            (:data:`stages.dataset.schema.CLIP_FIGURE_KEYS` less ``adapted_fraction``, which
+            the writer measures per entry); missing keys are stored as None.
     """
 
     clip_id: str
@@ -93,6 +97,7 @@ class ClipInput:
     zmp_margin_m: float | None = None
     upstream_hashes: dict[str, str] = field(default_factory=dict)
     simulated: MotionRef | None = None
+    figures: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -357,7 +362,24 @@ def segment_entry(clip: LoadedClip, a: int, b: int, index: int, writer: _ShardWr
     }
     for variant in EXTRA_VARIANTS:
         record[f"has_{variant}"] = variant in clip.extras
+    record.update(clip_figures(item.figures, motion, adapted, a, b))
     return record
+
+
+def clip_figures(figures: dict[str, float | None], motion: RobotMotion, adapted: RobotMotion | None,
+                 a: int, b: int) -> dict[str, float | None]:
+    """The clip-table figures of entry [a, b): every :data:`CLIP_FIGURE_KEYS` key, the source clip's
+    measured ones from ``figures`` and ``adapted_fraction`` (share of the entry's frames where the
+    adapted motion's joints or root differ from the raw ones by more than 1e-6 rad or m)."""
+    out: dict[str, float | None] = {k: (None if figures.get(k) is None else float(figures[k]))  # type: ignore[arg-type]
+                                    for k in CLIP_FIGURE_KEYS if k != "adapted_fraction"}
+    if adapted is None:
+        out["adapted_fraction"] = 0.0
+    else:
+        dof = np.abs(adapted.dof_pos[a:b] - motion.dof_pos[a:b]).max(axis=1) > 1e-6
+        root = np.linalg.norm(adapted.root_pos[a:b] - motion.root_pos[a:b], axis=1) > 1e-6
+        out["adapted_fraction"] = round(float(np.mean(dof | root)), 5) if b > a else 0.0
+    return {k: out[k] for k in CLIP_FIGURE_KEYS}
 
 
 def write_tables(out_dir: Path, clips: list[dict[str, Any]], windows: WindowRows) -> list[dict[str, Any]]:

@@ -43,7 +43,11 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     except InputError as exc:
         raise InputError(path, exc.code, exc.message) from None
     arrays, meta = result.arrays()
-    return StageResult(arrays=arrays, meta=meta, summary={"mode": settings.mode, **result.summary})
+    from core.settings import to_plain
+
+    # the settings go with the figures: the adapt stage simulates its adapted motion the same way
+    return StageResult(arrays=arrays, meta=meta, summary={"mode": settings.mode, **result.summary,
+                                                          "settings": to_plain(settings)})
 
 
 STAGE = ClipStage(name="simulate", version="2", settings_type=Settings, run=run)

@@ -24,6 +24,10 @@ BOOKKEEPING = frozenset({"fps", "frames", "frames_total", "frames_kept", "first_
 LOWER_IS_WORSE = ("tracked_fraction", "margin", "kept", "stability")
 #: Metric name fragments of descriptive measures (scales, lengths): distributions shown, no "worst" list.
 DESCRIPTIVE = ("root_scale", "scale_", "_leg_m")
+#: clip-table figures the report shows per dataset entry (stages/dataset/schema.py: CLIP_FIGURE_KEYS)
+ENTRY_FIGURES = ("adapted_fraction", "zmp_outside_pct_raw", "zmp_outside_pct_adapted", "torque_over_pct_raw",
+                 "torque_over_pct_adapted", "falls_per_min_raw", "falls_per_min_adapted", "tracked_fraction_raw",
+                 "tracked_fraction_adapted")
 SIM_KEYS = ("falls", "falls_per_min", "tracked_fraction", "mean_body_error_m", "max_torque_ratio", "realtime_factor")
 
 
@@ -136,6 +140,8 @@ class ReportData:
     sim_reasons: dict[str, int]                                      # sim reason code -> frames
     clips: list[ClipRow] = field(default_factory=list)
     entry_source: dict[str, str] = field(default_factory=dict)        # dataset entry id -> clip id
+    #: dataset entry id -> its clip-table adaptation / simulation figures (stages.dataset.schema.CLIP_FIGURE_KEYS)
+    entry_figures: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     @property
     def has_dataset(self) -> bool:
@@ -301,4 +307,6 @@ def collect(out: str | Path, data: dict[str, Any]) -> ReportData:
         cuts=sorted(cuts.values(), key=lambda r: (-r.clips, r.code)),
         warnings=dict(totals.get("warnings", {})), metrics=metrics, difficulty=difficulty,
         dataset_features=features, comparisons=comparisons, simulation=simulation, sim_reasons=sim_reasons,
-        clips=rows, entry_source={str(e["id"]): str(e.get("source_clip_id", e["id"])) for e in entries})
+        clips=rows, entry_source={str(e["id"]): str(e.get("source_clip_id", e["id"])) for e in entries},
+        entry_figures={str(e["id"]): {k: _number(e.get(k)) for k in ENTRY_FIGURES} for e in entries
+                       if any(e.get(k) is not None for k in ENTRY_FIGURES)})

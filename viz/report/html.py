@@ -203,6 +203,20 @@ def _adaptation(d: ReportData, pngs: dict[str, bytes]) -> str:
     return body
 
 
+def _dataset_figures(d: ReportData) -> str:
+    """The dataset clip table's adaptation and simulation figures, per stored entry (most adapted first)."""
+    if not d.entry_figures:
+        return ""
+    pairs = (("zmp_outside_pct", "ZMP outside %"), ("torque_over_pct", "torque over %"),
+             ("falls_per_min", "falls / min"), ("tracked_fraction", "tracked fraction"))
+    order = sorted(d.entry_figures, key=lambda e: (-(d.entry_figures[e].get("adapted_fraction") or 0.0), e))
+    rows = [[esc(e), fmt(d.entry_figures[e].get("adapted_fraction"))]
+            + [f"{fmt(d.entry_figures[e].get(k + '_raw'))} → {fmt(d.entry_figures[e].get(k + '_adapted'))}"
+               for k, _ in pairs] for e in order]
+    return ("<h3>Dataset clip table: adaptation and simulation (raw → adapted, per stored entry)</h3>"
+            + table(["entry", "adapted fraction"] + [t for _, t in pairs], rows, numeric=(1,)))
+
+
 def _simulation(d: ReportData, media: dict[str, ClipMedia]) -> str:
     sims = d.simulation
     falls = sum(s.get("falls", 0.0) for s in sims.values())
@@ -252,8 +266,8 @@ def render_html(d: ReportData, *, counts_png: bytes, metric_pngs: dict[str, byte
                 ("hours", "Hours", _hours(d)), ("rejections", "Rejections and cuts", _rejections(d)),
                 ("metrics", "Per-clip metrics", _metrics(d, metric_pngs)),
                 ("difficulty", "Difficulty", _difficulty(d, difficulty_png, dataset_png))]
-    if d.comparisons:
-        sections.append(("adaptation", "Adaptation: before and after", _adaptation(d, comparison_pngs)))
+    if d.comparisons or d.entry_figures:
+        sections.append(("adaptation", "Adaptation: before and after", _adaptation(d, comparison_pngs) + _dataset_figures(d)))
     if d.simulation:
         sections.append(("simulation", "Simulation", _simulation(d, media)))
     sections += [("worst", "Worst clips per metric", _worst(d, worst, media)), ("clips", "All clips", _clips(d, media))]
