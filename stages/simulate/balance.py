@@ -56,8 +56,8 @@ def project_into_polygon(point: np.ndarray, corners: np.ndarray) -> np.ndarray:
     try:
         hull = corners[ConvexHull(corners).vertices]            # counter-clockwise in 2-D
     except (QhullError, ValueError):                           # degenerate: a segment or a point
-        far = np.argmax(np.linalg.norm(corners - corners[0], axis=1))
-        hull = corners[[0, far]] if np.linalg.norm(corners[far] - corners[0]) > 1e-12 else corners[:1]
+        far = int(np.argmax(np.linalg.norm(corners - corners[0], axis=1)))
+        hull = corners[np.array([0, far])] if np.linalg.norm(corners[far] - corners[0]) > 1e-12 else corners[:1]
     if len(hull) == 1:
         return hull[0].copy()
     a = hull
