@@ -277,3 +277,14 @@ def test_balance_zmp_reference_inside_support():
     assert np.all(np.abs(z[single_right, 1] + 0.1) <= 0.02 + 1e-6)
     path = planner.plan(0, com[0], np.gradient(com, 1.0 / fps, axis=0)[0])
     assert path.shape == (min(planner.horizon, T - 1), 2) and np.isfinite(path).all()
+
+
+def test_project_into_polygon():
+    from stages.simulate.balance import project_into_polygon
+
+    square = np.array([[0.1, 0.04], [0.1, -0.04], [-0.1, -0.04], [-0.1, 0.04], [0.0, 0.0]])
+    np.testing.assert_allclose(project_into_polygon(np.array([0.05, 0.01]), square), [0.05, 0.01])   # inside: itself
+    np.testing.assert_allclose(project_into_polygon(np.array([0.3, 0.0]), square), [0.1, 0.0])       # to the edge
+    np.testing.assert_allclose(project_into_polygon(np.array([0.3, 0.2]), square), [0.1, 0.04])      # to a corner
+    line = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    np.testing.assert_allclose(project_into_polygon(np.array([0.5, 1.0]), line), [0.5, 0.0])         # degenerate

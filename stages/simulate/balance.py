@@ -33,8 +33,6 @@ import numpy as np
 from scipy.signal import savgol_filter
 from scipy.spatial import ConvexHull, QhullError
 
-from stages.filter.checks.dynamics import convex_hull
-
 GRAVITY = 9.81
 
 
@@ -55,7 +53,11 @@ def sole_corners(sole_pos: np.ndarray, foot_rot: np.ndarray, half: np.ndarray, f
 
 def project_into_polygon(point: np.ndarray, corners: np.ndarray) -> np.ndarray:
     """The point of the convex hull of ``corners`` (N, 2) nearest to ``point`` (2,) (itself when inside), m."""
-    hull = convex_hull(corners)
+    try:
+        hull = corners[ConvexHull(corners).vertices]            # counter-clockwise in 2-D
+    except (QhullError, ValueError):                           # degenerate: a segment or a point
+        far = int(np.argmax(np.linalg.norm(corners - corners[0], axis=1)))
+        hull = corners[np.array([0, far])] if np.linalg.norm(corners[far] - corners[0]) > 1e-12 else corners[:1]
     if len(hull) == 1:
         return hull[0].copy()
     a = hull
