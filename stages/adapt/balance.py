@@ -228,29 +228,78 @@ def _leg_chains(robot: Robot) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def hold_feet(robot: Robot, q: np.ndarray, feet_pose: list[list[pin.SE3]], frames: np.ndarray,
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) cross-product matrices of (N, 3) vectors."""
+    z = np.zeros(len(v))
+    return np.stack([np.stack([z, -v[:, 2], v[:, 1]], axis=-1),
+                     np.stack([v[:, 2], z, -v[:, 0]], axis=-1),
+                     np.stack([-v[:, 1], v[:, 0], z], axis=-1)], axis=-2)
+
+
+def log6_batch(rot: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """(N, 6) twists [v, w] (pinocchio's ``log6`` order) of the rigid transforms (rot (N, 3, 3),
+    pos (N, 3)), rotation angles below pi (a transform within 1e-6 rad of pi: pinocchio's own)."""
+    cos = np.clip(0.5 * (np.trace(rot, axis1=1, axis2=2) - 1.0), -1.0, 1.0)
+    theta = np.arccos(cos)
+    axis_sin = np.stack([rot[:, 2, 1] - rot[:, 1, 2], rot[:, 0, 2] - rot[:, 2, 0], rot[:, 1, 0] - rot[:, 0, 1]], axis=1)
+    small = theta < 1e-4
+    sin = np.sin(theta)
+    factor = np.where(small, 0.5 + theta ** 2 / 12.0, theta / (2.0 * np.where(small, 1.0, sin)))
+    w = factor[:, None] * axis_sin
+    t2 = theta ** 2
+    alpha = np.where(small, 1.0 - t2 / 12.0,
+                     theta * sin / (2.0 * np.where(small, 1.0, 1.0 - cos)))
+    beta = np.where(small, 1.0 / 12.0 + t2 / 720.0, (1.0 - alpha) / np.where(small, 1.0, t2))
+    v = alpha[:, None] * pos + beta[:, None] * np.sum(w * pos, axis=1, keepdims=True) * w - 0.5 * np.cross(w, pos)
+    out = np.concatenate([v, w], axis=1)
+    for i in np.flatnonzero(theta > np.pi - 1e-6):
+        out[i] = pin.log6(pin.SE3(rot[i], pos[i])).vector
+    return out
+
+
+def hold_feet(robot: Robot, q: np.ndarray, target_pos: np.ndarray, target_rot: np.ndarray, frames: np.ndarray,
               iterations: int = 3, damping: float = 1e-4) -> np.ndarray:
-    """Configurations (T, nq) whose feet are at ``feet_pose[side][t]`` on ``frames``: each leg's
-    joints by damped Gauss-Newton on the 6-D foot pose error (local frame), within the joint limits."""
+    """Configurations (T, nq) whose feet are at ``target_pos`` (T, S, 3) m / ``target_rot``
+    (T, S, 3, 3) (world <- foot) on ``frames``: each leg's joints by damped Gauss-Newton on the
+    6-D foot pose error (foot frame, pinocchio's ``log6`` and LOCAL Jacobian), within the joint
+    limits; all frames at once (batched forward kinematics, analytic revolute-joint Jacobian)."""
+    from core.robot.fk import _joint_axis
+
+    out = q.copy()
+    frames = np.asarray(frames, dtype=int)
+    if frames.size == 0:
+        return out
     model = robot.model
-    data = model.createData()
     lower, upper = np.asarray(robot.lower), np.asarray(robot.upper)
     chains = _leg_chains(robot)
-    out = q.copy()
-    for t in frames:
-        qt = out[t].copy()
-        for _ in range(iterations):
-            pin.forwardKinematics(model, data, qt)
-            pin.computeJointJacobians(model, data, qt)
-            pin.updateFramePlacements(model, data)
-            for side, (fid, dofs) in enumerate(chains):
-                err = pin.log6(data.oMf[fid].actInv(feet_pose[side][t])).vector
-                if np.abs(err).max() < 1e-6:
-                    continue
-                J = pin.getFrameJacobian(model, data, fid, pin.ReferenceFrame.LOCAL)[:, 6 + dofs]
-                step = np.linalg.solve(J.T @ J + damping * np.eye(len(dofs)), J.T @ err)
-                qt[7 + dofs] = np.clip(qt[7 + dofs] + step, lower[dofs], upper[dofs])
-        out[t] = qt
+    feet = list(robot.config.foot_frames)
+    joint_of_q = {int(model.joints[j].idx_q): j for j in range(2, model.njoints)}
+    leg_joints = [[joint_of_q[7 + int(d)] for d in dofs] for _, dofs in chains]
+    names = feet + [str(model.names[j]) for js in leg_joints for j in js]
+    axes_local = [np.array([_joint_axis(model.joints[j]) for j in js], dtype=np.float64) for js in leg_joints]
+    qs = out[frames].copy()
+    for _ in range(iterations):
+        pos, rot = robot.frame_placements(qs[:, :3], qs[:, 3:7], qs[:, 7:], names)
+        k = len(feet)
+        for side, (_, dofs) in enumerate(chains):
+            pf, rf = pos[:, side], rot[:, side]
+            rft = np.swapaxes(rf, 1, 2)
+            err = log6_batch(rft @ target_rot[frames, side],
+                             np.einsum("nij,nj->ni", rft, target_pos[frames, side] - pf))
+            todo = np.abs(err).max(axis=1) >= 1e-6
+            m = len(dofs)
+            pj, rj = pos[:, k:k + m], rot[:, k:k + m]
+            k += m
+            a = np.einsum("nmij,mj->nmi", rj, axes_local[side])                  # world joint axes
+            lin = np.cross(a, pf[:, None, :] - pj)
+            J = np.concatenate([np.einsum("nij,nmj->nim", rft, lin), np.einsum("nij,nmj->nim", rft, a)], axis=1)
+            JT = np.swapaxes(J, 1, 2)
+            H = JT @ J + damping * np.eye(m)
+            step = np.linalg.solve(H[todo], (JT[todo] @ err[todo][:, :, None]))[:, :, 0]
+            cols = 7 + dofs
+            qs[np.ix_(np.flatnonzero(todo), cols)] = np.clip(qs[np.ix_(np.flatnonzero(todo), cols)] + step,
+                                                               lower[dofs], upper[dofs])
+    out[frames] = qs
     return out
 
 
@@ -264,8 +313,9 @@ def _motion_of(raw: RobotMotion, robot: Robot, q: np.ndarray) -> RobotMotion:
 
 def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None = None,
                  gate: np.ndarray | None = None, ramp_frames: int = 3,
-                 max_travel_m: float = 0.1) -> list[list[pin.SE3]]:
-    """Per foot and frame the world pose (pinocchio SE3) the balance correction holds it at.
+                 max_travel_m: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame and foot the world pose the balance correction holds it at: positions
+    (T, S, 3) m and rotation matrices (T, S, 3, 3) (world <- foot).
 
     Without ``feet_of``: ``motion``'s own feet. With it (the raw clip): the raw clip's feet, and
     over each of its contact runs (``feet_of.contacts``) a foot is planted at one place, the mean
@@ -279,14 +329,12 @@ def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None 
     Off contact, the raw foot pose."""
     T = motion.num_frames
     feet = tuple(robot.config.foot_frames)
-    mpos, mrot = robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
-    poses = [[pin.SE3(mrot[t, s], mpos[t, s]) for t in range(T)] for s in range(len(feet))]
     if feet_of is None:
-        return poses
+        return robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
     from core.contacts import spans_of
 
     rpos, rrot = robot.frame_placements(feet_of.root_pos, feet_of.root_rot, feet_of.dof_pos, feet)
-    poses = [[pin.SE3(rrot[t, s], rpos[t, s]) for t in range(T)] for s in range(len(feet))]
+    out_pos, out_rot = rpos.copy(), rrot.copy()
     w = np.ones(T) if gate is None else np.clip(np.asarray(gate, np.float64), 0.0, 1.0)
     contacts = np.asarray(feet_of.contacts, dtype=bool)
     for s in range(len(feet)):
@@ -303,9 +351,10 @@ def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None 
                 weight = w[t] * ramp[i]
                 if weight <= 0:
                     continue
-                here = poses[s][t]
-                poses[s][t] = here * pin.exp6(weight * pin.log6(here.actInv(planted)))
-    return poses
+                here = pin.SE3(rrot[t, s], rpos[t, s])
+                moved = here * pin.exp6(weight * pin.log6(here.actInv(planted)))
+                out_pos[t, s], out_rot[t, s] = moved.translation, moved.rotation
+    return out_pos, out_rot
 
 
 def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings = BalanceSettings(),
@@ -322,16 +371,15 @@ def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings
     if T < 5:
         return q, np.zeros((T, 2))
     fps = float(motion.fps)
-    poses = foot_targets(motion, robot, feet_of, gate)
+    tpos, trot = foot_targets(motion, robot, feet_of, gate)
     total = np.zeros((T, 2))
     current = motion
     if feet_of is not None:
         feet = tuple(robot.config.foot_frames)
         mpos, _ = robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
-        tpos = np.array([[poses[s][t].translation for s in range(len(feet))] for t in range(T)])
         off = np.flatnonzero(np.abs(mpos - tpos).max(axis=(1, 2)) > 1e-4)
         if off.size:
-            q = hold_feet(robot, q, poses, off, settings.leg_iterations + 2)
+            q = hold_feet(robot, q, tpos, trot, off, settings.leg_iterations + 2)
             current = _motion_of(motion, robot, q)
     for _ in range(settings.rounds):
         p, target, w, a = zmp_targets(current, robot, settings, filter_settings, hold)
@@ -342,6 +390,6 @@ def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings
         total += d
         q = q.copy()
         q[:, :2] += d
-        q = hold_feet(robot, q, poses, moved, settings.leg_iterations)
+        q = hold_feet(robot, q, tpos, trot, moved, settings.leg_iterations)
         current = _motion_of(motion, robot, q)
     return q, total
