@@ -27,6 +27,7 @@ World Z-up, metres, quaternions x y z w.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,41 +79,89 @@ class BalanceSettings:
     ankle_torque_fraction: float = 0.65
 
 
-def _shrunk(hull: np.ndarray, margin: float) -> np.ndarray | None:
-    """The convex polygon ``hull`` (CCW, (H, 2)) with every edge moved inward by ``margin`` (m):
-    its vertices, or None when nothing (or a sliver) is left."""
-    d = np.roll(hull, -1, axis=0) - hull                          # edge i: hull[i] -> hull[i + 1]
-    length = np.linalg.norm(d, axis=1)
-    if len(hull) < 3 or np.any(length < 1e-9):
+Point = tuple[float, float]
+
+
+def _hull(points: list[Point]) -> list[Point]:
+    """Counter-clockwise convex hull of 2-D points, vertex for vertex the filter's
+    (``stages.filter.checks.dynamics.convex_hull``: monotone chain, duplicates within 1e-12 m
+    and collinear points dropped), in plain floats: a frame's few sole corners cost
+    microseconds instead of numpy's per-call overhead."""
+    pts = sorted(points)
+    if len(pts) > 1:
+        pts = [pts[0]] + [b for a, b in zip(pts[:-1], pts[1:], strict=True)
+                          if max(abs(b[0] - a[0]), abs(b[1] - a[1])) > 1e-12]
+    if len(pts) <= 2:
+        return pts
+
+    def cross(o: Point, a: Point, b: Point) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[Point] = []
+    for q in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], q) <= 0:
+            lower.pop()
+        lower.append(q)
+    upper: list[Point] = []
+    for q in pts[::-1]:
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], q) <= 0:
+            upper.pop()
+        upper.append(q)
+    return lower[:-1] + upper[:-1]
+
+
+def _shrunk(hull: list[Point], margin: float) -> list[Point] | None:
+    """The convex polygon ``hull`` (CCW) with every edge moved inward by ``margin`` (m): its
+    vertices, or None when nothing (or a sliver) is left."""
+    H = len(hull)
+    if H < 3:
         return None
-    n = np.stack([d[:, 1], -d[:, 0]], axis=1) / length[:, None]   # outward normals (CCW)
-    c = np.sum(n * hull, axis=1) - margin                         # n_i . x <= c_i
-    n0, c0 = np.roll(n, 1, axis=0), np.roll(c, 1)                 # edge i - 1 meets edge i at vertex i
-    det = n0[:, 0] * n[:, 1] - n0[:, 1] * n[:, 0]
-    if np.any(np.abs(det) < 1e-12):
+    d = [(hull[(i + 1) % H][0] - hull[i][0], hull[(i + 1) % H][1] - hull[i][1]) for i in range(H)]
+    length = [math.sqrt(dx * dx + dy * dy) for dx, dy in d]      # edge i: hull[i] -> hull[i + 1]
+    if min(length) < 1e-9:
         return None
-    x = (c0 * n[:, 1] - n0[:, 1] * c) / det
-    y = (n0[:, 0] * c - c0 * n[:, 0]) / det
-    out = np.stack([x, y], axis=1)
-    new_d = np.roll(out, -1, axis=0) - out
-    if np.any(np.sum(new_d * d, axis=1) <= 0):                    # an edge turned over: too small
-        return None
+    n = [(dy / ln, -dx / ln) for (dx, dy), ln in zip(d, length, strict=True)]   # outward normals (CCW)
+    c = [nx * hx + ny * hy - margin for (nx, ny), (hx, hy) in zip(n, hull, strict=True)]  # n_i . x <= c_i
+    out: list[Point] = []
+    for i in range(H):                                            # edge i - 1 meets edge i at vertex i
+        (ax, ay), ca, (bx, by), cb = n[i - 1], c[i - 1], n[i], c[i]
+        det = ax * by - ay * bx
+        if abs(det) < 1e-12:
+            return None
+        out.append(((ca * by - ay * cb) / det, (ax * cb - ca * bx) / det))
+    for i in range(H):
+        ex, ey = out[(i + 1) % H][0] - out[i][0], out[(i + 1) % H][1] - out[i][1]
+        if ex * d[i][0] + ey * d[i][1] <= 0:                      # an edge turned over: too small
+            return None
     return out
+
+
+def _project_xy(point: Point, hull: list[Point], margin: float) -> Point:
+    """:func:`_project_inside` on plain floats (``hull`` CCW, from :func:`_hull`)."""
+    poly = _shrunk(hull, margin) if len(hull) >= 3 else None
+    if poly is None:
+        H = len(hull)
+        return (sum(h[0] for h in hull) / H, sum(h[1] for h in hull) / H)
+    px, py = point
+    H = len(poly)
+    d = [(poly[(i + 1) % H][0] - poly[i][0], poly[(i + 1) % H][1] - poly[i][1]) for i in range(H)]
+    if all(dx * (py - vy) - dy * (px - vx) >= 0 for (dx, dy), (vx, vy) in zip(d, poly, strict=True)):
+        return point
+    best, best_dist = point, math.inf
+    for (dx, dy), (vx, vy) in zip(d, poly, strict=True):
+        t = min(max(((px - vx) * dx + (py - vy) * dy) / max(dx * dx + dy * dy, 1e-18), 0.0), 1.0)
+        nx, ny = vx + t * dx, vy + t * dy
+        dist = math.sqrt((nx - px) ** 2 + (ny - py) ** 2)
+        if dist < best_dist:
+            best, best_dist = (nx, ny), dist
+    return best
 
 
 def _project_inside(point: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
     """The closest point to ``point`` of the convex polygon ``hull`` (CCW) shrunk by ``margin``
     (its centroid when less than that is left)."""
-    poly = _shrunk(hull, margin) if len(hull) >= 3 else None
-    if poly is None:
-        return hull.mean(axis=0)
-    d = np.roll(poly, -1, axis=0) - poly
-    cross = d[:, 0] * (point[1] - poly[:, 1]) - d[:, 1] * (point[0] - poly[:, 0])
-    if np.all(cross >= 0):
-        return point
-    t = np.clip(np.sum((point - poly) * d, axis=1) / np.maximum(np.sum(d * d, axis=1), 1e-18), 0.0, 1.0)
-    near = poly + t[:, None] * d
-    return near[np.argmin(np.linalg.norm(near - point, axis=1))]
+    ring = [(float(x), float(y)) for x, y in np.asarray(hull, np.float64)]
+    return np.array(_project_xy((float(point[0]), float(point[1])), ring, margin))
 
 
 def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
@@ -122,7 +171,7 @@ def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
     a body other than the feet touches the floor within the guard frames, the body stays) and
     the cart-table coefficient a (T,) (s^2). ``hold``: frames at the start and end held too."""
     from stages.filter.body import body_of
-    from stages.filter.checks.dynamics import MIN_NORMAL_FRACTION, _near, convex_hull, zmp
+    from stages.filter.checks.dynamics import MIN_NORMAL_FRACTION, _near, zmp
     from stages.filter.settings import Settings as FS
     from stages.filter.state import GRAVITY, ClipState
 
@@ -150,11 +199,13 @@ def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
         points = _torque_limited_points(state, body, fz, settings.ankle_torque_fraction)
     target = p.copy()
     w = np.zeros(len(p))
-    for t in np.flatnonzero(judged):
-        hull = convex_hull(points[t, touching[t], :2])
-        q = _project_inside(p[t], hull, settings.margin_m)
+    frames = np.flatnonzero(judged)
+    xy, touch, zmp_xy = points[frames, :, :2].tolist(), touching[frames].tolist(), p[frames].tolist()
+    for i, t in enumerate(frames):
+        hull = _hull([(x, y) for (x, y), on in zip(xy[i], touch[i], strict=True) if on])
+        q = _project_xy((zmp_xy[i][0], zmp_xy[i][1]), hull, settings.margin_m)
         target[t] = q
-        w[t] = 1.0 if np.linalg.norm(q - p[t]) > 1e-9 else settings.keep_weight
+        w[t] = 1.0 if math.hypot(q[0] - zmp_xy[i][0], q[1] - zmp_xy[i][1]) > 1e-9 else settings.keep_weight
     w[fixed] = -1.0                               # marks frames whose shift is held at zero
     return p, target, w, a
 
