@@ -200,7 +200,9 @@ def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
     target = p.copy()
     w = np.zeros(len(p))
     frames = np.flatnonzero(judged)
-    xy, touch, zmp_xy = points[frames, :, :2].tolist(), touching[frames].tolist(), p[frames].tolist()
+    cols = np.flatnonzero(touching[frames].any(axis=0))          # the points that ever touch here
+    xy = points[frames][:, cols, :2].tolist()
+    touch, zmp_xy = touching[frames][:, cols].tolist(), p[frames].tolist()
     for i, t in enumerate(frames):
         hull = _hull([(x, y) for (x, y), on in zip(xy[i], touch[i], strict=True) if on])
         q = _project_xy((zmp_xy[i][0], zmp_xy[i][1]), hull, settings.margin_m)
