@@ -359,9 +359,8 @@ def hold_feet(robot: Robot, q: np.ndarray, target_pos: np.ndarray, target_rot: n
 def _motion_of(raw: RobotMotion, robot: Robot, q: np.ndarray) -> RobotMotion:
     from core.robot.trajectory import robot_motion_from_trajectory
 
-    m = robot_motion_from_trajectory(robot, float(raw.fps), q[:, :3], q[:, 3:7], q[:, 7:])
-    m.contacts = np.asarray(raw.contacts, dtype=bool)
-    return m
+    return robot_motion_from_trajectory(robot, float(raw.fps), q[:, :3], q[:, 3:7], q[:, 7:],
+                                        contacts=np.asarray(raw.contacts, dtype=bool))
 
 
 def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None = None,
