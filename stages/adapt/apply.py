@@ -173,11 +173,14 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
     for a, b in spans_of(binary_dilation(changed, iterations=5)):      # checked where the motion changed
         adapted = robot_motion_from_trajectory(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b],
                                                contacts=contacts[a:b])
+        failing = {r.code: r.fail for r in run_checks(adapted, body, fs, only=GUARDED) if r.fail.any()}
+        if not failing:                     # nothing fails: nothing can be worse than the raw motion
+            continue
         before_motion = robot_motion_from_trajectory(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b],
                                                      raw.dof_pos[a:b], contacts=contacts[a:b])
-        before = {r.code: r.fail for r in run_checks(before_motion, body, fs, only=GUARDED)}
-        for r in run_checks(adapted, body, fs, only=GUARDED):
-            worse[a:b] |= r.fail & ~before.get(r.code, np.zeros_like(r.fail))
+        before = {r.code: r.fail for r in run_checks(before_motion, body, fs, only=tuple(failing))}
+        for code, fail in failing.items():
+            worse[a:b] |= fail & ~before.get(code, np.zeros_like(fail))
     if not worse.any():
         return root_pos, root_rot, dof
     back = gate_weights(worse, float(raw.fps), 0.5 * settings.gate_pad_s)[:, None]
