@@ -331,36 +331,53 @@ def hold_feet(robot: Robot, q: np.ndarray, target_pos: np.ndarray, target_rot: n
     names = feet + [str(model.names[j]) for js in leg_joints for j in js]
     axes_local = [np.array([_joint_axis(model.joints[j]) for j in js], dtype=np.float64) for js in leg_joints]
     qs = out[frames].copy()
+    live = np.arange(len(frames))                 # frames with a foot still off its target
     for _ in range(iterations):
-        pos, rot = robot.frame_placements(qs[:, :3], qs[:, 3:7], qs[:, 7:], names)
+        if live.size == 0:
+            break
+        ql, tl = qs[live], frames[live]
+        pos, rot = robot.frame_placements(ql[:, :3], ql[:, 3:7], ql[:, 7:], names)
         k = len(feet)
+        moving = np.zeros(len(live), dtype=bool)
         for side, (_, dofs) in enumerate(chains):
             pf, rf = pos[:, side], rot[:, side]
             rft = np.swapaxes(rf, 1, 2)
-            err = log6_batch(rft @ target_rot[frames, side],
-                             np.einsum("nij,nj->ni", rft, target_pos[frames, side] - pf))
+            err = log6_batch(rft @ target_rot[tl, side], np.einsum("nij,nj->ni", rft, target_pos[tl, side] - pf))
             todo = np.abs(err).max(axis=1) >= 1e-6
             m = len(dofs)
-            pj, rj = pos[:, k:k + m], rot[:, k:k + m]
+            pj, rj = pos[todo, k:k + m], rot[todo, k:k + m]
             k += m
-            a = np.einsum("nmij,mj->nmi", rj, axes_local[side])                  # world joint axes
-            lin = np.cross(a, pf[:, None, :] - pj)
-            J = np.concatenate([np.einsum("nij,nmj->nim", rft, lin), np.einsum("nij,nmj->nim", rft, a)], axis=1)
+            if not todo.any():
+                continue
+            moving |= todo
+            a = np.einsum("nmij,mj->nmi", rj, axes_local[side])                 # world joint axes
+            lin = np.cross(a, pf[todo][:, None, :] - pj)
+            rt = rft[todo]
+            J = np.concatenate([np.einsum("nij,nmj->nim", rt, lin), np.einsum("nij,nmj->nim", rt, a)], axis=1)
             JT = np.swapaxes(J, 1, 2)
-            H = JT @ J + damping * np.eye(m)
-            step = np.linalg.solve(H[todo], (JT[todo] @ err[todo][:, :, None]))[:, :, 0]
-            cols = 7 + dofs
-            qs[np.ix_(np.flatnonzero(todo), cols)] = np.clip(qs[np.ix_(np.flatnonzero(todo), cols)] + step,
-                                                               lower[dofs], upper[dofs])
+            step = np.linalg.solve(JT @ J + damping * np.eye(m), JT @ err[todo][:, :, None])[:, :, 0]
+            rows = live[todo]
+            qs[np.ix_(rows, 7 + dofs)] = np.clip(qs[np.ix_(rows, 7 + dofs)] + step, lower[dofs], upper[dofs])
+        live = live[moving]           # a frame whose feet are both on target stays as it is
     out[frames] = qs
     return out
 
 
 def _motion_of(raw: RobotMotion, robot: Robot, q: np.ndarray) -> RobotMotion:
-    from core.robot.trajectory import robot_motion_from_trajectory
+    """The configurations ``q`` (T, nq) as the record the filter's :class:`ClipState` reads
+    (root, joints, the raw contacts; root quaternion xyzw made sign-continuous). No key links:
+    the filter computes every pose it needs from the configurations, so the balance rounds
+    skip that forward kinematics; the record is not handed on."""
+    from core.rotations import make_continuous
 
-    return robot_motion_from_trajectory(robot, float(raw.fps), q[:, :3], q[:, 3:7], q[:, 7:],
-                                        contacts=np.asarray(raw.contacts, dtype=bool))
+    T = len(q)
+    root_rot = make_continuous(q[:, 3:7] / np.linalg.norm(q[:, 3:7], axis=1, keepdims=True))
+    dof = np.asarray(q[:, 7:], dtype=np.float64)
+    return RobotMotion(robot=robot.name, fps=float(raw.fps), root_pos=np.asarray(q[:, :3], dtype=np.float64),
+                       root_rot=root_rot, dof_pos=dof,
+                       dof_vel=np.gradient(dof, 1.0 / float(raw.fps), axis=0) if T > 1 else np.zeros_like(dof),
+                       dof_names=robot.dof_names, link_names=(), link_pos=np.zeros((T, 0, 3)),
+                       link_rot=np.zeros((T, 0, 4)), contacts=np.asarray(raw.contacts, dtype=bool))
 
 
 def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None = None,
