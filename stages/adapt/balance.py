@@ -363,21 +363,26 @@ def hold_feet(robot: Robot, q: np.ndarray, target_pos: np.ndarray, target_rot: n
     return out
 
 
-def _motion_of(raw: RobotMotion, robot: Robot, q: np.ndarray) -> RobotMotion:
-    """The configurations ``q`` (T, nq) as the record the filter's :class:`ClipState` reads
-    (root, joints, the raw contacts; root quaternion xyzw made sign-continuous). No key links:
-    the filter computes every pose it needs from the configurations, so the balance rounds
-    skip that forward kinematics; the record is not handed on."""
+def state_record(robot: Robot, fps: float, q: np.ndarray, contacts: np.ndarray) -> RobotMotion:
+    """The configurations ``q`` (T, nq) as the record the filter's checks read (root, joints,
+    ``contacts`` (T, 2); root quaternion xyzw made sign-continuous). No key links: the filter
+    computes every pose it needs from the configurations, so this skips that forward
+    kinematics; for checking only, not for handing on."""
     from core.rotations import make_continuous
 
     T = len(q)
     root_rot = make_continuous(q[:, 3:7] / np.linalg.norm(q[:, 3:7], axis=1, keepdims=True))
     dof = np.asarray(q[:, 7:], dtype=np.float64)
-    return RobotMotion(robot=robot.name, fps=float(raw.fps), root_pos=np.asarray(q[:, :3], dtype=np.float64),
+    return RobotMotion(robot=robot.name, fps=float(fps), root_pos=np.asarray(q[:, :3], dtype=np.float64),
                        root_rot=root_rot, dof_pos=dof,
-                       dof_vel=np.gradient(dof, 1.0 / float(raw.fps), axis=0) if T > 1 else np.zeros_like(dof),
+                       dof_vel=np.gradient(dof, 1.0 / float(fps), axis=0) if T > 1 else np.zeros_like(dof),
                        dof_names=robot.dof_names, link_names=(), link_pos=np.zeros((T, 0, 3)),
-                       link_rot=np.zeros((T, 0, 4)), contacts=np.asarray(raw.contacts, dtype=bool))
+                       link_rot=np.zeros((T, 0, 4)), contacts=np.asarray(contacts, dtype=bool))
+
+
+def _motion_of(raw: RobotMotion, robot: Robot, q: np.ndarray) -> RobotMotion:
+    """:func:`state_record` of ``q`` with ``raw``'s fps and contacts."""
+    return state_record(robot, float(raw.fps), q, raw.contacts)
 
 
 def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None = None,
