@@ -18,7 +18,8 @@ is elsewhere: one banded least-squares problem per axis,
 frames without floor contact (and the filter's guard frames around them) carry no ZMP term.
 :func:`correct_balance` applies it to a motion: the root moves by ``d``, both legs are solved
 again so each foot keeps its world pose of the input motion (6-D damped Gauss-Newton per leg,
-joint limits), and the ZMP is measured again with the filter's own functions; a few rounds
+joint limits; every frame at once: batched forward kinematics and analytic Jacobians), and the
+ZMP is measured again with the filter's own functions; a few rounds
 take up what the linear model misses (the legs do not move with the body). The ZMP, support
 polygon and floor force are the filter's (``stages.filter.checks.dynamics``,
 ``stages.filter.state``), so the correction aims at exactly what the filter judges.
@@ -279,14 +280,6 @@ def _leg_chains(robot: Robot) -> list[tuple[int, np.ndarray]]:
             j = model.parents[j]
         out.append((fid, np.array(sorted(dofs))))
     return out
-
-
-def _skew(v: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) cross-product matrices of (N, 3) vectors."""
-    z = np.zeros(len(v))
-    return np.stack([np.stack([z, -v[:, 2], v[:, 1]], axis=-1),
-                     np.stack([v[:, 2], z, -v[:, 0]], axis=-1),
-                     np.stack([-v[:, 1], v[:, 0], z], axis=-1)], axis=-2)
 
 
 def log6_batch(rot: np.ndarray, pos: np.ndarray) -> np.ndarray:
