@@ -101,3 +101,20 @@ def test_hard_guard_returns_to_raw_where_the_adaptation_penetrates(robot):
     assert np.allclose(pos[:20], root[:20]) and np.allclose(pos[100:], root[100:])
     guarded = robot_motion_from_trajectory(robot, 30.0, pos, rot, dof)
     assert _fails(guarded, robot)["ground_penetration"] == 0.0
+
+
+def test_batched_log6_is_pinocchios():
+    """:func:`log6_batch` (the batched leg solve's pose error) against pinocchio's ``log6`` on
+    random rigid transforms, from 1e-7 rad to near pi."""
+    import pinocchio as pin
+
+    from stages.adapt.balance import log6_batch
+
+    rng = np.random.default_rng(0)
+    angles = np.concatenate([[0.0, 1e-7, 1e-5, 2e-4], rng.uniform(0.0, 3.1, 40)])
+    axes = rng.normal(size=(len(angles), 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    moves = [pin.SE3(pin.exp3(ax * th), rng.normal(size=3)) for ax, th in zip(axes, angles, strict=True)]
+    got = log6_batch(np.array([m.rotation for m in moves]), np.array([m.translation for m in moves]))
+    want = np.array([pin.log6(m).vector for m in moves])
+    assert np.abs(got - want).max() < 1e-9

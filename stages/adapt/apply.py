@@ -25,7 +25,7 @@ import torch
 from core.errors import InputError
 from core.records.robot_motion import RobotMotion
 from core.rotations import make_continuous
-from stages.adapt.balance import BalanceSettings, correct_balance
+from stages.adapt.balance import BalanceSettings, correct_balance, state_record
 from stages.adapt.features import Layout, motion_features, root_from_features
 from stages.adapt.model import Adapter
 from stages.adapt.settings import Settings
@@ -159,7 +159,6 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
     from scipy.ndimage import binary_dilation
 
     from core.contacts import spans_of
-    from core.robot.trajectory import robot_motion_from_trajectory
     from stages.filter.api import run_checks
     from stages.filter.body import body_of
     from stages.filter.settings import Settings as FilterSettings
@@ -171,13 +170,16 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
     changed = (np.abs(dof - raw.dof_pos).max(axis=1) > 1e-9) | (np.abs(root_pos - raw.root_pos).max(axis=1) > 1e-9)
     worse = np.zeros(raw.num_frames, dtype=bool)
     for a, b in spans_of(binary_dilation(changed, iterations=5)):      # checked where the motion changed
-        adapted = robot_motion_from_trajectory(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b],
-                                               contacts=contacts[a:b])
-        before_motion = robot_motion_from_trajectory(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b],
-                                                     raw.dof_pos[a:b], contacts=contacts[a:b])
-        before = {r.code: r.fail for r in run_checks(before_motion, body, fs, only=GUARDED)}
-        for r in run_checks(adapted, body, fs, only=GUARDED):
-            worse[a:b] |= r.fail & ~before.get(r.code, np.zeros_like(r.fail))
+        adapted = state_record(robot, fps, robot.configuration(root_pos[a:b], root_rot[a:b], dof[a:b]),
+                               contacts[a:b])
+        failing = {r.code: r.fail for r in run_checks(adapted, body, fs, only=GUARDED) if r.fail.any()}
+        if not failing:                     # nothing fails: nothing can be worse than the raw motion
+            continue
+        before_motion = state_record(robot, fps, robot.configuration(raw.root_pos[a:b], raw.root_rot[a:b],
+                                                                     raw.dof_pos[a:b]), contacts[a:b])
+        before = {r.code: r.fail for r in run_checks(before_motion, body, fs, only=tuple(failing))}
+        for code, fail in failing.items():
+            worse[a:b] |= fail & ~before.get(code, np.zeros_like(fail))
     if not worse.any():
         return root_pos, root_rot, dof
     back = gate_weights(worse, float(raw.fps), 0.5 * settings.gate_pad_s)[:, None]

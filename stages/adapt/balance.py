@@ -18,7 +18,8 @@ is elsewhere: one banded least-squares problem per axis,
 frames without floor contact (and the filter's guard frames around them) carry no ZMP term.
 :func:`correct_balance` applies it to a motion: the root moves by ``d``, both legs are solved
 again so each foot keeps its world pose of the input motion (6-D damped Gauss-Newton per leg,
-joint limits), and the ZMP is measured again with the filter's own functions; a few rounds
+joint limits; every frame at once: batched forward kinematics and analytic Jacobians), and the
+ZMP is measured again with the filter's own functions; a few rounds
 take up what the linear model misses (the legs do not move with the body). The ZMP, support
 polygon and floor force are the filter's (``stages.filter.checks.dynamics``,
 ``stages.filter.state``), so the correction aims at exactly what the filter judges.
@@ -27,6 +28,7 @@ World Z-up, metres, quaternions x y z w.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,41 +80,89 @@ class BalanceSettings:
     ankle_torque_fraction: float = 0.65
 
 
-def _shrunk(hull: np.ndarray, margin: float) -> np.ndarray | None:
-    """The convex polygon ``hull`` (CCW, (H, 2)) with every edge moved inward by ``margin`` (m):
-    its vertices, or None when nothing (or a sliver) is left."""
-    d = np.roll(hull, -1, axis=0) - hull                          # edge i: hull[i] -> hull[i + 1]
-    length = np.linalg.norm(d, axis=1)
-    if len(hull) < 3 or np.any(length < 1e-9):
+Point = tuple[float, float]
+
+
+def _hull(points: list[Point]) -> list[Point]:
+    """Counter-clockwise convex hull of 2-D points, vertex for vertex the filter's
+    (``stages.filter.checks.dynamics.convex_hull``: monotone chain, duplicates within 1e-12 m
+    and collinear points dropped), in plain floats: a frame's few sole corners cost
+    microseconds instead of numpy's per-call overhead."""
+    pts = sorted(points)
+    if len(pts) > 1:
+        pts = [pts[0]] + [b for a, b in zip(pts[:-1], pts[1:], strict=True)
+                          if max(abs(b[0] - a[0]), abs(b[1] - a[1])) > 1e-12]
+    if len(pts) <= 2:
+        return pts
+
+    def cross(o: Point, a: Point, b: Point) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[Point] = []
+    for q in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], q) <= 0:
+            lower.pop()
+        lower.append(q)
+    upper: list[Point] = []
+    for q in pts[::-1]:
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], q) <= 0:
+            upper.pop()
+        upper.append(q)
+    return lower[:-1] + upper[:-1]
+
+
+def _shrunk(hull: list[Point], margin: float) -> list[Point] | None:
+    """The convex polygon ``hull`` (CCW) with every edge moved inward by ``margin`` (m): its
+    vertices, or None when nothing (or a sliver) is left."""
+    H = len(hull)
+    if H < 3:
         return None
-    n = np.stack([d[:, 1], -d[:, 0]], axis=1) / length[:, None]   # outward normals (CCW)
-    c = np.sum(n * hull, axis=1) - margin                         # n_i . x <= c_i
-    n0, c0 = np.roll(n, 1, axis=0), np.roll(c, 1)                 # edge i - 1 meets edge i at vertex i
-    det = n0[:, 0] * n[:, 1] - n0[:, 1] * n[:, 0]
-    if np.any(np.abs(det) < 1e-12):
+    d = [(hull[(i + 1) % H][0] - hull[i][0], hull[(i + 1) % H][1] - hull[i][1]) for i in range(H)]
+    length = [math.sqrt(dx * dx + dy * dy) for dx, dy in d]      # edge i: hull[i] -> hull[i + 1]
+    if min(length) < 1e-9:
         return None
-    x = (c0 * n[:, 1] - n0[:, 1] * c) / det
-    y = (n0[:, 0] * c - c0 * n[:, 0]) / det
-    out = np.stack([x, y], axis=1)
-    new_d = np.roll(out, -1, axis=0) - out
-    if np.any(np.sum(new_d * d, axis=1) <= 0):                    # an edge turned over: too small
-        return None
+    n = [(dy / ln, -dx / ln) for (dx, dy), ln in zip(d, length, strict=True)]   # outward normals (CCW)
+    c = [nx * hx + ny * hy - margin for (nx, ny), (hx, hy) in zip(n, hull, strict=True)]  # n_i . x <= c_i
+    out: list[Point] = []
+    for i in range(H):                                            # edge i - 1 meets edge i at vertex i
+        (ax, ay), ca, (bx, by), cb = n[i - 1], c[i - 1], n[i], c[i]
+        det = ax * by - ay * bx
+        if abs(det) < 1e-12:
+            return None
+        out.append(((ca * by - ay * cb) / det, (ax * cb - ca * bx) / det))
+    for i in range(H):
+        ex, ey = out[(i + 1) % H][0] - out[i][0], out[(i + 1) % H][1] - out[i][1]
+        if ex * d[i][0] + ey * d[i][1] <= 0:                      # an edge turned over: too small
+            return None
     return out
+
+
+def _project_xy(point: Point, hull: list[Point], margin: float) -> Point:
+    """:func:`_project_inside` on plain floats (``hull`` CCW, from :func:`_hull`)."""
+    poly = _shrunk(hull, margin) if len(hull) >= 3 else None
+    if poly is None:
+        H = len(hull)
+        return (sum(h[0] for h in hull) / H, sum(h[1] for h in hull) / H)
+    px, py = point
+    H = len(poly)
+    d = [(poly[(i + 1) % H][0] - poly[i][0], poly[(i + 1) % H][1] - poly[i][1]) for i in range(H)]
+    if all(dx * (py - vy) - dy * (px - vx) >= 0 for (dx, dy), (vx, vy) in zip(d, poly, strict=True)):
+        return point
+    best, best_dist = point, math.inf
+    for (dx, dy), (vx, vy) in zip(d, poly, strict=True):
+        t = min(max(((px - vx) * dx + (py - vy) * dy) / max(dx * dx + dy * dy, 1e-18), 0.0), 1.0)
+        nx, ny = vx + t * dx, vy + t * dy
+        dist = math.sqrt((nx - px) ** 2 + (ny - py) ** 2)
+        if dist < best_dist:
+            best, best_dist = (nx, ny), dist
+    return best
 
 
 def _project_inside(point: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
     """The closest point to ``point`` of the convex polygon ``hull`` (CCW) shrunk by ``margin``
     (its centroid when less than that is left)."""
-    poly = _shrunk(hull, margin) if len(hull) >= 3 else None
-    if poly is None:
-        return hull.mean(axis=0)
-    d = np.roll(poly, -1, axis=0) - poly
-    cross = d[:, 0] * (point[1] - poly[:, 1]) - d[:, 1] * (point[0] - poly[:, 0])
-    if np.all(cross >= 0):
-        return point
-    t = np.clip(np.sum((point - poly) * d, axis=1) / np.maximum(np.sum(d * d, axis=1), 1e-18), 0.0, 1.0)
-    near = poly + t[:, None] * d
-    return near[np.argmin(np.linalg.norm(near - point, axis=1))]
+    ring = [(float(x), float(y)) for x, y in np.asarray(hull, np.float64)]
+    return np.array(_project_xy((float(point[0]), float(point[1])), ring, margin))
 
 
 def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
@@ -122,7 +172,7 @@ def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
     a body other than the feet touches the floor within the guard frames, the body stays) and
     the cart-table coefficient a (T,) (s^2). ``hold``: frames at the start and end held too."""
     from stages.filter.body import body_of
-    from stages.filter.checks.dynamics import MIN_NORMAL_FRACTION, _near, convex_hull, zmp
+    from stages.filter.checks.dynamics import MIN_NORMAL_FRACTION, _near, zmp
     from stages.filter.settings import Settings as FS
     from stages.filter.state import GRAVITY, ClipState
 
@@ -150,11 +200,15 @@ def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
         points = _torque_limited_points(state, body, fz, settings.ankle_torque_fraction)
     target = p.copy()
     w = np.zeros(len(p))
-    for t in np.flatnonzero(judged):
-        hull = convex_hull(points[t, touching[t], :2])
-        q = _project_inside(p[t], hull, settings.margin_m)
+    frames = np.flatnonzero(judged)
+    cols = np.flatnonzero(touching[frames].any(axis=0))          # the points that ever touch here
+    xy = points[frames][:, cols, :2].tolist()
+    touch, zmp_xy = touching[frames][:, cols].tolist(), p[frames].tolist()
+    for i, t in enumerate(frames):
+        hull = _hull([(x, y) for (x, y), on in zip(xy[i], touch[i], strict=True) if on])
+        q = _project_xy((zmp_xy[i][0], zmp_xy[i][1]), hull, settings.margin_m)
         target[t] = q
-        w[t] = 1.0 if np.linalg.norm(q - p[t]) > 1e-9 else settings.keep_weight
+        w[t] = 1.0 if math.hypot(q[0] - zmp_xy[i][0], q[1] - zmp_xy[i][1]) > 1e-9 else settings.keep_weight
     w[fixed] = -1.0                               # marks frames whose shift is held at zero
     return p, target, w, a
 
@@ -228,44 +282,107 @@ def _leg_chains(robot: Robot) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def hold_feet(robot: Robot, q: np.ndarray, feet_pose: list[list[pin.SE3]], frames: np.ndarray,
-              iterations: int = 3, damping: float = 1e-4) -> np.ndarray:
-    """Configurations (T, nq) whose feet are at ``feet_pose[side][t]`` on ``frames``: each leg's
-    joints by damped Gauss-Newton on the 6-D foot pose error (local frame), within the joint limits."""
-    model = robot.model
-    data = model.createData()
-    lower, upper = np.asarray(robot.lower), np.asarray(robot.upper)
-    chains = _leg_chains(robot)
-    out = q.copy()
-    for t in frames:
-        qt = out[t].copy()
-        for _ in range(iterations):
-            pin.forwardKinematics(model, data, qt)
-            pin.computeJointJacobians(model, data, qt)
-            pin.updateFramePlacements(model, data)
-            for side, (fid, dofs) in enumerate(chains):
-                err = pin.log6(data.oMf[fid].actInv(feet_pose[side][t])).vector
-                if np.abs(err).max() < 1e-6:
-                    continue
-                J = pin.getFrameJacobian(model, data, fid, pin.ReferenceFrame.LOCAL)[:, 6 + dofs]
-                step = np.linalg.solve(J.T @ J + damping * np.eye(len(dofs)), J.T @ err)
-                qt[7 + dofs] = np.clip(qt[7 + dofs] + step, lower[dofs], upper[dofs])
-        out[t] = qt
+def log6_batch(rot: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """(N, 6) twists [v, w] (pinocchio's ``log6`` order) of the rigid transforms (rot (N, 3, 3),
+    pos (N, 3)), rotation angles below pi (a transform within 1e-6 rad of pi: pinocchio's own)."""
+    cos = np.clip(0.5 * (np.trace(rot, axis1=1, axis2=2) - 1.0), -1.0, 1.0)
+    theta = np.arccos(cos)
+    axis_sin = np.stack([rot[:, 2, 1] - rot[:, 1, 2], rot[:, 0, 2] - rot[:, 2, 0], rot[:, 1, 0] - rot[:, 0, 1]], axis=1)
+    small = theta < 1e-4
+    sin = np.sin(theta)
+    factor = np.where(small, 0.5 + theta ** 2 / 12.0, theta / (2.0 * np.where(small, 1.0, sin)))
+    w = factor[:, None] * axis_sin
+    t2 = theta ** 2
+    alpha = np.where(small, 1.0 - t2 / 12.0,
+                     theta * sin / (2.0 * np.where(small, 1.0, 1.0 - cos)))
+    beta = np.where(small, 1.0 / 12.0 + t2 / 720.0, (1.0 - alpha) / np.where(small, 1.0, t2))
+    v = alpha[:, None] * pos + beta[:, None] * np.sum(w * pos, axis=1, keepdims=True) * w - 0.5 * np.cross(w, pos)
+    out = np.concatenate([v, w], axis=1)
+    for i in np.flatnonzero(theta > np.pi - 1e-6):
+        out[i] = pin.log6(pin.SE3(rot[i], pos[i])).vector
     return out
 
 
-def _motion_of(raw: RobotMotion, robot: Robot, q: np.ndarray) -> RobotMotion:
-    from core.robot.trajectory import robot_motion_from_trajectory
+def hold_feet(robot: Robot, q: np.ndarray, target_pos: np.ndarray, target_rot: np.ndarray, frames: np.ndarray,
+              iterations: int = 3, damping: float = 1e-4) -> np.ndarray:
+    """Configurations (T, nq) whose feet are at ``target_pos`` (T, S, 3) m / ``target_rot``
+    (T, S, 3, 3) (world <- foot) on ``frames``: each leg's joints by damped Gauss-Newton on the
+    6-D foot pose error (foot frame, pinocchio's ``log6`` and LOCAL Jacobian), within the joint
+    limits; all frames at once (batched forward kinematics, analytic revolute-joint Jacobian)."""
+    from core.robot.fk import _joint_axis
 
-    m = robot_motion_from_trajectory(robot, float(raw.fps), q[:, :3], q[:, 3:7], q[:, 7:])
-    m.contacts = np.asarray(raw.contacts, dtype=bool)
-    return m
+    out = q.copy()
+    frames = np.asarray(frames, dtype=int)
+    if frames.size == 0:
+        return out
+    model = robot.model
+    lower, upper = np.asarray(robot.lower), np.asarray(robot.upper)
+    chains = _leg_chains(robot)
+    feet = list(robot.config.foot_frames)
+    joint_of_q = {int(model.joints[j].idx_q): j for j in range(2, model.njoints)}
+    leg_joints = [[joint_of_q[7 + int(d)] for d in dofs] for _, dofs in chains]
+    names = feet + [str(model.names[j]) for js in leg_joints for j in js]
+    axes_local = [np.array([_joint_axis(model.joints[j]) for j in js], dtype=np.float64) for js in leg_joints]
+    qs = out[frames].copy()
+    live = np.arange(len(frames))                 # frames with a foot still off its target
+    for _ in range(iterations):
+        if live.size == 0:
+            break
+        ql, tl = qs[live], frames[live]
+        pos, rot = robot.frame_placements(ql[:, :3], ql[:, 3:7], ql[:, 7:], names)
+        k = len(feet)
+        moving = np.zeros(len(live), dtype=bool)
+        for side, (_, dofs) in enumerate(chains):
+            pf, rf = pos[:, side], rot[:, side]
+            rft = np.swapaxes(rf, 1, 2)
+            err = log6_batch(rft @ target_rot[tl, side], np.einsum("nij,nj->ni", rft, target_pos[tl, side] - pf))
+            todo = np.abs(err).max(axis=1) >= 1e-6
+            m = len(dofs)
+            pj, rj = pos[todo, k:k + m], rot[todo, k:k + m]
+            k += m
+            if not todo.any():
+                continue
+            moving |= todo
+            a = np.einsum("nmij,mj->nmi", rj, axes_local[side])                 # world joint axes
+            lin = np.cross(a, pf[todo][:, None, :] - pj)
+            rt = rft[todo]
+            J = np.concatenate([np.einsum("nij,nmj->nim", rt, lin), np.einsum("nij,nmj->nim", rt, a)], axis=1)
+            JT = np.swapaxes(J, 1, 2)
+            step = np.linalg.solve(JT @ J + damping * np.eye(m), JT @ err[todo][:, :, None])[:, :, 0]
+            rows = live[todo]
+            qs[np.ix_(rows, 7 + dofs)] = np.clip(qs[np.ix_(rows, 7 + dofs)] + step, lower[dofs], upper[dofs])
+        live = live[moving]           # a frame whose feet are both on target stays as it is
+    out[frames] = qs
+    return out
+
+
+def state_record(robot: Robot, fps: float, q: np.ndarray, contacts: np.ndarray) -> RobotMotion:
+    """The configurations ``q`` (T, nq) as the record the filter's checks read (root, joints,
+    ``contacts`` (T, 2); root quaternion xyzw made sign-continuous). No key links: the filter
+    computes every pose it needs from the configurations, so this skips that forward
+    kinematics; for checking only, not for handing on."""
+    from core.rotations import make_continuous
+
+    T = len(q)
+    root_rot = make_continuous(q[:, 3:7] / np.linalg.norm(q[:, 3:7], axis=1, keepdims=True))
+    dof = np.asarray(q[:, 7:], dtype=np.float64)
+    return RobotMotion(robot=robot.name, fps=float(fps), root_pos=np.asarray(q[:, :3], dtype=np.float64),
+                       root_rot=root_rot, dof_pos=dof,
+                       dof_vel=np.gradient(dof, 1.0 / float(fps), axis=0) if T > 1 else np.zeros_like(dof),
+                       dof_names=robot.dof_names, link_names=(), link_pos=np.zeros((T, 0, 3)),
+                       link_rot=np.zeros((T, 0, 4)), contacts=np.asarray(contacts, dtype=bool))
+
+
+def _motion_of(raw: RobotMotion, robot: Robot, q: np.ndarray) -> RobotMotion:
+    """:func:`state_record` of ``q`` with ``raw``'s fps and contacts."""
+    return state_record(robot, float(raw.fps), q, raw.contacts)
 
 
 def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None = None,
                  gate: np.ndarray | None = None, ramp_frames: int = 3,
-                 max_travel_m: float = 0.1) -> list[list[pin.SE3]]:
-    """Per foot and frame the world pose (pinocchio SE3) the balance correction holds it at.
+                 max_travel_m: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame and foot the world pose the balance correction holds it at: positions
+    (T, S, 3) m and rotation matrices (T, S, 3, 3) (world <- foot).
 
     Without ``feet_of``: ``motion``'s own feet. With it (the raw clip): the raw clip's feet, and
     over each of its contact runs (``feet_of.contacts``) a foot is planted at one place, the mean
@@ -279,14 +396,12 @@ def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None 
     Off contact, the raw foot pose."""
     T = motion.num_frames
     feet = tuple(robot.config.foot_frames)
-    mpos, mrot = robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
-    poses = [[pin.SE3(mrot[t, s], mpos[t, s]) for t in range(T)] for s in range(len(feet))]
     if feet_of is None:
-        return poses
+        return robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
     from core.contacts import spans_of
 
     rpos, rrot = robot.frame_placements(feet_of.root_pos, feet_of.root_rot, feet_of.dof_pos, feet)
-    poses = [[pin.SE3(rrot[t, s], rpos[t, s]) for t in range(T)] for s in range(len(feet))]
+    out_pos, out_rot = rpos.copy(), rrot.copy()
     w = np.ones(T) if gate is None else np.clip(np.asarray(gate, np.float64), 0.0, 1.0)
     contacts = np.asarray(feet_of.contacts, dtype=bool)
     for s in range(len(feet)):
@@ -303,9 +418,10 @@ def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None 
                 weight = w[t] * ramp[i]
                 if weight <= 0:
                     continue
-                here = poses[s][t]
-                poses[s][t] = here * pin.exp6(weight * pin.log6(here.actInv(planted)))
-    return poses
+                here = pin.SE3(rrot[t, s], rpos[t, s])
+                moved = here * pin.exp6(weight * pin.log6(here.actInv(planted)))
+                out_pos[t, s], out_rot[t, s] = moved.translation, moved.rotation
+    return out_pos, out_rot
 
 
 def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings = BalanceSettings(),
@@ -322,16 +438,15 @@ def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings
     if T < 5:
         return q, np.zeros((T, 2))
     fps = float(motion.fps)
-    poses = foot_targets(motion, robot, feet_of, gate)
+    tpos, trot = foot_targets(motion, robot, feet_of, gate)
     total = np.zeros((T, 2))
     current = motion
     if feet_of is not None:
         feet = tuple(robot.config.foot_frames)
         mpos, _ = robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
-        tpos = np.array([[poses[s][t].translation for s in range(len(feet))] for t in range(T)])
         off = np.flatnonzero(np.abs(mpos - tpos).max(axis=(1, 2)) > 1e-4)
         if off.size:
-            q = hold_feet(robot, q, poses, off, settings.leg_iterations + 2)
+            q = hold_feet(robot, q, tpos, trot, off, settings.leg_iterations + 2)
             current = _motion_of(motion, robot, q)
     for _ in range(settings.rounds):
         p, target, w, a = zmp_targets(current, robot, settings, filter_settings, hold)
@@ -342,6 +457,6 @@ def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings
         total += d
         q = q.copy()
         q[:, :2] += d
-        q = hold_feet(robot, q, poses, moved, settings.leg_iterations)
+        q = hold_feet(robot, q, tpos, trot, moved, settings.leg_iterations)
         current = _motion_of(motion, robot, q)
     return q, total
