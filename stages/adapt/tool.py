@@ -11,8 +11,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser(
         "adapt-clip", help="adapt one retargeted clip with a trained SMAP adapter",
         description="Run a trained adapter (the folder `make adapt` writes under OUT/adapt_model) on one "
-                    "retargeted robot motion .npz: human encoder -> shared codebook -> robot decoder -> "
-                    "root rebuilt and anchored to the raw path -> a short IK pass. Writes the adapted motion "
+                    "retargeted robot motion .npz, on the frames that fail a dynamic check: human encoder -> shared "
+                    "codebook -> robot decoder -> low-pass -> balance step (body moved over the raw feet so the ZMP "
+                    "lies in the support polygon, legs re-solved to keep the feet) -> hard-check guard. Writes the adapted motion "
                     "as a RobotMotion .npz (filter-clip and the exporters read it) and prints one JSON line "
                     "with a `raw` and an `adapted` block of evidence (ZMP outside support, torque over limit, "
                     "foot slide, penetration, jerk, limb-direction change, and falls per minute and tracked fraction "
@@ -20,8 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("input", metavar="RETARGETED.npz", help="retargeted robot motion .npz")
     parser.add_argument("--model", required=True, metavar="MODEL_DIR", help="adapter folder (meta.json, model.pt)")
     parser.add_argument("--out", required=True, metavar="OUT.npz", help="where to write the adapted motion")
-    parser.add_argument("--no-ik", action="store_true", help="skip the IK clean-up pass (off by default: "
-                        "the balance pass re-solves the legs)")
+    parser.add_argument("--ik-pass", action="store_true", help="also run the retarget IK clean-up pass after the "
+                        "balance step (off by default: the balance step re-solves the legs itself)")
     parser.add_argument("--human", metavar="HUMAN.npz", default=None,
                         help="the clip's ingested human motion (ingest-clip's output): adds the fidelity to the "
                              "human (limb-direction, keypoint and root path error) to both blocks")
@@ -54,8 +55,8 @@ def _main(args: argparse.Namespace) -> int:
         robot = load_robot(raw.robot)
         bundle = Bundle.load(args.model)
         settings = Settings()
-        if args.no_ik:
-            settings = dataclasses.replace(settings, ik_pass=False)
+        if args.ik_pass:
+            settings = dataclasses.replace(settings, ik_pass=True)
         adapted = adapt_motion(raw, bundle, robot, settings)
         arrays, meta = adapted.motion.to_arrays()
         arrays["adapt_code"] = adapted.code
