@@ -189,7 +189,7 @@ def record(human: HumanMotion, robot: Robot, settings: Settings, prep: Prepared,
     provenance.update({k: str(v) for k, v in human.provenance.items()})
     provenance["retarget"] = "pink-formulation differential IK (daqp)"
     idx = [frames.index(f) for f in links]
-    link_rot = from_matrix(rot[:, idx]) if links else np.zeros((T, 0, 4))
+    link_rot = from_matrix(rot[:, idx], orthonormal=True) if links else np.zeros((T, 0, 4))     # FK rotations
     link_rot = np.where(link_rot[..., 3:4] < 0, -link_rot, link_rot)          # w >= 0, as the robot's FK
     return RobotMotion(robot=robot.name, fps=float(human.fps), root_pos=q[:, :3].copy(),
                        root_rot=make_continuous(q[:, 3:7] / np.linalg.norm(q[:, 3:7], axis=1, keepdims=True)),
