@@ -168,7 +168,7 @@ def record(human: HumanMotion, robot: Robot, settings: Settings, prep: Prepared,
     tg = prep.targets
     cap_offsets = robot.collision.segment_offsets(rot[:, [frames.index(f) for f in robot.collision.frames]])
     demanded = target_penetration(robot, tg.frames, tg.keypoints, tg.pos, frames, pos, rot, cap_offsets)
-    speed_demand = demanded_joint_speed(human.keypoint_positions(), KEYPOINT_NAMES, human.fps, robot)
+    speed_demand = demanded_joint_speed(prep.keypoints, KEYPOINT_NAMES, human.fps, robot)   # the clip's keypoints
     metrics: dict[str, float] = {}
     if settings.metrics:
         metrics.update(evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
