@@ -38,18 +38,23 @@ def foot_contacts(foot_pos: np.ndarray, fps: float, floor_height: float = 0.0,
 
 
 def debounce(mask: np.ndarray, min_len: int) -> np.ndarray:
-    """Flip runs shorter than ``min_len`` frames that sit between two runs of the other value."""
-    mask = mask.copy()
+    """Flip runs shorter than ``min_len`` frames that sit between two runs of the other value.
+
+    The runs are those of the input (a flipped run does not merge with its neighbours before the
+    next one is judged); vectorised over the runs."""
+    mask = np.asarray(mask)
     n = len(mask)
-    start = 0
-    while start < n:
-        stop = start
-        while stop < n and mask[stop] == mask[start]:
-            stop += 1
-        if stop - start < min_len and start > 0 and stop < n:
-            mask[start:stop] = not mask[start]
-        start = stop
-    return mask
+    out = mask.copy()
+    if n == 0:
+        return out
+    change = mask[1:] != mask[:-1]
+    starts = np.concatenate(([0], np.flatnonzero(change) + 1))
+    stops = np.concatenate((starts[1:], [n]))
+    short = (stops - starts < min_len) & (starts > 0) & (stops < n)
+    if short.any():
+        flip = short[np.concatenate(([0], np.cumsum(change)))]
+        out[flip] = mask[flip] == 0
+    return out
 
 
 def spans_of(mask: np.ndarray) -> list[tuple[int, int]]:

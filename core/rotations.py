@@ -61,11 +61,15 @@ def to_matrix(q: np.ndarray) -> np.ndarray:
     return Rotation.from_quat(q.reshape(-1, 4)).as_matrix().reshape(*shape, 3, 3)
 
 
-def from_matrix(m: np.ndarray) -> np.ndarray:
-    """Quaternions (..., 4, xyzw) from rotation matrices (..., 3, 3)."""
+def from_matrix(m: np.ndarray, orthonormal: bool = False) -> np.ndarray:
+    """Quaternions (..., 4, xyzw) from rotation matrices (..., 3, 3).
+
+    ``orthonormal=True`` skips scipy's orthogonalisation of each matrix (``assume_valid``): only
+    for matrices that are rotations to rounding, such as products of rotations (FK output).
+    """
     m = np.asarray(m, dtype=np.float64)
     shape = m.shape[:-2]
-    return Rotation.from_matrix(m.reshape(-1, 3, 3)).as_quat().reshape(*shape, 4)
+    return Rotation.from_matrix(m.reshape(-1, 3, 3), assume_valid=orthonormal).as_quat().reshape(*shape, 4)
 
 
 def from_rotvec(r: np.ndarray) -> np.ndarray:

@@ -105,21 +105,36 @@ class CollisionModel:
                               self.radius, self.pairs[keep],
                               tuple(n for n, k in zip(self.pair_names, keep) if k))
 
-    def segments(self, frame_pos: np.ndarray, frame_rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def segment_offsets(self, frame_rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World offsets (T, N, 3) of every capsule's segment ends from its frame origin (m).
+
+        The rotation-dependent part of :meth:`segments`; compute it once and pass it there when
+        several segment sets share the frame rotations (e.g. the solved and the moved capsules).
+
+        Args:
+            frame_rot: (T, F, 4) xyzw quaternions or (T, F, 3, 3) rotation matrices of ``self.frames``.
+        """
+        rot = np.asarray(frame_rot, dtype=np.float64)
+        if rot.shape[-1] == 4:
+            rot = to_matrix(rot)
+        rot = rot[:, self.prim_frame]
+        return np.einsum("tnij,nj->tni", rot, self.a_local), np.einsum("tnij,nj->tni", rot, self.b_local)
+
+    def segments(self, frame_pos: np.ndarray, frame_rot: np.ndarray | None = None,
+                 offsets: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """World end points (T, N, 3) of every capsule's core segment.
 
         Args:
             frame_pos: (T, F, 3) world positions of ``self.frames``, m.
             frame_rot: (T, F, 4) xyzw quaternions or (T, F, 3, 3) rotation matrices.
+            offsets: :meth:`segment_offsets` of ``frame_rot``, precomputed (then ``frame_rot`` is unused).
         """
         pos = np.asarray(frame_pos, dtype=np.float64)[:, self.prim_frame]
-        rot = np.asarray(frame_rot, dtype=np.float64)
-        if rot.shape[-1] == 4:
-            rot = to_matrix(rot)
-        rot = rot[:, self.prim_frame]
-        a = pos + np.einsum("tnij,nj->tni", rot, self.a_local)
-        b = pos + np.einsum("tnij,nj->tni", rot, self.b_local)
-        return a, b
+        if offsets is None:
+            if frame_rot is None:
+                raise ValueError("segments needs frame_rot or its offsets")
+            offsets = self.segment_offsets(frame_rot)
+        return pos + offsets[0], pos + offsets[1]
 
     def pair_distances(self, frame_pos: np.ndarray, frame_rot: np.ndarray) -> PairDistances:
         """Signed distances (T, P) of the configured pairs (see :meth:`segments` for args)."""
@@ -132,9 +147,10 @@ class CollisionModel:
         unit = diff / np.maximum(dist, _EPS)[..., None]
         return PairDistances(signed=dist - ra - rb, point_a=ca + unit * ra[:, None], point_b=cb - unit * rb[:, None])
 
-    def lowest_points(self, frame_pos: np.ndarray, frame_rot: np.ndarray) -> np.ndarray:
-        """(T, N) world height (m) of each capsule's lowest surface point."""
-        a, b = self.segments(frame_pos, frame_rot)
+    def lowest_points(self, frame_pos: np.ndarray, frame_rot: np.ndarray | None = None,
+                      offsets: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """(T, N) world height (m) of each capsule's lowest surface point (args as :meth:`segments`)."""
+        a, b = self.segments(frame_pos, frame_rot, offsets)
         return np.minimum(a[..., 2], b[..., 2]) - self.radius
 
 

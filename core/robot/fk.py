@@ -77,8 +77,8 @@ class BatchFK:
                 continue
             parent = self.parents[j]
             r_parent, p_parent = rot[parent], pos[parent]
-            r_fixed = r_parent @ self.placement_rot[j]                        # (T, 3, 3)
-            pos[j] = p_parent + r_parent @ self.placement_pos[j]
+            r_fixed = _times_fixed(r_parent, self.placement_rot[j])            # (T, 3, 3)
+            pos[j] = p_parent + _times_fixed(r_parent, self.placement_pos[j])
             rot[j] = r_fixed @ _axis_rotation(self.axes[j], qs[:, self.idx_q[j]])
         out_pos = np.empty((T, len(frame_ids), 3))
         out_rot = np.empty((T, len(frame_ids), 3, 3))
@@ -88,8 +88,8 @@ class BatchFK:
                 out_rot[:, k] = self.frame_rot[fid]
                 out_pos[:, k] = self.frame_pos[fid]
             else:
-                out_rot[:, k] = rot[j] @ self.frame_rot[fid]
-                out_pos[:, k] = pos[j] + rot[j] @ self.frame_pos[fid]
+                out_rot[:, k] = _times_fixed(rot[j], self.frame_rot[fid])
+                out_pos[:, k] = pos[j] + _times_fixed(rot[j], self.frame_pos[fid])
         return out_pos, out_rot
 
 
@@ -112,6 +112,16 @@ def build_batch_fk(model: pin.Model) -> BatchFK:
         frame_rot={i: np.array(f.placement.rotation) for i, f in enumerate(model.frames)},
         frame_pos={i: np.array(f.placement.translation) for i, f in enumerate(model.frames)},
     )
+
+
+def _times_fixed(r: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``r @ m`` for a batch of rotations r (T, 3, 3) and one fixed matrix (3, 3) or vector (3,).
+
+    One matrix product over the T*3 stacked rows instead of numpy's T small products
+    (several times faster for T in the thousands, same values)."""
+    r = np.ascontiguousarray(r)
+    out = r.reshape(-1, 3) @ m
+    return out.reshape(r.shape[:-1] + m.shape[1:]) if m.ndim == 2 else out.reshape(r.shape[:-1])
 
 
 def _xyzw_to_matrix(q: np.ndarray) -> np.ndarray:

@@ -166,13 +166,14 @@ def record(human: HumanMotion, robot: Robot, settings: Settings, prep: Prepared,
     frames = list(dict.fromkeys(list(links) + metric_frames(robot)))
     pos, rot = trajectory_poses(robot, q, frames)                 # one FK pass for metrics and record
     tg = prep.targets
-    demanded = target_penetration(robot, tg.frames, tg.keypoints, tg.pos, frames, pos, rot)
-    speed_demand = demanded_joint_speed(human.keypoint_positions(), KEYPOINT_NAMES, human.fps, robot)
+    cap_offsets = robot.collision.segment_offsets(rot[:, [frames.index(f) for f in robot.collision.frames]])
+    demanded = target_penetration(robot, tg.frames, tg.keypoints, tg.pos, frames, pos, rot, cap_offsets)
+    speed_demand = demanded_joint_speed(prep.keypoints, KEYPOINT_NAMES, human.fps, robot)   # the clip's keypoints
     metrics: dict[str, float] = {}
     if settings.metrics:
         metrics.update(evaluate(robot, human.fps, q[:, :3], q[:, 3:7], q[:, 7:], prep.keypoints, prep.contacts,
                                 prep.scaling.root_scale, prep.targets.pos, poses=(frames, pos, rot),
-                                locks=locked_feet(prep.targets)))
+                                locks=locked_feet(prep.targets), capsule_offsets=cap_offsets))
         metrics["target_collision_frac"] = float(np.mean(demanded > PENETRATION_TOLERANCE))
         metrics["target_penetration_max_m"] = float(demanded.max())
         metrics["demanded_speed_max"] = float(speed_demand.max())
@@ -188,7 +189,7 @@ def record(human: HumanMotion, robot: Robot, settings: Settings, prep: Prepared,
     provenance.update({k: str(v) for k, v in human.provenance.items()})
     provenance["retarget"] = "pink-formulation differential IK (daqp)"
     idx = [frames.index(f) for f in links]
-    link_rot = from_matrix(rot[:, idx]) if links else np.zeros((T, 0, 4))
+    link_rot = from_matrix(rot[:, idx], orthonormal=True) if links else np.zeros((T, 0, 4))     # FK rotations
     link_rot = np.where(link_rot[..., 3:4] < 0, -link_rot, link_rot)          # w >= 0, as the robot's FK
     return RobotMotion(robot=robot.name, fps=float(human.fps), root_pos=q[:, :3].copy(),
                        root_rot=make_continuous(q[:, 3:7] / np.linalg.norm(q[:, 3:7], axis=1, keepdims=True)),

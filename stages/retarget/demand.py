@@ -100,7 +100,8 @@ def limb_task_mask(keypoints: tuple[str, ...]) -> np.ndarray:
 
 
 def target_penetration(robot: Robot, task_frames: tuple[str, ...], task_keypoints: tuple[str, ...],
-                       target_pos: np.ndarray, frames: list[str], pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
+                       target_pos: np.ndarray, frames: list[str], pos: np.ndarray, rot: np.ndarray,
+                       capsule_offsets: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(T,) deepest capsule overlap (m, >= 0) with every capsule moved by its limb targets' errors.
 
     Args:
@@ -109,6 +110,8 @@ def target_penetration(robot: Robot, task_frames: tuple[str, ...], task_keypoint
         target_pos: (T, M, 3) IK target positions, m, world.
         frames: names of the solved frame poses below (must cover the task and capsule frames).
         pos: (T, F, 3) solved world positions of ``frames``, m; rot: (T, F, 3, 3).
+        capsule_offsets: ``robot.collision.segment_offsets`` of the capsule frames' rotations,
+            precomputed (the moved capsules keep their solved rotations).
     """
     col = robot.collision
     index = {f: i for i, f in enumerate(frames)}
@@ -117,7 +120,8 @@ def target_penetration(robot: Robot, task_frames: tuple[str, ...], task_keypoint
     err = np.asarray(target_pos, dtype=np.float64) - pos[:, task_idx]                   # (T, M, 3)
     W = capsule_frame_weights(robot, tuple(task_frames), limb_task_mask(tuple(task_keypoints)))
     moved = pos[:, cap_idx] + np.matmul(W, err)                                          # (T, C, 3)
-    return self_penetration(col, moved, rot[:, cap_idx])
+    offsets = capsule_offsets if capsule_offsets is not None else col.segment_offsets(rot[:, cap_idx])
+    return self_penetration(col, moved, offsets=offsets)
 
 
 #: Limbs whose speed is judged: (name, kind, keypoints, robot joint name pattern).

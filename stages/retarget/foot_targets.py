@@ -77,9 +77,14 @@ def rot_z_y_batch(heading: np.ndarray, pitch: np.ndarray) -> np.ndarray:
     return out
 
 
-def _apply(heading: float, pitch: float, v: tuple[float, ...]) -> tuple[float, float, float]:
-    """``Rz(heading) @ Ry(pitch) @ v`` for a 3-vector of floats."""
-    sp, cp, sh, ch = math.sin(pitch), math.cos(pitch), math.sin(heading), math.cos(heading)
+def _trig(heading: float, pitch: float) -> tuple[float, float, float, float]:
+    """(sin pitch, cos pitch, sin heading, cos heading), the argument of :func:`_apply`."""
+    return math.sin(pitch), math.cos(pitch), math.sin(heading), math.cos(heading)
+
+
+def _apply(trig: tuple[float, float, float, float], v: tuple[float, ...]) -> tuple[float, float, float]:
+    """``Rz(heading) @ Ry(pitch) @ v`` for a 3-vector of floats; ``trig`` = ``_trig(heading, pitch)``."""
+    sp, cp, sh, ch = trig
     x, z = cp * v[0] + sp * v[2], -sp * v[0] + cp * v[2]
     return ch * x - sh * v[1], sh * x + ch * v[1], z
 
@@ -142,19 +147,22 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
     # points in the canonical foot frame (rest rotation applied), as plain floats for the loop
     pts = {k: tuple(float(x) for x in rest @ v) for k, v in pivot_points(sole_corners, *pivot_at).items()}
     corners = [tuple(float(x) for x in rest @ v) for v in np.asarray(sole_corners, dtype=np.float64)]
+    corner_xz = [(v[0], v[2]) for v in corners]
     pos = chain_pos.copy()
     yaw_t = heading.copy()
     pitch_t = pitch.copy()
     grounded = mode != SWING
+    grounded_l = grounded.tolist()
+    mode_l = np.asarray(mode).tolist()
     heading_l, pitch_l = heading.tolist(), pitch.tolist()
     leak_l = [0.0] * T if leak is None else np.asarray(leak, dtype=np.float64).tolist()
     t = 0
     while t < T:
-        if not grounded[t]:
+        n = t
+        while n < T and grounded_l[n] == grounded_l[t]:
+            n += 1
+        if not grounded_l[t]:
             # swing from t to the next landing: fade what the last stance left
-            n = t
-            while n < T and not grounded[n]:
-                n += 1
             if t > 0:
                 L = release_frames(n - t, n < T, fps, release_s)
                 f = np.zeros(n - t)
@@ -167,40 +175,51 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
                 pitch_t[t:n] = pitch[t:n] + f * dpitch
             t = n
             continue
-        # a grounded run: one frame at a time (each anchor comes from the previous pose)
-        landing = t == 0 or not grounded[t - 1]
-        i = t if landing else t - 1                      # landing: the swing target here (chain + fade)
-        px, py, pz = (float(v) for v in pos[i])
-        prev_yaw, prev_pitch, prev_heading = float(yaw_t[i]), float(pitch_t[i]), heading_l[i]
-        k = int(mode[t])
-        if k == FLAT:
-            yaw, pit = prev_yaw, prev_pitch * sink
-        else:
-            yaw, pit = prev_yaw + _wrap(heading_l[t] - prev_heading), pivot_pitch_gain * pitch_l[t]
-        c = pts[k]
-        ax, ay, az = _apply(prev_yaw, prev_pitch, c)
-        ax, ay, az = px + ax, py + ay, pz + az
-        if k == SLIDING:
-            ax, ay = ax + float(human_step[t, 0]), ay + float(human_step[t, 1])
-        a = leak_l[t]
-        if a > 0:                                        # not a standing foot: follow the chain softly
-            yaw, pit = yaw + a * _wrap(heading_l[t] - yaw), pitch_l[t]
-        rcx, rcy, rcz = _apply(yaw, pit, c)
-        if a > 0:
-            cx, cy, cz = (float(v) for v in chain_pos[t])
-            ax += a * (cx + rcx - ax)
-            ay += a * (cy + rcy - ay)
-            az += a * (cz + rcz - az)
-        else:
-            az = max(0.0, az) * sink
-        qx, qy, qz = ax - rcx, ay - rcy, az - rcz
-        sp, cp = math.sin(pit), math.cos(pit)
-        low = qz + min(-sp * v[0] + cp * v[2] for v in corners)
-        if low < 0.0:
-            qz -= low
-        pos[t] = (qx, qy, qz)
-        yaw_t[t], pitch_t[t] = yaw, pit
-        t += 1
+        # a grounded run [t, n): one frame at a time (each anchor comes from the previous pose), in
+        # Python floats; the landing frame starts from the swing target there (chain + fade)
+        px, py, pz = pos[t].tolist()
+        prev_yaw, prev_pitch, prev_heading = float(yaw_t[t]), float(pitch_t[t]), heading_l[t]
+        prev_trig = _trig(prev_yaw, prev_pitch)
+        chain_l = chain_pos[t:n].tolist()
+        step_l = human_step[t:n, :2].tolist()
+        run_pos, run_yaw, run_pitch = [], [], []
+        for r in range(n - t):
+            u = t + r
+            k = mode_l[u]
+            if k == FLAT:
+                yaw, pit = prev_yaw, prev_pitch * sink
+            else:
+                yaw, pit = prev_yaw + _wrap(heading_l[u] - prev_heading), pivot_pitch_gain * pitch_l[u]
+            c = pts[k]
+            ax, ay, az = _apply(prev_trig, c)
+            ax, ay, az = px + ax, py + ay, pz + az
+            if k == SLIDING:
+                ax, ay = ax + step_l[r][0], ay + step_l[r][1]
+            a = leak_l[u]
+            if a > 0:                                    # not a standing foot: follow the chain softly
+                yaw, pit = yaw + a * _wrap(heading_l[u] - yaw), pitch_l[u]
+            trig = _trig(yaw, pit)
+            rcx, rcy, rcz = _apply(trig, c)
+            if a > 0:
+                cx, cy, cz = chain_l[r]
+                ax += a * (cx + rcx - ax)
+                ay += a * (cy + rcy - ay)
+                az += a * (cz + rcz - az)
+            else:
+                az = max(0.0, az) * sink
+            qx, qy, qz = ax - rcx, ay - rcy, az - rcz
+            sp, cp = trig[0], trig[1]
+            low = qz + min([-sp * v0 + cp * v2 for v0, v2 in corner_xz])
+            if low < 0.0:
+                qz -= low
+            run_pos.append((qx, qy, qz))
+            run_yaw.append(yaw)
+            run_pitch.append(pit)
+            px, py, pz, prev_yaw, prev_pitch, prev_heading, prev_trig = qx, qy, qz, yaw, pit, heading_l[u], trig
+        pos[t:n] = run_pos
+        yaw_t[t:n] = run_yaw
+        pitch_t[t:n] = run_pitch
+        t = n
     rot = rot_z_y_batch(yaw_t, pitch_t) @ rest
     return FootTargets(pos=pos, rot=rot)
 

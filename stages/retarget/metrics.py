@@ -160,27 +160,30 @@ def metric_frames(robot: Robot) -> list[str]:
                               + list(robot.collision.frames)))
 
 
-def self_penetration(col: CollisionModel, frame_pos: np.ndarray, frame_rot: np.ndarray) -> np.ndarray:
+def self_penetration(col: CollisionModel, frame_pos: np.ndarray, frame_rot: np.ndarray | None = None,
+                     offsets: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(T,) deepest penetration (m, >= 0) over the checked capsule pairs of each frame.
 
     Same distances as ``CollisionModel.pair_distances``, evaluated only for the
-    pairs whose bounding spheres overlap (the others cannot penetrate).
+    pairs whose bounding spheres overlap (the others cannot penetrate; the test
+    compares squared centre distances with the squared reach).
 
     Args:
         col: the robot's ``CollisionModel``.
         frame_pos: (T, F, 3) positions of ``col.frames``; frame_rot: (T, F, 3, 3).
+        offsets: ``col.segment_offsets(frame_rot)``, precomputed (then ``frame_rot`` is unused).
     """
     T = frame_pos.shape[0]
     worst = np.zeros(T)
     if not len(col.pairs) or T == 0:
         return worst
-    a, b = col.segments(frame_pos, frame_rot)
+    a, b = col.segments(frame_pos, frame_rot, offsets)
     i, j = col.pairs[:, 0], col.pairs[:, 1]
     half = 0.5 * np.linalg.norm(col.b_local - col.a_local, axis=1)
     reach = half[i] + half[j] + col.radius[i] + col.radius[j]
     centre = 0.5 * (a + b)
-    gap = np.linalg.norm(centre[:, j] - centre[:, i], axis=-1) - reach
-    t, p = np.nonzero(gap < 0.0)
+    d = centre[:, j] - centre[:, i]
+    t, p = np.nonzero(np.einsum("tpk,tpk->tp", d, d) < reach * reach)
     if len(t):
         ca, cb = closest_points_segments(a[t, i[p]], b[t, i[p]], a[t, j[p]], b[t, j[p]])
         depth = col.radius[i[p]] + col.radius[j[p]] - np.linalg.norm(cb - ca, axis=-1)
@@ -199,7 +202,8 @@ def evaluate(robot: Robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarra
              human_keypoints: np.ndarray, contacts: np.ndarray, root_scale: float,
              target_pos: np.ndarray | None = None,
              poses: tuple[list[str], np.ndarray, np.ndarray] | None = None,
-             locks: np.ndarray | None = None) -> dict[str, float]:
+             locks: np.ndarray | None = None,
+             capsule_offsets: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
     """All metrics of one robot trajectory against its human clip.
 
     Args:
@@ -217,6 +221,8 @@ def evaluate(robot: Robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarra
         poses: optional precomputed FK of the trajectory: (frame names covering
             :func:`metric_frames`, positions (T, F, 3), rotation matrices (T, F, 3, 3)).
         locks: (T, 2) bool, the retargeter's foot locks (gives ``lock_coverage``).
+        capsule_offsets: ``robot.collision.segment_offsets`` of the capsule frames' rotations in
+            ``poses``, precomputed (only with ``poses``).
     """
     T = root_pos.shape[0]
     if human_keypoints.shape[0] != T or contacts.shape[0] != T:
@@ -284,13 +290,15 @@ def evaluate(robot: Robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarra
     cap_idx = np.array([fi[f] for f in col.frames], dtype=int)
     # feet touch the floor through their soles; their capsules are coarse bounding volumes
     not_foot = np.array([p.frame not in feet for p in col.primitives], dtype=bool)
-    cap_low = col.lowest_points(pos[:, cap_idx], rot[:, cap_idx])[:, not_foot]     # (T, N')
+    cap_pos = pos[:, cap_idx]
+    offsets = capsule_offsets if capsule_offsets is not None else col.segment_offsets(rot[:, cap_idx])
+    cap_low = col.lowest_points(cap_pos, offsets=offsets)[:, not_foot]            # (T, N')
     floor_min = np.minimum(lowest_sole.min(axis=1), cap_low.min(axis=1) if cap_low.size else np.inf)
     out["ground_penetration_frac"] = float(np.mean(floor_min < -PENETRATION_TOLERANCE))
     out["ground_penetration_max_m"] = float(max(0.0, -floor_min.min()))
 
     # self-collision
-    worst = self_penetration(col, pos[:, cap_idx], rot[:, cap_idx])
+    worst = self_penetration(col, cap_pos, offsets=offsets)
     out["self_collision_frac"] = float(np.mean(worst > PENETRATION_TOLERANCE))
     out["self_penetration_max_m"] = float(worst.max()) if T else 0.0
 
