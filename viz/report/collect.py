@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stages.dataset.schema import CLIP_FIGURE_KEYS
+
 #: Summary keys that describe bookkeeping or compute speed, not the motion.
 BOOKKEEPING = frozenset({"fps", "frames", "frames_total", "frames_kept", "first_frame_s", "solve_s", "frames_per_s",
                          "ik_frames_per_s", "wall_s", "seconds_total", "seconds_kept", "duration", "source_fps",
@@ -24,10 +26,6 @@ BOOKKEEPING = frozenset({"fps", "frames", "frames_total", "frames_kept", "first_
 LOWER_IS_WORSE = ("tracked_fraction", "margin", "kept", "stability")
 #: Metric name fragments of descriptive measures (scales, lengths): distributions shown, no "worst" list.
 DESCRIPTIVE = ("root_scale", "scale_", "_leg_m")
-#: clip-table figures the report shows per dataset entry (stages/dataset/schema.py: CLIP_FIGURE_KEYS)
-ENTRY_FIGURES = ("adapted_fraction", "zmp_outside_pct_raw", "zmp_outside_pct_adapted", "torque_over_pct_raw",
-                 "torque_over_pct_adapted", "falls_per_min_raw", "falls_per_min_adapted", "tracked_fraction_raw",
-                 "tracked_fraction_adapted")
 SIM_KEYS = ("falls", "falls_per_min", "tracked_fraction", "mean_body_error_m", "max_torque_ratio", "realtime_factor")
 
 
@@ -140,7 +138,7 @@ class ReportData:
     sim_reasons: dict[str, int]                                      # sim reason code -> frames
     clips: list[ClipRow] = field(default_factory=list)
     entry_source: dict[str, str] = field(default_factory=dict)        # dataset entry id -> clip id
-    #: dataset entry id -> its clip-table adaptation / simulation figures (stages.dataset.schema.CLIP_FIGURE_KEYS)
+    #: dataset entry id -> its clip-table adaptation / simulation figures (every key of stages.dataset.schema.CLIP_FIGURE_KEYS; the page shows a few)
     entry_figures: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     @property
@@ -308,5 +306,5 @@ def collect(out: str | Path, data: dict[str, Any]) -> ReportData:
         warnings=dict(totals.get("warnings", {})), metrics=metrics, difficulty=difficulty,
         dataset_features=features, comparisons=comparisons, simulation=simulation, sim_reasons=sim_reasons,
         clips=rows, entry_source={str(e["id"]): str(e.get("source_clip_id", e["id"])) for e in entries},
-        entry_figures={str(e["id"]): {k: _number(e.get(k)) for k in ENTRY_FIGURES} for e in entries
-                       if any(e.get(k) is not None for k in ENTRY_FIGURES)})
+        entry_figures={str(e["id"]): {k: _number(e.get(k)) for k in CLIP_FIGURE_KEYS} for e in entries
+                       if any(e.get(k) is not None for k in CLIP_FIGURE_KEYS)})
