@@ -37,6 +37,7 @@ import pinocchio as pin
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
+from core.polygon import Point, convex_hull
 from core.records.robot_motion import RobotMotion
 
 if TYPE_CHECKING:
@@ -80,37 +81,6 @@ class BalanceSettings:
     ankle_torque_fraction: float = 0.65
 
 
-Point = tuple[float, float]
-
-
-def _hull(points: list[Point]) -> list[Point]:
-    """Counter-clockwise convex hull of 2-D points, vertex for vertex the filter's
-    (``stages.filter.checks.dynamics.convex_hull``: monotone chain, duplicates within 1e-12 m
-    and collinear points dropped), in plain floats: a frame's few sole corners cost
-    microseconds instead of numpy's per-call overhead."""
-    pts = sorted(points)
-    if len(pts) > 1:
-        pts = [pts[0]] + [b for a, b in zip(pts[:-1], pts[1:], strict=True)
-                          if max(abs(b[0] - a[0]), abs(b[1] - a[1])) > 1e-12]
-    if len(pts) <= 2:
-        return pts
-
-    def cross(o: Point, a: Point, b: Point) -> float:
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower: list[Point] = []
-    for q in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], q) <= 0:
-            lower.pop()
-        lower.append(q)
-    upper: list[Point] = []
-    for q in pts[::-1]:
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], q) <= 0:
-            upper.pop()
-        upper.append(q)
-    return lower[:-1] + upper[:-1]
-
-
 def _shrunk(hull: list[Point], margin: float) -> list[Point] | None:
     """The convex polygon ``hull`` (CCW) with every edge moved inward by ``margin`` (m): its
     vertices, or None when nothing (or a sliver) is left."""
@@ -138,7 +108,7 @@ def _shrunk(hull: list[Point], margin: float) -> list[Point] | None:
 
 
 def _project_xy(point: Point, hull: list[Point], margin: float) -> Point:
-    """:func:`_project_inside` on plain floats (``hull`` CCW, from :func:`_hull`)."""
+    """:func:`_project_inside` on plain floats (``hull`` CCW, from :func:`core.polygon.convex_hull`)."""
     poly = _shrunk(hull, margin) if len(hull) >= 3 else None
     if poly is None:
         H = len(hull)
@@ -205,7 +175,7 @@ def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
     xy = points[frames][:, cols, :2].tolist()
     touch, zmp_xy = touching[frames][:, cols].tolist(), p[frames].tolist()
     for i, t in enumerate(frames):
-        hull = _hull([(x, y) for (x, y), on in zip(xy[i], touch[i], strict=True) if on])
+        hull = convex_hull([(x, y) for (x, y), on in zip(xy[i], touch[i], strict=True) if on])
         q = _project_xy((zmp_xy[i][0], zmp_xy[i][1]), hull, settings.margin_m)
         target[t] = q
         w[t] = 1.0 if math.hypot(q[0] - zmp_xy[i][0], q[1] - zmp_xy[i][1]) > 1e-9 else settings.keep_weight

@@ -11,6 +11,7 @@ import numpy as np
 import pinocchio as pin
 from scipy.optimize import nnls
 
+from core import polygon
 from stages.filter.checks.base import CheckResult, threshold_result
 from stages.filter.settings import FlightMomentumSettings, JointTorqueSettings, ZmpSettings
 from stages.filter.state import GRAVITY, ClipState
@@ -33,29 +34,9 @@ def zmp(com: np.ndarray, force: np.ndarray, moment: np.ndarray, min_normal: floa
 
 
 def convex_hull(points: np.ndarray) -> np.ndarray:
-    """Counter-clockwise convex hull (H, 2) of 2-D points (monotone chain; collinear points dropped)."""
-    pts = np.asarray(points, dtype=np.float64)
-    pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
-    if len(pts) > 1:
-        step = np.abs(np.diff(pts, axis=0)).max(axis=1) > 1e-12
-        pts = pts[np.concatenate([[True], step])]
-    if len(pts) <= 2:
-        return pts
-
-    def cross(o, a, b):
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower: list = []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list = []
-    for p in pts[::-1]:
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return np.array(lower[:-1] + upper[:-1])
+    """Counter-clockwise convex hull (H, 2) of 2-D points (:func:`core.polygon.convex_hull`)."""
+    ring = [(float(x), float(y)) for x, y in np.asarray(points, dtype=np.float64).reshape(-1, 2)]
+    return np.array(polygon.convex_hull(ring), dtype=np.float64).reshape(-1, 2)
 
 
 def signed_distance_to_polygon(point: np.ndarray, hull: np.ndarray) -> float:
