@@ -180,8 +180,9 @@ def comparison_rows(c: Comparison) -> list[tuple[str, int, float, float, int, in
         raw = np.array([p[0] for p in pairs])
         ad = np.array([p[1] for p in pairs])
         sign = -1.0 if lower_is_worse(key) else 1.0              # better = lower, unless lower is worse
-        better = int(np.sum(sign * (ad - raw) < -1e-12))
-        worse = int(np.sum(sign * (ad - raw) > 1e-12))
+        tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(raw), np.abs(ad)))   # float noise is no change
+        better = int(np.sum(sign * (ad - raw) < -tol))
+        worse = int(np.sum(sign * (ad - raw) > tol))
         out.append((key, len(pairs), float(np.median(raw)), float(np.median(ad)), better, worse))
     return out
 
