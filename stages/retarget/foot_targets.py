@@ -115,7 +115,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
                  human_step: np.ndarray, sole_corners: np.ndarray, fps: float,
                  rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5,
                  leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0,
-                 pivot_at: tuple[float, float] = (1.0, 1.0)) -> FootTargets:
+                 pivot_at: tuple[float, float] = (1.0, 1.0), hold_frames: int = 0) -> FootTargets:
     """Target poses of one foot from its contact modes (see the module docstring).
 
     Args:
@@ -137,6 +137,8 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
             moves each frame (0: held; used where the body lies or kneels, so that a foot resting
             on the floor does not fight the leg directions); None: 0.
         pivot_at: (heel, toe) where on the sole a pivot holds still (:func:`pivot_points`).
+        hold_frames: the first and last this many frames of a swing keep the sole centre over
+            where it left / where it lands (:func:`hold_swing_ends`).
 
     Returns:
         Positions and orientations of the foot frame.
@@ -221,7 +223,43 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
         pitch_t[t:n] = run_pitch
         t = n
     rot = rot_z_y_batch(yaw_t, pitch_t) @ rest
+    if hold_frames > 0:
+        hold_swing_ends(pos, mode, rot @ pivot_points(sole_corners, *pivot_at)[FLAT], hold_frames)
     return FootTargets(pos=pos, rot=rot)
+
+
+def swing_end_holds(mode: np.ndarray, frames: int) -> list[tuple[int, int]]:
+    """(frame, source frame) pairs of :func:`hold_swing_ends`: the first ``frames`` frames of every swing
+    that follows a contact take the frame before it, the last ``frames`` of one before a landing take the
+    landing frame (the landing wins where a short swing has both)."""
+    out: dict[int, int] = {}
+    T = len(mode)
+    for a, b in spans_of(np.asarray(mode) == SWING):
+        if a > 0:
+            for t in range(a, min(b, a + frames)):
+                out[t] = a - 1
+        if b < T:
+            for t in range(max(a, b - frames), b):
+                out[t] = b
+    return sorted(out.items())
+
+
+def hold_swing_ends(pos: np.ndarray, mode: np.ndarray, centre_offset: np.ndarray, frames: int) -> None:
+    """Hold the sole centre's horizontal place over the ends of each swing, in place.
+
+    In the first ``frames`` frames after a lift-off the sole centre stays over where it left the floor, in
+    the last ``frames`` before a landing it is already over where it lands; the height and orientation are
+    the swing's. The foot lifts and sets down without skating on the floor: a foot that still slides in
+    the frame after it lifts (or before it lands) moves its sole centre along the floor at its swing speed.
+
+    Args:
+        pos: (T, 3) foot frame positions (m), changed in place.
+        mode: (T,) contact modes.
+        centre_offset: (T, 3) sole centre minus foot frame position, world (m).
+        frames: frames held at each end.
+    """
+    for t, src in swing_end_holds(mode, frames):
+        pos[t, :2] = pos[src, :2] + centre_offset[src, :2] - centre_offset[t, :2]
 
 
 def release_frames(swing_frames: int, lands: bool, fps: float, release_s: float) -> int:
@@ -230,9 +268,9 @@ def release_frames(swing_frames: int, lands: bool, fps: float, release_s: float)
 
 
 def shifted_chain(targets: FootTargets, mode: np.ndarray, shift: np.ndarray, fps: float, release_s: float = 0.5,
-                  leak: np.ndarray | None = None) -> FootTargets:
+                  leak: np.ndarray | None = None, hold_frames: int = 0) -> FootTargets:
     """:func:`foot_targets` of a chain moved by a horizontal ``shift`` (T, 3) (z = 0), from the targets
-    ``targets`` of the unmoved chain (same mode, release and leak), without running the state machine again.
+    ``targets`` of the unmoved chain (same mode, release, leak and swing-end holds), without running the state machine again.
 
     Heights, headings and pitches do not depend on the chain's horizontal position, and the foot's
     horizontal position is linear in it: an anchor takes the chain's shift at its landing frame and
@@ -262,4 +300,6 @@ def shifted_chain(targets: FootTargets, mode: np.ndarray, shift: np.ndarray, fps
         f = np.zeros(b - a)
         f[:L] = release_fade(L)
         e[a:b] = d[a:b] + f[:, None] * (e[a - 1] - d[a - 1])
+    for t, src in swing_end_holds(mode, hold_frames):                 # a held swing end moves with its source
+        e[t] = e[src]
     return FootTargets(pos=targets.pos + e, rot=targets.rot)

@@ -102,6 +102,7 @@ class TargetSettings:
     ground_clearance: float = 0.0
     leg_reach: float = 0.99
     free_foot_rot_gain: float = 0.2
+    swing_hold_frames: int = 1
 
 
 @dataclass(frozen=True)
@@ -541,7 +542,8 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
         return [foot_targets(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]], mode[:, s], steps[s],
                              sole_corners[s], fps, rest_rot=rest_rot[s], release_s=settings.release_s,
                              leak=leak[:, s], pivot_pitch_gain=settings.pivot_pitch_gain,
-                             pivot_at=(settings.heel_pivot_at, settings.toe_pivot_at)) for s in (0, 1)]
+                             pivot_at=(settings.heel_pivot_at, settings.toe_pivot_at),
+                             hold_frames=settings.swing_hold_frames) for s in (0, 1)]
 
     feet = anchored()
     if settings.pelvis_drift_gain > 0:
@@ -551,7 +553,8 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
         root = root + drift
         pos = _chain(kp, est, root, rest, frame_of)
         # the chain moved by the drift: the feet's response to it, not a second pass of the state machine
-        feet = [shifted_chain(feet[s], mode[:, s], drift, fps, settings.release_s, leak[:, s]) for s in (0, 1)]
+        feet = [shifted_chain(feet[s], mode[:, s], drift, fps, settings.release_s, leak[:, s],
+                              settings.swing_hold_frames) for s in (0, 1)]
     fixed = {}
     for s in (0, 1):
         k = foot_kp[s]
