@@ -115,7 +115,8 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
                  human_step: np.ndarray, sole_corners: np.ndarray, fps: float,
                  rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5,
                  leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0,
-                 pivot_at: tuple[float, float] = (1.0, 1.0), hold_frames: int = 0) -> FootTargets:
+                 pivot_at: tuple[float, float] = (1.0, 1.0), hold_frames: int = 0,
+                 follow_human: bool = False, leash: float = 0.0) -> FootTargets:
     """Target poses of one foot from its contact modes (see the module docstring).
 
     Args:
@@ -195,9 +196,9 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
             c = pts[k]
             ax, ay, az = _apply(prev_trig, c)
             ax, ay, az = px + ax, py + ay, pz + az
-            if k == SLIDING:
-                ax, ay = ax + step_l[r][0], ay + step_l[r][1]
             a = leak_l[u]
+            if k == SLIDING or (a > 0 and follow_human):
+                ax, ay = ax + step_l[r][0], ay + step_l[r][1]
             if a > 0:                                    # not a standing foot: follow the chain softly
                 yaw, pit = yaw + a * _wrap(heading_l[u] - yaw), pitch_l[u]
             trig = _trig(yaw, pit)
@@ -206,6 +207,12 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
                 cx, cy, cz = chain_l[r]
                 ax += a * (cx + rcx - ax)
                 ay += a * (cy + rcy - ay)
+                if leash > 0:
+                    dx, dy = cx + rcx - ax, cy + rcy - ay
+                    dn = math.hypot(dx, dy)
+                    if dn > leash:
+                        ax += dx * (1.0 - leash / dn)
+                        ay += dy * (1.0 - leash / dn)
                 az += a * (cz + rcz - az)
             else:
                 az = max(0.0, az) * sink

@@ -103,6 +103,15 @@ class TargetSettings:
     leg_reach: float = 0.99
     free_foot_rot_gain: float = 0.2
     swing_hold_frames: int = 1
+    lying_follow_human: bool = False
+    lying_drift_weight: float = 0.0
+    lying_lock_weight: float = 0.0
+    lying_weight_gain: float = 1.0
+    lying_leash: float = 0.0
+    second_pass: bool = False
+    lying_hold_s: float = 0.0
+    lying_move_speed: float = 0.1
+    lying_rot_gain: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -536,24 +545,34 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
                           settings.pivot_weight * lock_weight(grounded[:, s] & upright[:, s],
                                                               settings.contact_blend_frames)) for s in (0, 1)]
     steps = [scaled_foot_steps(kp, ankle, toe, scaling.root_scale) for ankle, toe in FOOT_POINTS]
-    leak = np.where(upright, 0.0, 1.0 - np.exp(-1.0 / max(settings.lying_anchor_s * fps, 1e-9)))
+    if settings.lying_hold_s > 0:
+        v = np.stack([np.linalg.norm(st[:, :2], axis=1) * fps for st in steps], axis=1)
+        v = gaussian_filter1d(v, max(settings.smoothing_s * fps, 1e-9), axis=0, mode="nearest")
+        still = np.clip(1.0 - v / settings.lying_move_speed, 0.0, 1.0)
+        tau = settings.lying_anchor_s + (settings.lying_hold_s - settings.lying_anchor_s) * still
+    else:
+        tau = np.full(grounded.shape, settings.lying_anchor_s)
+    leak = np.where(upright, 0.0, 1.0 - np.exp(-1.0 / np.maximum(tau * fps, 1e-9)))
 
     def anchored() -> list[FootTargets]:
         return [foot_targets(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]], mode[:, s], steps[s],
                              sole_corners[s], fps, rest_rot=rest_rot[s], release_s=settings.release_s,
                              leak=leak[:, s], pivot_pitch_gain=settings.pivot_pitch_gain,
                              pivot_at=(settings.heel_pivot_at, settings.toe_pivot_at),
-                             hold_frames=settings.swing_hold_frames) for s in (0, 1)]
+                             hold_frames=settings.swing_hold_frames,
+                             follow_human=settings.lying_follow_human, leash=settings.lying_leash) for s in (0, 1)]
 
     feet = anchored()
+    low_w = [lock_weight(grounded[:, s] & ~upright[:, s], settings.contact_blend_frames) for s in (0, 1)]
     if settings.pelvis_drift_gain > 0:
+        dw = [np.maximum(weights[s], settings.lying_drift_weight * low_w[s]) for s in (0, 1)]
         drift = settings.pelvis_drift_gain * pelvis_drift([f.pos for f in feet], [pos[k] for k in foot_kp],
-                                                          weights,
+                                                          dw,
                                                           fps, settings.ground_smoothing_s)
         root = root + drift
         pos = _chain(kp, est, root, rest, frame_of)
         # the chain moved by the drift: the feet's response to it, not a second pass of the state machine
-        feet = [shifted_chain(feet[s], mode[:, s], drift, fps, settings.release_s, leak[:, s],
+        feet = anchored() if settings.second_pass else [shifted_chain(feet[s], mode[:, s], drift, fps, settings.release_s, leak[:, s],
                               settings.swing_hold_frames) for s in (0, 1)]
     fixed = {}
     for s in (0, 1):
@@ -567,7 +586,12 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
     pos = _chain(kp, est, root, rest, frame_of, fixed)
     pos, root, drop = fit_legs(pos, root, kp, est, rest, frame_of, fixed, weights, fps, settings)
     pos = lift_above_floor(pos, tasks, foot_kp, clearance)
-    return assemble(pos, est, tasks, rest, foot_frames, weights, grounded, shift + drop, settings, fc.locked)
+    weights = [np.maximum(weights[s], settings.lying_lock_weight * low_w[s]) for s in (0, 1)]
+    out = assemble(pos, est, tasks, rest, foot_frames, weights, grounded, shift + drop, settings, fc.locked)
+    for s in (0, 1):
+        out.pos_weight[:, out.foot_index[s]] *= 1.0 + (settings.lying_weight_gain - 1.0) * low_w[s] * (weights[s] <= 0)
+        out.rot_weight[:, out.foot_index[s]] *= 1.0 + (settings.lying_rot_gain - 1.0) * low_w[s] * (weights[s] <= 0)
+    return out
 
 
 def as_foot_contacts(contacts: FootContacts | np.ndarray) -> FootContacts:
