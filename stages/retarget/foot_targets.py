@@ -105,6 +105,9 @@ def pivot_points(sole_corners: np.ndarray, heel_at: float = 1.0, toe_at: float =
             TOE_PIVOT: centre + toe_at * (toe - centre)}
 
 
+ORIGIN = (0.0, 0.0, 0.0)
+
+
 def release_fade(frames: int) -> np.ndarray:
     """(frames,) cosine fade from just below 1 (first swing frame) to 0 (the landing frame after them)."""
     u = np.arange(1, frames + 1) / (frames + 1.0)
@@ -116,7 +119,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
                  rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5,
                  leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0,
                  pivot_at: tuple[float, float] = (1.0, 1.0), hold_frames: int = 0,
-                 follow_human: bool = False, leash: float = 0.0) -> FootTargets:
+                 follow_human: bool = False, leash: float = 0.0, lying_origin: bool = False) -> FootTargets:
     """Target poses of one foot from its contact modes (see the module docstring).
 
     Args:
@@ -193,10 +196,10 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
                 yaw, pit = prev_yaw, prev_pitch * sink
             else:
                 yaw, pit = prev_yaw + _wrap(heading_l[u] - prev_heading), pivot_pitch_gain * pitch_l[u]
-            c = pts[k]
+            a = leak_l[u]
+            c = ORIGIN if (a > 0 and lying_origin) else pts[k]
             ax, ay, az = _apply(prev_trig, c)
             ax, ay, az = px + ax, py + ay, pz + az
-            a = leak_l[u]
             if k == SLIDING or (a > 0 and follow_human):
                 ax, ay = ax + step_l[r][0], ay + step_l[r][1]
             if a > 0:                                    # not a standing foot: follow the chain softly

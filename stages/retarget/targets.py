@@ -112,6 +112,7 @@ class TargetSettings:
     lying_hold_s: float = 0.0
     lying_move_speed: float = 0.1
     lying_rot_gain: float = 1.0
+    lying_origin: bool = False
 
 
 @dataclass(frozen=True)
@@ -560,7 +561,8 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
                              leak=leak[:, s], pivot_pitch_gain=settings.pivot_pitch_gain,
                              pivot_at=(settings.heel_pivot_at, settings.toe_pivot_at),
                              hold_frames=settings.swing_hold_frames,
-                             follow_human=settings.lying_follow_human, leash=settings.lying_leash) for s in (0, 1)]
+                             follow_human=settings.lying_follow_human, leash=settings.lying_leash,
+                             lying_origin=settings.lying_origin) for s in (0, 1)]
 
     feet = anchored()
     low_w = [lock_weight(grounded[:, s] & ~upright[:, s], settings.contact_blend_frames) for s in (0, 1)]
