@@ -106,7 +106,7 @@ def solve(prep: Prepared, robot: Robot, fps: float, settings: SolverSettings = S
     limbs = limb_pairs(tg.keypoints)
     ik = DiffIK(robot, tg.frames, tg.foot_index, prep.sole_corners, settings,
                 rot_tasks=np.flatnonzero(tg.rot_weight.max(axis=0) > 0), limbs=limbs)
-    lw = limb_weights(tg.keypoints, limbs, tg.lock_weight, settings.limb_stance_gain)
+    lw = limb_weights(tg.keypoints, limbs, tg.lock_weight, settings.limb_stance_gain, tg.limb_gain)
     root_index = tg.frames.index(robot.config.root_frame) if robot.config.root_frame in tg.frames else 0
 
     clearance = swing_clearance(prep.keypoints, fps, prep.floor_height, prep.scaling.root_scale, tg.lock_weight,

@@ -21,7 +21,15 @@ machine driven by :class:`stages.retarget.contacts.FootContacts`:
 * release: the difference between the foot's target and the scaled chain's
   foot at lift-off (position, heading, pitch) fades out over the following
   swing, reaching zero where the foot lands next (or after ``release_s`` when
-  it never lands again), instead of snapping back within a few frames.
+  it never lands again), instead of snapping back within a few frames;
+* lift and set down (:func:`hold_swing_ends`): the first and the last frame of
+  a swing keep the sole centre over where the foot left / where it lands, so
+  the foot rises and comes down instead of skating along the floor in the
+  frames next to a contact (central differences over a contact's first and
+  last frame reach into the swing: those frames carried 60 % of dance1's slide);
+* lying or kneeling (the shin does not rise above the foot): the foot frame's
+  origin is anchored, not a sole point, and the anchor follows the scaled chain
+  slowly (``leak``).
 
 Where an anchor drifts away from the scaled chain during a long stance the leg
 and the pelvis absorb the difference (the IK tracks the foot with a raised
@@ -106,6 +114,7 @@ def pivot_points(sole_corners: np.ndarray, heel_at: float = 1.0, toe_at: float =
 
 
 ORIGIN = (0.0, 0.0, 0.0)
+"""The foot frame's origin, the point a lying or kneeling foot holds (see :func:`foot_targets`)."""
 
 
 def release_fade(frames: int) -> np.ndarray:
@@ -118,8 +127,7 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
                  human_step: np.ndarray, sole_corners: np.ndarray, fps: float,
                  rest_rot: np.ndarray | None = None, release_s: float = 0.5, sink: float = 0.5,
                  leak: np.ndarray | None = None, pivot_pitch_gain: float = 1.0,
-                 pivot_at: tuple[float, float] = (1.0, 1.0), hold_frames: int = 0,
-                 follow_human: bool = False, leash: float = 0.0, lying_origin: bool = False) -> FootTargets:
+                 pivot_at: tuple[float, float] = (1.0, 1.0), hold_frames: int = 0) -> FootTargets:
     """Target poses of one foot from its contact modes (see the module docstring).
 
     Args:
@@ -137,9 +145,14 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
         sink: factor (per frame) on an anchor's height above the floor.
         pivot_pitch_gain: factor on the human foot's pitch while the foot pivots on the floor
             (heel or toe): below 1 the robot's longer sole rolls less.
-        leak: (T,) share (0..1) of the way from the anchor to the chain's pivot point the anchor
-            moves each frame (0: held; used where the body lies or kneels, so that a foot resting
-            on the floor does not fight the leg directions); None: 0.
+        leak: (T,) share (0..1) of the way from the anchor to the chain's foot the anchor moves each
+            frame (0: held; used where the body lies or kneels, so that a foot resting on the floor
+            does not fight the leg directions for long); None: 0. Where it is above 0 the anchored
+            point is the foot frame's origin (what the IK's foot task tracks), not a sole point:
+            the human foot's heading and pitch say little about how a robot foot lies on its side
+            or instep (on ground2_subject2 the solved foot turned 40-110 degrees from that target
+            orientation), and a target turned about a sole point swung the tracked origin around
+            it (slide / slide_ref 1.03 -> 0.79 there).
         pivot_at: (heel, toe) where on the sole a pivot holds still (:func:`pivot_points`).
         hold_frames: the first and last this many frames of a swing keep the sole centre over
             where it left / where it lands (:func:`hold_swing_ends`).
@@ -197,10 +210,10 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
             else:
                 yaw, pit = prev_yaw + _wrap(heading_l[u] - prev_heading), pivot_pitch_gain * pitch_l[u]
             a = leak_l[u]
-            c = ORIGIN if (a > 0 and lying_origin) else pts[k]
+            c = ORIGIN if a > 0 else pts[k]              # a lying / kneeling foot holds its frame's origin
             ax, ay, az = _apply(prev_trig, c)
             ax, ay, az = px + ax, py + ay, pz + az
-            if k == SLIDING or (a > 0 and follow_human):
+            if k == SLIDING:
                 ax, ay = ax + step_l[r][0], ay + step_l[r][1]
             if a > 0:                                    # not a standing foot: follow the chain softly
                 yaw, pit = yaw + a * _wrap(heading_l[u] - yaw), pitch_l[u]
@@ -210,12 +223,6 @@ def foot_targets(chain_pos: np.ndarray, chain_rot_base: np.ndarray, mode: np.nda
                 cx, cy, cz = chain_l[r]
                 ax += a * (cx + rcx - ax)
                 ay += a * (cy + rcy - ay)
-                if leash > 0:
-                    dx, dy = cx + rcx - ax, cy + rcy - ay
-                    dn = math.hypot(dx, dy)
-                    if dn > leash:
-                        ax += dx * (1.0 - leash / dn)
-                        ay += dy * (1.0 - leash / dn)
                 az += a * (cz + rcz - az)
             else:
                 az = max(0.0, az) * sink

@@ -59,7 +59,9 @@ class TargetSettings:
         release_s: a foot lifting off with no later landing fades its lock offset over this (s);
             otherwise the offset fades over the whole swing, to zero at the next landing.
         pelvis_drift_gain: share (0..1) of the anchored feet's drift from the scaled chain that
-            the pelvis takes (the legs take the rest), where the foot stands upright.
+            the pelvis takes (the legs take the rest); feet held on the floor under a lying or
+            kneeling body count too (their drift otherwise bent the legs: limb error on
+            ground2_subject2 7.2 against 6.9 deg with the other lying settings as now).
         pivot_weight: contact weight (0..1) of a foot pivoting on its heel or toe or sliding (1
             when planted flat).
         pivot_pitch_gain: factor on the human foot's pitch while a foot pivots on its heel or toe.
@@ -71,19 +73,44 @@ class TargetSettings:
             some 4 cm behind the ankle at 0.75 to the heel edge. Pivoting on the edges turned the
             longer robot sole about its ends: slide / slide_ref mean over the 21 real clips 0.90
             (edges) -> 0.85 (0.75, 0.7), limb error unchanged.
-        lying_anchor_s: where a foot's shin does not rise above it (lying, kneeling), its anchor
-            follows the scaled chain's foot with this time constant (s) instead of holding.
+        lying_anchor_s: where a foot's shin does not rise above it (lying, kneeling), its anchor (the
+            foot frame's origin, :func:`stages.retarget.foot_targets.foot_targets`) follows the
+            scaled chain's foot with this time constant (s) instead of holding. 1.5 (was 0.05, which
+            all but followed the chain: a kneeling foot moved with the body, 2-3 times faster than the
+            human's): with the gains below, slide / slide_ref on ground2_subject2 2.10 -> 0.77, limb
+            error 5.94 -> 5.97 deg (2.0: 0.75, 6.06 deg; 1.0: 0.81, 5.81 deg).
+        lying_weight_gain: factor on the position weight of a foot resting on the floor under a lying
+            or kneeling body (blended like the locks; the upright locks take ``contact_weight_gain``).
+            Without it the IK left such a foot 2-5 cm off its target and moving 2-4 times faster
+            than it. The orientation weight is not raised: the human foot's heading and pitch are no
+            pose for a robot foot on its side or instep (x5 gave limb error 8.8 deg on ground2).
+        lying_limb_gain: factor on every limb task (legs of the foot's side, arms by the larger side)
+            where the shin does not rise above the foot (:attr:`Targets.limb_gain`): the held lying
+            feet compete with the leg directions, and the limb tasks win them back. Up to a limb weight
+            of about 8 (``SolverSettings.limb_direction_weight`` 5 x 1.6): at 10 the IK objective
+            of the lying stretches of fallAndGetUp2_subject3 rose enough to set off 41 reseeds
+            (against 10), each drawing the whole robot, feet and all, to a new solution
+            (slide / slide_ref 0.63 -> 1.13).
         contact_weight_gain: factor on a foot's position weight while in contact (blended in and
             out with the lock). 12 (was 4, for position and orientation): the IK's residual on a
             flat lock moved the sole 2-3 times faster than its anchor (dance1: 3.1 against 1.1 cm/s);
             slide / slide_ref mean over the 21 real clips 0.85 -> 0.71 (8: 0.74, 16: 0.71), limb
-            error max 5.81 -> 5.90 deg.
+            error max 5.81 -> 5.90 deg. 20 with the limb weight 5: the upright locks of the kneeling
+            clip ground2_subject2 still moved 3 times faster than their anchors (slide / slide_ref
+            0.80 -> 0.76 there).
         contact_rot_weight_gain: the orientation weight's factor in contact (None:
             ``contact_weight_gain``). 4: raised with the position's to 8 it costs limb error (ground2
             6.3 deg), the foot's orientation pulling the leg where the ankle's range ends.
         free_foot_rot_gain: factor on a free foot's orientation weight (a foot pose beyond the
             ankle's range must not twist the whole leg).
         ground_clearance: a free foot's lowest sole corner is kept at least this high (m).
+        swing_hold_frames: the first and last this many frames of each swing keep the sole centre over
+            where the foot left / lands (:func:`stages.retarget.foot_targets.hold_swing_ends`). 1: the
+            independent measure's central differences over a contact's first and last frame reach
+            one frame into the swing, where the foot skated on (dance1: 64 % of its slide); slide /
+            slide_ref on dance1 0.96 -> 0.58 and near-ground speed 9.0 -> 5.6 cm/s, limb unchanged.
+            (Widening the contacts by a frame instead held the foot on the floor while it caught up:
+            0.73, but near-ground speed 13.3 cm/s on dance1 and 20.7 on obstacles3.)
         leg_reach: fraction of the robot's straight-leg hip -> ankle distance a target may ask for.
     """
 
@@ -92,27 +119,19 @@ class TargetSettings:
     contact_blend_frames: int = 3
     release_s: float = 0.5
     pelvis_drift_gain: float = 1.0
-    lying_anchor_s: float = 0.05
+    lying_anchor_s: float = 1.5
     pivot_weight: float = 1.0
     pivot_pitch_gain: float = 0.5
     heel_pivot_at: float = 0.75
     toe_pivot_at: float = 0.7
-    contact_weight_gain: float = 12.0
+    contact_weight_gain: float = 20.0
     contact_rot_weight_gain: float | None = 4.0
     ground_clearance: float = 0.0
     leg_reach: float = 0.99
     free_foot_rot_gain: float = 0.2
     swing_hold_frames: int = 1
-    lying_follow_human: bool = False
-    lying_drift_weight: float = 0.0
-    lying_lock_weight: float = 0.0
-    lying_weight_gain: float = 1.0
-    lying_leash: float = 0.0
-    second_pass: bool = False
-    lying_hold_s: float = 0.0
-    lying_move_speed: float = 0.1
-    lying_rot_gain: float = 1.0
-    lying_origin: bool = False
+    lying_weight_gain: float = 12.0
+    lying_limb_gain: float = 1.6
 
 
 @dataclass(frozen=True)
@@ -144,6 +163,7 @@ class Targets:
     ground_shift: np.ndarray
     lock_weight: np.ndarray | None = None
     locked: np.ndarray | None = None
+    limb_gain: np.ndarray | None = None
 
 
 def _unit(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -245,7 +265,7 @@ LIMB_KEYPOINTS: tuple[str, ...] = ("left_knee", "right_knee", "left_ankle", "rig
 
 
 def limb_weights(task_keypoints: tuple[str, ...], pairs: np.ndarray, lock_weight: np.ndarray | None,
-                 stance_gain: float) -> np.ndarray:
+                 stance_gain: float, limb_gain: np.ndarray | None = None) -> np.ndarray:
     """(T, L) factors on the limb tasks of ``pairs`` (:func:`limb_pairs`): 1, and for the leg limbs
     (thigh, shin) of a foot locked in contact ``1 + (stance_gain - 1) * lock``: a locked foot's
     position is set by where it landed, and the shin and thigh directions then compete with it.
@@ -265,6 +285,10 @@ def limb_weights(task_keypoints: tuple[str, ...], pairs: np.ndarray, lock_weight
         for s, side in enumerate(("left_", "right_")):
             if k in (side + "knee", side + "ankle"):
                 out[:, i] = 1.0 + (stance_gain - 1.0) * lock_weight[:, s]
+                if limb_gain is not None:
+                    out[:, i] *= limb_gain[:, s]
+            elif limb_gain is not None and k in (side + "elbow", side + "wrist"):
+                out[:, i] *= limb_gain.max(axis=1)
     return out
 
 
@@ -462,9 +486,12 @@ def lift_above_floor(pos: dict[str, np.ndarray], tasks: tuple, skip: list[str],
 
 def assemble(pos: dict[str, np.ndarray], est: dict[str, np.ndarray], tasks: tuple, rest: RestPose,
              foot_frames: tuple[str, str], weights: list[np.ndarray], contacts: np.ndarray, shift: np.ndarray,
-             settings: TargetSettings, locked: np.ndarray | None = None) -> Targets:
+             settings: TargetSettings, locked: np.ndarray | None = None, lying: list[np.ndarray] | None = None,
+             limb_gain: np.ndarray | None = None) -> Targets:
     """Step 6: stack the targets and weights of every task into :class:`Targets`; a foot's
-    position and orientation weights rise with its lock weight."""
+    position and orientation weights rise with its lock weight, its position weight also with
+    ``lying`` (per foot (T,) weight of a rest on the floor under a lying or kneeling body, by
+    :attr:`TargetSettings.lying_weight_gain`). ``limb_gain`` (T, 2) goes into :attr:`Targets.limb_gain`."""
     frames = tuple(t.frame for t in tasks)
     names = tuple(t.human for t in tasks)
     T = shift.shape[0]
@@ -483,14 +510,17 @@ def assemble(pos: dict[str, np.ndarray], est: dict[str, np.ndarray], tasks: tupl
     foot_index = np.array([frames.index(f) for f in foot_frames])
     for s in (0, 1):
         w = weights[s]
-        pw[:, foot_index[s]] *= 1.0 + (settings.contact_weight_gain - 1.0) * w
+        gain = 1.0 + (settings.contact_weight_gain - 1.0) * w
+        if lying is not None:
+            gain = np.maximum(gain, 1.0 + (settings.lying_weight_gain - 1.0) * lying[s])
+        pw[:, foot_index[s]] *= gain
         free = settings.free_foot_rot_gain
         rot_gain = settings.contact_weight_gain if settings.contact_rot_weight_gain is None \
             else settings.contact_rot_weight_gain
         rw[:, foot_index[s]] *= free + (rot_gain - free) * w
     return Targets(frames=frames, keypoints=names, pos=P, rot=R, pos_weight=pw, rot_weight=rw,
                    contacts=np.asarray(contacts, dtype=bool), foot_index=foot_index, ground_shift=shift,
-                   lock_weight=np.stack(weights, axis=1), locked=locked)
+                   lock_weight=np.stack(weights, axis=1), locked=locked, limb_gain=limb_gain)
 
 
 def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contacts: FootContacts | np.ndarray,
@@ -546,35 +576,26 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
                           settings.pivot_weight * lock_weight(grounded[:, s] & upright[:, s],
                                                               settings.contact_blend_frames)) for s in (0, 1)]
     steps = [scaled_foot_steps(kp, ankle, toe, scaling.root_scale) for ankle, toe in FOOT_POINTS]
-    if settings.lying_hold_s > 0:
-        v = np.stack([np.linalg.norm(st[:, :2], axis=1) * fps for st in steps], axis=1)
-        v = gaussian_filter1d(v, max(settings.smoothing_s * fps, 1e-9), axis=0, mode="nearest")
-        still = np.clip(1.0 - v / settings.lying_move_speed, 0.0, 1.0)
-        tau = settings.lying_anchor_s + (settings.lying_hold_s - settings.lying_anchor_s) * still
-    else:
-        tau = np.full(grounded.shape, settings.lying_anchor_s)
-    leak = np.where(upright, 0.0, 1.0 - np.exp(-1.0 / np.maximum(tau * fps, 1e-9)))
+    leak = np.where(upright, 0.0, 1.0 - np.exp(-1.0 / max(settings.lying_anchor_s * fps, 1e-9)))
 
     def anchored() -> list[FootTargets]:
         return [foot_targets(pos[foot_kp[s]], est[ORIENTATION_OF[foot_kp[s]]], mode[:, s], steps[s],
                              sole_corners[s], fps, rest_rot=rest_rot[s], release_s=settings.release_s,
                              leak=leak[:, s], pivot_pitch_gain=settings.pivot_pitch_gain,
                              pivot_at=(settings.heel_pivot_at, settings.toe_pivot_at),
-                             hold_frames=settings.swing_hold_frames,
-                             follow_human=settings.lying_follow_human, leash=settings.lying_leash,
-                             lying_origin=settings.lying_origin) for s in (0, 1)]
+                             hold_frames=settings.swing_hold_frames) for s in (0, 1)]
 
     feet = anchored()
-    low_w = [lock_weight(grounded[:, s] & ~upright[:, s], settings.contact_blend_frames) for s in (0, 1)]
+    # a foot resting on the floor under a lying or kneeling body: held softly (see TargetSettings)
+    lying = [lock_weight(grounded[:, s] & ~upright[:, s], settings.contact_blend_frames) for s in (0, 1)]
     if settings.pelvis_drift_gain > 0:
-        dw = [np.maximum(weights[s], settings.lying_drift_weight * low_w[s]) for s in (0, 1)]
-        drift = settings.pelvis_drift_gain * pelvis_drift([f.pos for f in feet], [pos[k] for k in foot_kp],
-                                                          dw,
+        held = [np.maximum(weights[s], lying[s]) for s in (0, 1)]
+        drift = settings.pelvis_drift_gain * pelvis_drift([f.pos for f in feet], [pos[k] for k in foot_kp], held,
                                                           fps, settings.ground_smoothing_s)
         root = root + drift
         pos = _chain(kp, est, root, rest, frame_of)
         # the chain moved by the drift: the feet's response to it, not a second pass of the state machine
-        feet = anchored() if settings.second_pass else [shifted_chain(feet[s], mode[:, s], drift, fps, settings.release_s, leak[:, s],
+        feet = [shifted_chain(feet[s], mode[:, s], drift, fps, settings.release_s, leak[:, s],
                               settings.swing_hold_frames) for s in (0, 1)]
     fixed = {}
     for s in (0, 1):
@@ -588,12 +609,9 @@ def build_targets(keypoints: np.ndarray, fps: float, floor_height: float, contac
     pos = _chain(kp, est, root, rest, frame_of, fixed)
     pos, root, drop = fit_legs(pos, root, kp, est, rest, frame_of, fixed, weights, fps, settings)
     pos = lift_above_floor(pos, tasks, foot_kp, clearance)
-    weights = [np.maximum(weights[s], settings.lying_lock_weight * low_w[s]) for s in (0, 1)]
-    out = assemble(pos, est, tasks, rest, foot_frames, weights, grounded, shift + drop, settings, fc.locked)
-    for s in (0, 1):
-        out.pos_weight[:, out.foot_index[s]] *= 1.0 + (settings.lying_weight_gain - 1.0) * low_w[s] * (weights[s] <= 0)
-        out.rot_weight[:, out.foot_index[s]] *= 1.0 + (settings.lying_rot_gain - 1.0) * low_w[s] * (weights[s] <= 0)
-    return out
+    low_body = np.stack([lock_weight(~upright[:, s], settings.contact_blend_frames) for s in (0, 1)], axis=1)
+    return assemble(pos, est, tasks, rest, foot_frames, weights, grounded, shift + drop, settings, fc.locked,
+                    lying=lying, limb_gain=1.0 + (settings.lying_limb_gain - 1.0) * low_body)
 
 
 def as_foot_contacts(contacts: FootContacts | np.ndarray) -> FootContacts:

@@ -71,6 +71,11 @@ class SolverSettings:
             tracks the vector between their targets. Unlike the frames' absolute position tasks it
             does not depend on where the parent ended up, so a parent that cannot reach its target
             (a torso beyond the waist's range carries the shoulders away) does not tilt the limbs.
+            5 (was 2; issue 12): the feet now held on the floor under lying and kneeling bodies pull
+            the legs off the human's directions (ground2_subject2 limb error 6.9 deg at 2); at 5 the
+            limb error is lower on every real clip and the locks slide less (slide / slide_ref on
+            dance1 0.58 -> 0.54). At 6-8 the upright locks lost to the leg directions (dance1 0.80,
+            multipleActions1 0.92 at 8; fallAndGetUp2 1.11 at 6 through IK reseeds).
         limb_stance_gain: factor on the thigh and shin limb tasks of a leg whose foot is locked in
             contact (blended with the lock): below 1 the landed foot position wins over the leg
             directions, which keeps stance feet from sliding.
@@ -137,7 +142,7 @@ class SolverSettings:
     reseed_iterations: int = 15
     reseed_attract_s: float = 0.3
     reseed_attract_weight: float = 1.0
-    limb_direction_weight: float = 2.0
+    limb_direction_weight: float = 5.0
     limb_stance_gain: float = 0.5
     swing_clearance_max: float = 0.04
     swing_clearance_per_speed: float = 0.08
