@@ -51,7 +51,7 @@ def test_heel_strike_pivots_on_the_heel_then_plants_flat():
     fc = detect_foot_contacts(kp, FPS, 0.0)
     mode = fc.mode[:, 0]
     assert (mode[:15] == SWING).all()
-    assert (mode[20:26] == HEEL_PIVOT).all(), mode[15:35]
+    assert (mode[20:25] == HEEL_PIVOT).all(), mode[15:35]         # until the toe is within 5 cm of its rest
     assert (mode[32:] == FLAT).all(), mode[25:40]
     assert fc.rest_height[0] == pytest.approx([ANKLE_REST, TOE_REST], abs=1e-9)
     assert (fc.mode[:, 1] == FLAT).all()                  # the other foot stands throughout
@@ -65,8 +65,8 @@ def test_toe_off_pivots_on_the_toe_then_swings():
     kp["left_toe"][40:] = kp["left_toe"][39] + np.linspace(0.0, 1.0, 20)[:, None] * [0.8, 0.0, 0.3]
     fc = detect_foot_contacts(kp, FPS, 0.0)
     mode = fc.mode[:, 0]
-    assert (mode[:33] == FLAT).all()                     # the heel stays planted while it is barely up
-    assert (mode[36:40] == TOE_PIVOT).all(), mode[28:45]
+    assert (mode[:37] == FLAT).all()                     # the heel stays planted while it is barely up
+    assert (mode[37:40] == TOE_PIVOT).all(), mode[28:45]     # (within 7 cm of its rest: height_off)
     assert (mode[45:] == SWING).all(), mode[38:]
 
 
@@ -188,7 +188,47 @@ def test_sliding_foot_moves_like_the_scaled_human_foot():
     np.testing.assert_allclose(ft.pos[:, 0], pos[0, 0], atol=1e-12)   # not the chain's drift
 
 
-def test_shifted_chain_equals_a_second_pass_of_the_state_machine():
+def test_swing_ends_keep_the_sole_centre_where_the_foot_left_and_lands():
+    """hold_frames=1: the first swing frame keeps the sole centre over the last stance frame's, the last one
+    is already over the landing's (the foot lifts and sets down), while height and orientation are the
+    swing's; without the hold the sole centre moves with the chain in both frames."""
+    T = 40
+    pos, _ = _chain(T)
+    pos[10:30, 2] = 0.03 + 0.05 * np.sin(np.linspace(0.0, np.pi, 20))           # the chain's foot lifts
+    rot = np.stack([rot_z_y(0.02 * t, 0.2 * np.sin(t / 5.0)) for t in range(T)])
+    mode = np.full(T, FLAT)
+    mode[10:30] = SWING
+    centre = CORNERS.mean(axis=0)
+    held = foot_targets(pos, rot, mode, np.zeros((T, 3)), CORNERS, FPS, hold_frames=1)
+    free = foot_targets(pos, rot, mode, np.zeros((T, 3)), CORNERS, FPS)
+    c_held = held.pos + held.rot @ centre
+    c_free = free.pos + free.rot @ centre
+    np.testing.assert_allclose(c_held[10, :2], c_held[9, :2], atol=1e-12)
+    np.testing.assert_allclose(c_held[29, :2], c_held[30, :2], atol=1e-12)
+    assert np.linalg.norm(c_free[10, :2] - c_free[9, :2]) > 0.005
+    assert np.linalg.norm(c_free[29, :2] - c_free[30, :2]) > 0.005
+    np.testing.assert_array_equal(held.rot, free.rot)
+    np.testing.assert_array_equal(held.pos[:, 2], free.pos[:, 2])
+    np.testing.assert_array_equal(held.pos[11:29], free.pos[11:29])    # the rest of the swing is untouched
+
+
+def test_a_lying_foot_holds_its_frame_origin_while_it_turns():
+    """Where the foot leaks (the shin does not rise above it) the anchor is the foot frame's origin, which
+    the IK's foot task tracks: turning and pitching the foot (here 60 and 90 degrees) does not move the target,
+    where an upright toe pivot swings it about the ball."""
+    T = 30
+    pos = np.tile([0.0, 0.0, 0.03], (T, 1))
+    rot = np.stack([rot_z_y(h, p) for h, p in zip(np.radians(np.linspace(0.0, 60.0, T)),
+                                                   np.radians(np.linspace(0.0, 90.0, T)))])
+    mode = np.full(T, TOE_PIVOT)
+    lying = foot_targets(pos, rot, mode, np.zeros((T, 3)), CORNERS, FPS, leak=np.full(T, 0.02))
+    np.testing.assert_allclose(lying.pos[:, :2], np.zeros((T, 2)), atol=1e-12)
+    upright = foot_targets(pos, rot, mode, np.zeros((T, 3)), CORNERS, FPS)
+    assert np.linalg.norm(upright.pos[-1, :2] - upright.pos[0, :2]) > 0.05
+
+
+@pytest.mark.parametrize("hold", [0, 1])
+def test_shifted_chain_equals_a_second_pass_of_the_state_machine(hold):
     """Every mode (flat, pivots, sliding, swing with and without a later landing), a leaking stretch, a
     pitching and turning foot: the response to a horizontal chain shift equals running foot_targets again."""
     rng = np.random.default_rng(5)
@@ -205,7 +245,7 @@ def test_shifted_chain_equals_a_second_pass_of_the_state_machine():
     step[1:, :2] = rng.normal(scale=0.005, size=(T - 1, 2))
     shift = np.zeros((T, 3))
     shift[:, :2] = np.cumsum(rng.normal(scale=0.01, size=(T, 2)), axis=0)
-    kw = dict(release_s=0.5, leak=leak)
+    kw = dict(release_s=0.5, leak=leak, hold_frames=hold)
     first = foot_targets(pos, rot, mode, step, CORNERS, FPS, **kw)
     again = foot_targets(pos + shift, rot, mode, step, CORNERS, FPS, **kw)
     moved = shifted_chain(first, mode, shift, FPS, **kw)

@@ -306,6 +306,17 @@ def test_limb_pairs_and_stance_weights(g1):
             np.testing.assert_allclose(w[:, limb], [1.0, 1.0, 0.5])
         else:
             np.testing.assert_allclose(w[:, limb], 1.0)
+    # where the body lies or kneels (Targets.limb_gain): each leg by its side, the arms by the larger side
+    gain = np.array([[1.0, 1.0], [1.6, 1.0], [1.3, 1.6]])
+    g = limb_weights(names, pairs, lock, 0.5, gain)
+    for limb, (p, c) in enumerate(pairs):
+        child = names[c]
+        if child in ("left_knee", "left_ankle"):
+            np.testing.assert_allclose(g[:, limb], [1.0, 0.8, 0.975])
+        elif child in ("right_knee", "right_ankle"):
+            np.testing.assert_allclose(g[:, limb], [1.0, 1.0, 0.8])
+        else:
+            np.testing.assert_allclose(g[:, limb], [1.0, 1.6, 1.6])
 
 
 def test_limb_tasks_keep_limb_directions_when_a_parent_is_out_of_reach(g1):

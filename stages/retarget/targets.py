@@ -150,6 +150,9 @@ class Targets:
         ground_shift: (T,) vertical shift applied to the scaled human (m).
         lock_weight: (T, 2) contact weight of each foot [left, right] in [0, 1].
         locked: (T, 2) bool foot held on an anchor (planted flat or pivoting on heel or toe).
+        limb_gain: (T, 2) factor on the limb tasks of each side [left, right] where the body lies or
+            kneels (:attr:`TargetSettings.lying_limb_gain`; the arms take the larger side's), read by
+            :func:`limb_weights`; None: 1.
     """
 
     frames: tuple[str, ...]
@@ -275,6 +278,8 @@ def limb_weights(task_keypoints: tuple[str, ...], pairs: np.ndarray, lock_weight
         pairs: (L, 2) (parent, child) task indices.
         lock_weight: (T, 2) contact lock blend [left, right] (None: no locks; one row of 1).
         stance_gain: factor at a full lock.
+        limb_gain: (T, 2) further factor per side (:attr:`Targets.limb_gain`): on that side's thigh and
+            shin, and by the larger of the two on the upper arms and forearms; None: 1.
     """
     L = len(pairs)
     if lock_weight is None:
