@@ -5,7 +5,8 @@ the floor (z = 0, world Z-up):
     z_low,i + J_z,i dq >= 0                   (capsule i whose lowest surface point is below
                                                ``ground_activation``; the row is the end point's)
 
-J_z,c is the z row of the point's Jacobian (v_p = v - r x w of its frame's world-aligned Jacobian).
+J_z,c is the z row of the point's Jacobian (v_p = v - r x w of its frame's world-aligned Jacobian;
+for the capsules, :meth:`TaskKinematics.point_rows`).
 Ground rows bound no joint steps: stance feet and kneeling legs touch the floor all the time.
 A swing foot's corner rows take the swing clearance's bounds and its pitch rows
 (:mod:`stages.retarget.ik.swing_clearance`).
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.retarget.ik.capsules import CapsuleKinematics, point_rows
+from stages.retarget.ik.capsules import CapsuleKinematics
 from stages.retarget.ik.kinematics import TaskKinematics
 from stages.retarget.ik.qp import INF
 from stages.retarget.ik.settings import SolverSettings
@@ -84,6 +85,4 @@ class GroundRows:
             return None
         i = g[n]
         self.active = (i, e)
-        k = self.capsules.collision.prim_frame[i]
-        r = E[i, :3, e] - self.capsules.H[k, :3, 3]
-        return point_rows(self.capsules.jacobians(k), r), -low[n, e]
+        return self.kin.point_rows(E[i, :3, e], self.capsules.prim_mask[i]), -low[n, e]

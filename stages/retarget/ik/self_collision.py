@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.robot.collision import closest_segment_parameters
-from stages.retarget.ik.capsules import CapsuleKinematics, point_rows
+from stages.retarget.ik.capsules import CapsuleKinematics
 from stages.retarget.ik.qp import INF
 from stages.retarget.ik.settings import SolverSettings
 
@@ -94,10 +94,9 @@ class SelfCollisionBarrier:
         # the a and b sides stacked: normal -n on a, +n on b
         ca = X[close, :, 0] + V[close, :, 0] * s[close, None]
         n = diff[close] / np.maximum(dist[close], 1e-9)[:, None]
-        k = caps.collision.prim_frame[pairs[close].T.ravel()]               # frames of the a's, then the b's
-        nn = np.concatenate([-n, n])
-        r = np.concatenate([ca, ca + diff[close]]) - caps.H[k, :3, 3]
-        both = point_rows(caps.jacobians(k), r, nn)
+        prims = pairs[close].T.ravel()                                       # the a's, then the b's
+        both = caps.kin.point_rows(np.concatenate([ca, ca + diff[close]]), caps.prim_mask[prims],
+                                   np.concatenate([-n, n]))
         m = len(close)
         self.active = cand[close]
         rows, lows = both[:m] + both[m:], self.margin - signed[close]
