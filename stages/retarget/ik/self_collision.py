@@ -10,7 +10,10 @@ a step bound (``collision_step`` rad): a large step could carry a capsule throug
 Every quantity is computed for all capsules or candidate pairs at once with few numpy calls (their
 fixed cost, not the arithmetic, is what a few dozen pairs per frame spend): the broad phase as one
 matrix product over the pairs (bounding spheres); the closest points of the candidate pairs from
-their Gram matrices (:func:`core.robot.collision.closest_segment_parameters`).
+their Gram matrices (:func:`core.robot.collision.closest_segment_parameters`). The two closest points
+lie on one line along n, so ``n' v_b - n' v_a = [n, c x n]' (J_b - J_a)`` for any point c of that line:
+one row per pair from the world joint Jacobians, on the columns of the joints that move one capsule
+and not the other (a constant mask per pair).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from core.robot.collision import closest_segment_parameters
 from stages.retarget.ik.capsules import CapsuleKinematics
+from stages.retarget.ik.kinematics import cross_rows
 from stages.retarget.ik.qp import INF
 from stages.retarget.ik.settings import SolverSettings
 
@@ -60,12 +64,16 @@ class SelfCollisionBarrier:
         self._seg_basis = np.array([[-1.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, -1.0, -1.0], [0.0, 1.0, 0.0]])
         self._weights = np.full((K, 3, 1), -1.0)
         self._ones3 = np.ones(3)
+        # joints moving b and not a (+1), a and not b (-1), both or neither (0): d/dq of the pair's distance
+        mask = capsules.prim_mask
+        self._pair_mask = mask[col.pairs[:, 1]] - mask[col.pairs[:, 0]] if K else np.zeros((0, nv))
+        self._no_pairs = np.zeros(0, dtype=int)
 
     def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows G and lower bounds l of  G dq >= l  for the closest pairs (None when no pair is within
         the activation distance); needs :meth:`CapsuleKinematics.update` first. Sets the step bounds."""
         self.near = False
-        self.active = np.zeros(0, dtype=int)
+        self.active = self._no_pairs
         if not len(self.pairs):
             return None
         caps = self.capsules
@@ -91,15 +99,12 @@ class SelfCollisionBarrier:
             return None
         if len(close) > self.max_rows:
             close = close[np.argsort(signed[close])[: self.max_rows]]
-        # the a and b sides stacked: normal -n on a, +n on b
-        ca = X[close, :, 0] + V[close, :, 0] * s[close, None]
+        ca = X[close, :, 0] + V[close, :, 0] * s[close, None]              # closest point on a
         n = diff[close] / np.maximum(dist[close], 1e-9)[:, None]
-        prims = pairs[close].T.ravel()                                       # the a's, then the b's
-        both = caps.kin.point_rows(np.concatenate([ca, ca + diff[close]]), caps.prim_mask[prims],
-                                   np.concatenate([-n, n]))
-        m = len(close)
-        self.active = cand[close]
-        rows, lows = both[:m] + both[m:], self.margin - signed[close]
+        self.active = active = cand[close]
+        rows = np.concatenate([n, cross_rows(ca, n)], axis=1) @ caps.kin.data.J
+        rows *= self._pair_mask[active]
+        lows = self.margin - signed[close]
         self._step_bounds(rows, lows)
         return rows, lows
 
