@@ -23,31 +23,38 @@ class FrameTasks:
         self.M = M
         self.rot_idx = np.asarray(rot_idx, dtype=int)
         self.rows = 3 * M + 3 * len(self.rot_idx)
+        # rows of the (M * 6, nv) stacked frame Jacobians that the block takes: positions, then rotations
+        ri = self.rot_idx
+        self._jacobian_rows = np.concatenate([(6 * np.arange(M)[:, None] + np.arange(3)).ravel(),
+                                              (6 * ri[:, None] + 3 + np.arange(3)).ravel()])
+        self._err = np.zeros(self.rows)                 # errors of :meth:`errors` (positions, then rotations)
 
     def bind(self, A: np.ndarray, b: np.ndarray) -> None:
         """The task's row block of the stack: A (rows, nv), b (rows,) views."""
-        nv = A.shape[1]
-        self._A_pos = A[: 3 * self.M].reshape(self.M, 3, nv)
-        self._A_rot = A[3 * self.M:].reshape(len(self.rot_idx), 3, nv)
-        self._b = b
+        self._A = A
+        self._b_pos = b[: 3 * self.M].reshape(self.M, 3)
+        self._b_rot = b[3 * self.M:].reshape(len(self.rot_idx), 3)
 
     def errors(self, kin: TaskKinematics, tg: FrameTargets) -> tuple[np.ndarray, np.ndarray]:
-        """Position (M, 3) m and rotation (R, 3) rad errors, world frame, at the last placements."""
+        """Position (M, 3) m and rotation (R, 3) rad errors, world frame, at the last placements (views of
+        one buffer, valid until the next call)."""
         ri = self.rot_idx
-        R = kin.Hm[ri, :3, :3]
-        return tg.pos - kin.Hm[:, :3, 3], log3(tg.rot[ri] @ np.swapaxes(R, 1, 2))
+        M3 = 3 * self.M
+        ep = self._err[:M3].reshape(self.M, 3)
+        np.subtract(tg.pos, kin.Hm[:, :3, 3], out=ep)
+        er = self._err[M3:].reshape(len(ri), 3)
+        er[:] = log3(tg.rot[ri] @ np.swapaxes(kin.Hm[ri, :3, :3], 1, 2))
+        return ep, er
 
     def fill_jacobian(self, kin: TaskKinematics, tg: FrameTargets) -> None:
         """Weighted Jacobian rows at the last :meth:`TaskKinematics.update`."""
-        ri = self.rot_idx
-        np.multiply(kin.J[:, :3], tg.pos_w[:, None, None], out=self._A_pos)
-        np.multiply(kin.J[ri, 3:], tg.rot_w[ri, None, None], out=self._A_rot)
+        w = np.concatenate([tg.pos_w, tg.rot_w[self.rot_idx]]).repeat(3)
+        np.multiply(kin.J.reshape(-1, kin.nv)[self._jacobian_rows], w[:, None], out=self._A)
 
     def fill_error(self, tg: FrameTargets, ep: np.ndarray, er: np.ndarray) -> None:
         """Weighted errors of :meth:`errors` into the task's rows of b."""
-        M3 = 3 * self.M
-        self._b[:M3] = (ep * tg.pos_w[:, None]).ravel()
-        self._b[M3:] = (er * tg.rot_w[self.rot_idx, None]).ravel()
+        np.multiply(ep, tg.pos_w[:, None], out=self._b_pos)
+        np.multiply(er, tg.rot_w[self.rot_idx, None], out=self._b_rot)
 
     def cost(self, tg: FrameTargets, ep: np.ndarray, er: np.ndarray) -> float:
         """sum |w_p e_p|^2 + |w_r e_r|^2 (cost units)."""

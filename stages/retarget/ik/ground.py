@@ -40,6 +40,8 @@ class GroundRows:
         self.prims = np.array([i for i, p in enumerate(col.primitives) if p.frame not in feet], dtype=int)
         self.radius = col.radius[self.prims]
         self.active = (np.zeros(0, dtype=int), np.zeros(0, dtype=int))   # (capsule, end) of the last capsule rows
+        # [1, r_y, -r_x] of each corner: its height row is this times the (z, wx, wy) rows of its foot's Jacobian
+        self._corner_u = np.ones(self.sole_corners.shape[:2] + (3,))
 
     @property
     def max_rows(self) -> int:
@@ -56,8 +58,10 @@ class GroundRows:
         kin, fi = self.kin, self.foot_index
         Hf = kin.Hm[fi]
         r = np.einsum("sij,scj->sci", Hf[:, :3, :3], self.sole_corners)      # (2, C, 3) world offsets
-        Jf = kin.J[fi]
-        rows = Jf[:, None, 2] + r[..., 1:2] * Jf[:, None, 3] - r[..., 0:1] * Jf[:, None, 4]
+        U = self._corner_u
+        U[..., 1] = r[..., 1]
+        np.negative(r[..., 0], out=U[..., 2])
+        rows = np.matmul(U, kin.J[fi, 2:5])                                   # (2, C, nv) v_z - r x w
         z = Hf[:, None, 2, 3] + r[..., 2]
         G, floor = rows.reshape(-1, kin.nv), -z.ravel()
         if clearance is None or (clearance[0] <= 0.0 and clearance[1] <= 0.0):

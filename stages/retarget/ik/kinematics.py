@@ -96,11 +96,9 @@ class TaskKinematics:
         np.multiply(np.matmul(self._shift, data.J), self._task_mask6, out=self.J)
 
     def placements(self, q: np.ndarray) -> None:
-        """Task frame placements at ``q`` (no Jacobians; other frames are not updated)."""
-        model, data = self.model, self.data
-        pin.forwardKinematics(model, data, q)
-        for fid in self.fids:
-            pin.updateFramePlacement(model, data, fid)
+        """Frame placements at ``q`` (no Jacobians): one ``framesForwardKinematics``, cheaper than a
+        pinocchio call per task frame."""
+        pin.framesForwardKinematics(self.model, self.data, q)
         self.Hm[:] = [x.homogeneous for x in self._task_se3]
 
     def point_rows(self, points: np.ndarray, masks: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:

@@ -26,6 +26,14 @@ class ConfigurationLimit:
         k = self.gain
         return k * (self.lower - qj), k * (self.upper - qj)
 
+    def bounds_into(self, qj: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        """:meth:`bounds` written into lo, hi (D,)."""
+        k = self.gain
+        np.subtract(self.lower, qj, out=lo)
+        lo *= k
+        np.subtract(self.upper, qj, out=hi)
+        hi *= k
+
     def clip(self, qj: np.ndarray) -> None:
         """Clips qj (D,) to the limits in place."""
         np.minimum(np.maximum(qj, self.lower, out=qj), self.upper, out=qj)
@@ -39,7 +47,10 @@ class VelocityLimit:
 
     def narrow(self, lo: np.ndarray, hi: np.ndarray, moved: np.ndarray, dt: float) -> None:
         """Narrows lo, hi in place; ``moved`` = q_j - q_prev,j (rad), dt the frame period (s)."""
-        vdt = self.vmax * dt
+        self.narrow_budget(lo, hi, moved, self.vmax * dt)
+
+    def narrow_budget(self, lo: np.ndarray, hi: np.ndarray, moved: np.ndarray, vdt: np.ndarray) -> None:
+        """:meth:`narrow` with the budget ``vdt`` = v_max dt (D,) rad given."""
         np.maximum(lo, -vdt - moved, out=lo)
         np.minimum(hi, vdt - moved, out=hi)
         np.maximum(hi, lo, out=hi)

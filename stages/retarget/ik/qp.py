@@ -62,15 +62,25 @@ class TaskStack:
 
 class QPSolver:
     """daqp on the stacked QP, with bounds on the joints only (the first ``free`` entries of dq are the
-    free-flyer's) and one-sided rows. Counts the solves whose rows were infeasible (``fallbacks``)."""
+    free-flyer's) and one-sided rows. Counts the solves whose rows were infeasible (``fallbacks``).
+    The bounds live in buffers reused across solves; ``joint_lower`` and ``joint_upper`` ((nv - free,)
+    views of their joint part) can be filled in place and passed to :meth:`solve`."""
 
     def __init__(self, nv: int, free: int = 6, max_rows: int = 0):
         self.nv = nv
-        self._free_lo = np.full(free, -INF)
-        self._free_hi = np.full(free, INF)
-        self._inf = np.full(max_rows, INF)
-        self._sense = np.zeros(max_rows + nv, dtype=np.int32)
+        self.free = free
         self.fallbacks = 0
+        self._grow(max_rows)
+
+    def _grow(self, rows: int) -> None:
+        """Bound buffers [free-flyer, joints, rows] for up to ``rows`` rows (the joint bounds kept)."""
+        nv, free = self.nv, self.free
+        lower, upper = np.full(nv + rows, -INF), np.full(nv + rows, INF)
+        if hasattr(self, "joint_lower"):
+            lower[free:nv], upper[free:nv] = self.joint_lower, self.joint_upper
+        self._lower, self._upper = lower, upper
+        self._sense = np.zeros(nv + rows, dtype=np.int32)
+        self.joint_lower, self.joint_upper = lower[free:nv], upper[free:nv]
 
     def solve(self, H: np.ndarray, f: np.ndarray, G: np.ndarray, g_lower: np.ndarray, lower: np.ndarray,
               upper: np.ndarray, g_hard: np.ndarray | None = None) -> tuple[np.ndarray, QPStatus]:
@@ -79,17 +89,20 @@ class QPSolver:
         Args:
             H: (nv, nv) positive definite; f: (nv,).
             G: (R, nv) rows, g_lower: (R,).
-            lower, upper: (nv - free,) joint bounds (lower <= upper).
+            lower, upper: (nv - free,) joint bounds (lower <= upper); they may be :attr:`joint_lower`
+                and :attr:`joint_upper` themselves, filled in place (no copy).
             g_hard: (R,) the row bounds without the soft rows (-INF where a row is soft only),
                 tried when ``g_lower`` is infeasible; None: no soft rows.
         """
-        nv = self.nv
-        if len(g_lower) > len(self._inf):
-            self._inf = np.full(len(g_lower), INF)
-            self._sense = np.zeros(len(g_lower) + nv, dtype=np.int32)
-        blower = np.concatenate([self._free_lo, lower, g_lower])
-        bupper = np.concatenate([self._free_hi, upper, self._inf[: len(g_lower)]])
-        sense = self._sense[: len(blower)]
+        nv, R = self.nv, len(g_lower)
+        if nv + R > len(self._lower):
+            self._grow(R)
+        if lower is not self.joint_lower:
+            self.joint_lower[:] = lower
+        if upper is not self.joint_upper:
+            self.joint_upper[:] = upper
+        blower, bupper, sense = self._lower[: nv + R], self._upper[: nv + R], self._sense[: nv + R]
+        blower[nv:] = g_lower
         x, flag = self._daqp(H, f, G, bupper, blower, sense)
         if flag >= 1:
             return x, QPStatus.OK
@@ -100,7 +113,7 @@ class QPSolver:
                 return x, QPStatus.SOFT_DROPPED
         # infeasible rows (e.g. a deep penetration): solve with the bounds only
         self.fallbacks += 1
-        x, flag = self._daqp(H, f, np.zeros((0, nv)), bupper[:nv], blower[:nv], sense[:nv])
+        x, flag = self._daqp(H, f, G[:0], bupper[:nv], blower[:nv], sense[:nv])
         if flag >= 1:
             return x, QPStatus.ROWS_DROPPED
         return np.zeros(nv), QPStatus.NO_STEP

@@ -161,20 +161,37 @@ class DiffIK:
         self.damping.add_lm(H, self.stack.b)
         return H
 
-    def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, dt: float, rows: Rows) -> np.ndarray:
-        """dq (nv,) of the QP with Hessian H at ``q``: gradient from the stack and the regularisers,
-        joint bounds from the limits and the barrier's step bounds, the constraint rows."""
+    def _frame_terms(self, q_prev: np.ndarray | None, dt: float) -> None:
+        """The regularisers' joint gradient in linear form, c qj - o (posture, low acceleration from
+        ``q_prev``, the reseed attraction), and the velocity budget v_max dt (rad): constant over the
+        steps of one frame."""
+        c, o = self.posture.gradient_terms()
+        c, o = c.copy(), o.copy()
+        if q_prev is not None:
+            if self.low_acceleration.w2 > 0.0:
+                ca, oa = self.low_acceleration.gradient_terms(q_prev[7:])
+                c += ca
+                o += oa
+            self._vdt = self.velocity_limit.vmax * dt
+        if self.attraction.active:
+            ct, ot = self.attraction.gradient_terms()
+            c += ct
+            o += ot
+        self._grad_c, self._grad_o = c, o
+
+    def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, rows: Rows) -> np.ndarray:
+        """dq (nv,) of the QP with Hessian H at ``q``: gradient from the stack and the regularisers
+        (:meth:`_frame_terms` first), joint bounds from the limits and the barrier's step bounds, the
+        constraint rows."""
         f = self.stack.gradient()
         qj = q[7:]
-        fj = f[6:]
-        self.posture.add_gradient(fj, qj)
-        if self.attraction.active:
-            self.attraction.add_gradient(fj, qj)
-        lo, hi = self.config_limit.bounds(qj)
+        g = self._grad_c * qj
+        g -= self._grad_o
+        f[6:] += g
+        lo, hi = self.qp.joint_lower, self.qp.joint_upper
+        self.config_limit.bounds_into(qj, lo, hi)
         if q_prev is not None:
-            moved = qj - q_prev[7:]
-            self.low_acceleration.add_gradient(fj, moved)
-            self.velocity_limit.narrow(lo, hi, moved, dt)
+            self.velocity_limit.narrow_budget(lo, hi, qj - q_prev[7:], self._vdt)
         self.barrier.narrow(lo, hi)
         dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard)
         if status > self.status:
@@ -211,7 +228,8 @@ class DiffIK:
         self.kin.update(q)
         self.barrier.near = False
         rows = self.rows(tg.foot_clearance, tg.foot_anchored) if constraints else self._no_rows
-        return self._solve(self._hessian(tg), q, q_prev, dt, rows)
+        self._frame_terms(q_prev, dt)
+        return self._solve(self._hessian(tg), q, q_prev, rows)
 
     def integrate(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
         """q (+) dq on the configuration manifold; joints clipped to their limits."""
@@ -233,11 +251,12 @@ class DiffIK:
         st = self.settings
         self.status = QPStatus.OK
         q_prev = q
+        self._frame_terms(q_prev, dt)
         for _ in range(st.iterations):
             self.kin.update(q)
             rows = self.rows(tg.foot_clearance, tg.foot_anchored)
             H = self._hessian(tg)
-            dq = self._solve(H, q, q_prev, dt, rows)
+            dq = self._solve(H, q, q_prev, rows)
             q = self.integrate(q, dq)
             for _ in range(st.chord_steps):
                 if np.abs(dq[6:]).max() < st.chord_threshold:
@@ -245,7 +264,7 @@ class DiffIK:
                 rows = rows.moved(dq)
                 self.kin.placements(q)
                 self._fill_errors(tg)
-                dq = self._solve(H, q, q_prev, dt, rows)
+                dq = self._solve(H, q, q_prev, rows)
                 q = self.integrate(q, dq)
         self.low_acceleration.last_step = q[7:] - q_prev[7:]
         self.attraction.tick()
