@@ -31,6 +31,31 @@ for _row, _col, _axis, _sign in ((0, 1, 2, 1.0), (0, 2, 1, -1.0), (1, 0, 2, -1.0
     _NEG_SKEW[_axis, 3 * _row + _col] = _sign
 
 
+_HEIGHT_MAP = np.zeros((3, 6))
+"""p (3,) @ _HEIGHT_MAP + e_z = [e_z, p x e_z] = [0, 0, 1, p_y, -p_x, 0]."""
+_HEIGHT_MAP[1, 3], _HEIGHT_MAP[0, 4] = 1.0, -1.0
+_EZ6 = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+
+_CROSS_MAP = np.zeros((9, 3))
+"""(a outer b) (9,) row-major @ _CROSS_MAP = a x b."""
+for _i, _j, _k, _sign in ((0, 1, 2, 1.0), (0, 2, 1, -1.0), (1, 2, 0, 1.0), (1, 0, 2, -1.0), (2, 0, 1, 1.0),
+                          (2, 1, 0, -1.0)):
+    _CROSS_MAP[3 * _j + _k, _i] = _sign
+
+
+def height_directions(points: np.ndarray) -> np.ndarray:
+    """(K, 6) ``[e_z, p x e_z]`` of world points p (K, 3): times the world joint Jacobian, the rows of
+    the points' heights (see :meth:`TaskKinematics.rows_of`)."""
+    return points @ _HEIGHT_MAP + _EZ6
+
+
+def normal_directions(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """(K, 6) ``[n, p x n]`` of world points p (K, 3) and unit normals n (K, 3): times the world joint
+    Jacobian, the rows of ``n . p``."""
+    K = len(points)
+    return np.concatenate([normals, (points[:, :, None] * normals[:, None, :]).reshape(K, 9) @ _CROSS_MAP], axis=1)
+
+
 def log3(R: np.ndarray) -> np.ndarray:
     """Rotation vectors (N, 3) of rotation matrices (N, 3, 3) (pinocchio's log3, one call each:
     cheaper than a vectorised numpy version at the handful of rotations per frame)."""
@@ -101,14 +126,17 @@ class TaskKinematics:
         pin.framesForwardKinematics(self.model, self.data, q)
         self.Hm[:] = [x.homogeneous for x in self._task_se3]
 
+    def rows_of(self, directions: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """(K, nv) rows ``(u' J_world) * mask`` at the last :meth:`update` for directions u (K, 6) (from
+        :func:`height_directions`, :func:`normal_directions`) of points moving with frames whose
+        :meth:`support_mask` rows (or their differences) are ``masks`` (K, nv)."""
+        rows = directions @ self.data.J
+        rows *= masks
+        return rows
+
     def point_rows(self, points: np.ndarray, masks: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
         """(K, nv) d/dq of the height (``normals`` None) or of ``normals . p`` (unit (K, 3)) of world
         points p (K, 3) moving with frames whose :meth:`support_mask` rows are ``masks`` (K, nv), at the
         last :meth:`update`."""
-        Jw = self.data.J
-        if normals is None:
-            rows = Jw[2] + points[:, 1:2] * Jw[3] - points[:, 0:1] * Jw[4]
-        else:
-            rows = np.concatenate([normals, cross_rows(points, normals)], axis=1) @ Jw
-        rows *= masks
-        return rows
+        u = height_directions(points) if normals is None else normal_directions(points, normals)
+        return self.rows_of(u, masks)

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.robot.collision import closest_segment_parameters
 from stages.retarget.ik.capsules import CapsuleKinematics
-from stages.retarget.ik.kinematics import cross_rows
+from stages.retarget.ik.kinematics import normal_directions
 from stages.retarget.ik.qp import INF
 from stages.retarget.ik.settings import SolverSettings
 
@@ -72,12 +72,21 @@ class SelfCollisionBarrier:
     def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows G and lower bounds l of  G dq >= l  for the closest pairs (None when no pair is within
         the activation distance); needs :meth:`CapsuleKinematics.update` first. Sets the step bounds."""
+        found = self.points()
+        if found is None:
+            return None
+        rows = self.capsules.kin.rows_of(found[0], found[1])
+        self.step_bounds(rows, found[2])
+        return rows, found[2]
+
+    def points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Directions (K, 6) (:func:`normal_directions` of a closest point), masks (K, nv) and lower bounds
+        (K,) of the rows of :meth:`rows`, without the step bounds (:meth:`step_bounds` takes the rows)."""
         self.near = False
         self.active = self._no_pairs
         if not len(self.pairs):
             return None
-        caps = self.capsules
-        E = caps.ends
+        E = self.capsules.ends
         D = self._pair_diff @ (E[:, :3, 0] + E[:, :3, 1])
         cand = np.flatnonzero(np.square(D) @ self._ones3 < self._thresh2)
         if not len(cand):
@@ -101,15 +110,12 @@ class SelfCollisionBarrier:
             close = close[np.argsort(signed[close])[: self.max_rows]]
         ca = X[close, :, 0] + V[close, :, 0] * s[close, None]              # closest point on a
         n = diff[close] / np.maximum(dist[close], 1e-9)[:, None]
-        self.active = active = cand[close]
-        rows = np.concatenate([n, cross_rows(ca, n)], axis=1) @ caps.kin.data.J
-        rows *= self._pair_mask[active]
-        lows = self.margin - signed[close]
-        self._step_bounds(rows, lows)
-        return rows, lows
+        self.active = cand[close]
+        return normal_directions(ca, n), self._pair_mask[self.active], self.margin - signed[close]
 
-    def _step_bounds(self, rows: np.ndarray, lows: np.ndarray) -> None:
-        """Step bounds of the joints that move a capsule of a pair closer than ``step_distance``."""
+    def step_bounds(self, rows: np.ndarray, lows: np.ndarray) -> None:
+        """Step bounds of the joints that move a capsule of a pair closer than ``step_distance``, from the
+        pairs' rows (K, nv) and lower bounds (K,) (sets ``near``)."""
         if self.step <= 0.0:
             return
         near = np.flatnonzero(lows > self.margin - self.step_distance)

@@ -202,23 +202,46 @@ class DiffIK:
     def rows(self, clearance: np.ndarray | None = None, anchored: np.ndarray | None = None) -> Rows:
         """Ground and self-collision rows G dq >= l at the last kinematics, with the swing clearance
         (2,) m of the feet and whether their other foot is anchored (2,) (sets the barrier's step
-        bounds)."""
+        bounds). All rows are points' rows (``u' J_world`` on their joints' columns): their directions
+        and masks are stacked and multiplied by the world joint Jacobian once."""
         st = self.settings
         self.barrier.near = False
-        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
-        if st.ground:
-            blocks.append(self.ground.sole_rows(clearance, anchored))
-        if st.ground or st.self_collision:
-            self.capsules.update()
-            found = [self.ground.capsule_rows() if st.ground else None,
-                     self.barrier.rows() if st.self_collision else None]
-            blocks += [(b[0], b[1], None) for b in found if b is not None]
-        if not blocks:
+        if not (st.ground or st.self_collision):
             return self._no_rows
-        G = np.ascontiguousarray(np.concatenate([b[0] for b in blocks]))
-        lower = np.concatenate([b[1] for b in blocks])
-        soft = any(b[2] is not None for b in blocks)
-        hard = np.concatenate([b[1] if b[2] is None else b[2] for b in blocks]) if soft else None
+        dirs, masks, lowers = [], [], []
+        hard = None
+        extra = False
+        if st.ground:
+            U, z = self.ground.sole_points()
+            low, hard, extra = self.ground.sole_bounds(z, clearance, anchored)
+            dirs.append(U)
+            masks.append(self.ground.sole_mask)
+            lowers.append(low)
+        self.capsules.update()
+        found = [self.ground.capsule_points() if st.ground else None,
+                 self.barrier.points() if st.self_collision else None]
+        for f in found:
+            if f is not None:
+                dirs.append(f[0])
+                masks.append(f[1])
+                lowers.append(f[2])
+        if not dirs:
+            return self._no_rows
+        G = self.kin.rows_of(np.concatenate(dirs), np.concatenate(masks))
+        lower = np.concatenate(lowers)
+        if found[1] is not None:
+            self.barrier.step_bounds(G[len(G) - len(found[1][2]):], found[1][2])
+        if hard is not None:
+            hard = np.concatenate([hard, lower[len(hard):]])
+        if extra:                                               # the swing's own rows after the corners'
+            assert clearance is not None
+            C2 = len(lowers[0])
+            Gs, ls, hs = self.ground.with_swing_rows(G[:C2], lower[:C2], None if hard is None else hard[:C2], z,
+                                                     clearance, anchored)
+            hs = ls if hs is None else hs
+            G = np.concatenate([Gs, G[C2:]])
+            hard = np.concatenate([hs, lower[C2:]])
+            lower = np.concatenate([ls, lower[C2:]])
         return Rows(G, lower, hard)
 
     # -- steps ------------------------------------------------------------------------------------
