@@ -27,22 +27,29 @@ class CapsuleKinematics:
         self.kin = kin
         self.collision = col
         self.fids = kin.robot.frame_ids(col.frames)
-        self.H = np.zeros((len(col.frames), 4, 4))
-        shared = [(k, kin.frames.index(f)) for k, f in enumerate(col.frames) if f in kin.frames]
-        self._from_task = np.array([k for k, _ in shared], dtype=int)
-        self._task_of = np.array([m for _, m in shared], dtype=int)
-        fetch = [k for k in range(len(col.frames)) if k not in set(self._from_task)]
+        # placements [task frames..., the other capsule frames...]: each capsule frame's index into them
+        fetch = [k for k, f in enumerate(col.frames) if f not in kin.frames]
         self._se3 = [kin.data.oMf[self.fids[k]] for k in fetch]
-        self._fetch = np.array(fetch, dtype=int)
+        source = np.array([kin.frames.index(f) if f in kin.frames else kin.M + fetch.index(k)
+                           for k, f in enumerate(col.frames)], dtype=int)
+        self._frame_source = source
+        self._prim_source = source[col.prim_frame]
         P = len(col.primitives)
         self._ends_local = np.concatenate([np.stack([col.a_local, col.b_local], axis=2), np.ones((P, 1, 2))], axis=1)
         self.ends = np.zeros((P, 4, 2))
         self.prim_mask = kin.support_mask([self.fids[k] for k in col.prim_frame])
+        self._all = np.zeros((kin.M + len(fetch), 4, 4))
+
+    @property
+    def H(self) -> np.ndarray:
+        """(F, 4, 4) world placements of the collision frames ``collision.frames`` at the last :meth:`update`."""
+        return self._all[self._frame_source]
 
     def update(self) -> np.ndarray:
         """Capsule placements and end points at the last :meth:`TaskKinematics.update`; returns ``ends``."""
-        Hc = self.H
-        Hc[self._from_task] = self.kin.Hm[self._task_of]
-        Hc[self._fetch] = [x.homogeneous for x in self._se3]
-        self.ends = np.matmul(Hc[self.collision.prim_frame], self._ends_local)
+        H = self._all
+        M = self.kin.M
+        H[:M] = self.kin.Hm
+        H[M:] = [x.homogeneous for x in self._se3]
+        self.ends = np.matmul(H[self._prim_source], self._ends_local)
         return self.ends

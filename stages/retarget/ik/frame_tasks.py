@@ -11,8 +11,9 @@ with J_p, J_r the linear and angular rows of the world-aligned frame Jacobian.
 from __future__ import annotations
 
 import numpy as np
+import pinocchio as pin
 
-from stages.retarget.ik.kinematics import TaskKinematics, log3
+from stages.retarget.ik.kinematics import TaskKinematics
 from stages.retarget.ik.settings import FrameTargets
 
 
@@ -43,7 +44,8 @@ class FrameTasks:
         ep = self._err[:M3].reshape(self.M, 3)
         np.subtract(tg.pos, kin.Hm[:, :3, 3], out=ep)
         er = self._err[M3:].reshape(len(ri), 3)
-        er[:] = log3(tg.rot[ri] @ np.swapaxes(kin.Hm[ri, :3, :3], 1, 2))
+        if len(ri):
+            er[:] = [pin.log3(r) for r in np.matmul(tg.rot[ri], kin.Hm[ri, :3, :3].transpose(0, 2, 1))]
         return ep, er
 
     def fill_jacobian(self, kin: TaskKinematics, tg: FrameTargets) -> None:

@@ -163,8 +163,8 @@ class DiffIK:
 
     def _frame_terms(self, q_prev: np.ndarray | None, dt: float) -> None:
         """The regularisers' joint gradient in linear form, c qj - o (posture, low acceleration from
-        ``q_prev``, the reseed attraction), and the velocity budget v_max dt (rad): constant over the
-        steps of one frame."""
+        ``q_prev``, the reseed attraction), and the velocity limit's window of joint positions: constant
+        over the steps of one frame."""
         c, o = self.posture.gradient_terms()
         c, o = c.copy(), o.copy()
         if q_prev is not None:
@@ -172,7 +172,7 @@ class DiffIK:
                 ca, oa = self.low_acceleration.gradient_terms(q_prev[7:])
                 c += ca
                 o += oa
-            self._vdt = self.velocity_limit.vmax * dt
+            self._window = self.velocity_limit.window(q_prev[7:], dt)
         if self.attraction.active:
             ct, ot = self.attraction.gradient_terms()
             c += ct
@@ -191,7 +191,7 @@ class DiffIK:
         lo, hi = self.qp.joint_lower, self.qp.joint_upper
         self.config_limit.bounds_into(qj, lo, hi)
         if q_prev is not None:
-            self.velocity_limit.narrow_budget(lo, hi, qj - q_prev[7:], self._vdt)
+            self.velocity_limit.narrow_window(lo, hi, qj, self._window)
         self.barrier.narrow(lo, hi)
         dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard)
         if status > self.status:
