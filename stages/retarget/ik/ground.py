@@ -103,13 +103,13 @@ class GroundRows:
         """Directions (K, 6), masks (K, nv) and lower bounds (K,) of the rows of the capsules' end points
         lower than ``activation`` (None when there are none); needs :meth:`CapsuleKinematics.update` first."""
         E = self.capsules.ends
-        low = E[:, 2] - self._radius_all                                     # (P, 2) lowest surface z
-        i, e = np.nonzero(low < self.activation)
+        depth = self._radius_all - E[:, 2]                                   # (P, 2) minus the lowest surface z
+        i, e = np.nonzero(depth > -self.activation)
         if not len(i):
             self.active = self._no_active
             return None
         self.active = (i, e)
-        return height_directions(E[i, :3, e]), self.capsules.prim_mask[i], -low[i, e]
+        return height_directions(E[i, :3, e]), self.capsules.prim_mask[i], depth[i, e]
 
     def capsule_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows of the capsules' end points lower than ``activation`` (None when there are none);

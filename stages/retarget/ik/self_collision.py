@@ -121,8 +121,8 @@ class SelfCollisionBarrier:
         near = np.flatnonzero(lows > self.margin - self.step_distance)
         if len(near):
             moving = np.abs(rows[near, 6:]).max(axis=0) > 1e-9
-            self.step_lo[:] = np.where(moving, -self.step, -INF)
             self.step_hi[:] = np.where(moving, self.step, INF)
+            np.negative(self.step_hi, out=self.step_lo)
             self.near = True
 
     def narrow(self, lo: np.ndarray, hi: np.ndarray) -> None:

@@ -160,10 +160,13 @@ class SwingBarrier:
         if not self.clearance_rows:
             return None
         c = np.asarray(clearance, dtype=np.float64)[:, None]
-        swing = c > 0.0
-        if anchored is not None:
-            swing &= ~np.asarray(anchored, dtype=bool)[:, None]
-        near = swing & (z < c + self.activation)                   # corners higher than this need no bound
+        # corners lower than c + activation of a swing foot (c > 0, not anchored); higher ones need no bound
+        below = np.full((2, 1), -np.inf)
+        for s in (0, 1):
+            cs = float(c[s, 0])
+            if cs > 0.0 and not (anchored is not None and anchored[s]):
+                below[s, 0] = cs + self.activation
+        near = z < below
         if not near.any():
             return None
         floor = -z
