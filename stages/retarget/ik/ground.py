@@ -104,7 +104,7 @@ class GroundRows:
         lower than ``activation`` (None when there are none); needs :meth:`CapsuleKinematics.update` first."""
         E = self.capsules.ends
         depth = self._radius_all - E[:, 2]                                   # (P, 2) minus the lowest surface z
-        i, e = np.nonzero(depth > -self.activation)
+        i, e = (depth > -self.activation).nonzero()
         if not len(i):
             self.active = self._no_active
             return None

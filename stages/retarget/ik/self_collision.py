@@ -88,7 +88,7 @@ class SelfCollisionBarrier:
             return None
         E = self.capsules.ends
         D = self._pair_diff @ (E[:, :3, 0] + E[:, :3, 1])
-        cand = np.flatnonzero(np.square(D) @ self._ones3 < self._thresh2)
+        cand = (np.square(D) @ self._ones3 < self._thresh2).nonzero()[0]        # (array methods: no wrappers)
         if not len(cand):
             return None
         K = len(cand)
@@ -103,7 +103,7 @@ class SelfCollisionBarrier:
         diff = np.matmul(V, w)[:, :, 0]                                    # closest b - closest a
         dist = np.sqrt(np.square(diff) @ self._ones3)
         signed = dist - self.pair_radius[cand]
-        close = np.flatnonzero(signed < self.activation)
+        close = (signed < self.activation).nonzero()[0]
         if not len(close):
             return None
         if len(close) > self.max_rows:
@@ -118,7 +118,7 @@ class SelfCollisionBarrier:
         pairs' rows (K, nv) and lower bounds (K,) (sets ``near``)."""
         if self.step <= 0.0:
             return
-        near = np.flatnonzero(lows > self.margin - self.step_distance)
+        near = (lows > self.margin - self.step_distance).nonzero()[0]
         if len(near):
             moving = np.abs(rows[near, 6:]).max(axis=0) > 1e-9
             self.step_hi[:] = np.where(moving, self.step, INF)

@@ -282,7 +282,7 @@ class DiffIK:
             dq = self._solve(H, q, q_prev, rows)
             q = self.integrate(q, dq)
             for _ in range(st.chord_steps):
-                if np.abs(dq[6:]).max() < st.chord_threshold:
+                if np.maximum.reduce(np.abs(dq[6:])) < st.chord_threshold:
                     break                                       # small step: linearisation error negligible
                 rows = rows.moved(dq)
                 self.kin.placements(q)
