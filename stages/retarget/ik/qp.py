@@ -70,14 +70,15 @@ class QPSolver:
         self.nv = nv
         self.free = free
         self.fallbacks = 0
+        self.joint_lower: np.ndarray = np.zeros(nv - free)
+        self.joint_upper: np.ndarray = np.zeros(nv - free)
         self._grow(max_rows)
 
     def _grow(self, rows: int) -> None:
         """Bound buffers [free-flyer, joints, rows] for up to ``rows`` rows (the joint bounds kept)."""
         nv, free = self.nv, self.free
         lower, upper = np.full(nv + rows, -INF), np.full(nv + rows, INF)
-        if hasattr(self, "joint_lower"):
-            lower[free:nv], upper[free:nv] = self.joint_lower, self.joint_upper
+        lower[free:nv], upper[free:nv] = self.joint_lower, self.joint_upper
         self._lower, self._upper = lower, upper
         self._sense = np.zeros(nv + rows, dtype=np.int32)
         self.joint_lower, self.joint_upper = lower[free:nv], upper[free:nv]
