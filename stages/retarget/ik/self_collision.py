@@ -108,10 +108,11 @@ class SelfCollisionBarrier:
             return None
         if len(close) > self.max_rows:
             close = close[np.argsort(signed[close])[: self.max_rows]]
-        ca = X[close, :, 0] + V[close, :, 0] * s[close, None]              # closest point on a
-        n = diff[close] / np.maximum(dist[close], 1e-9)[:, None]
+        # normal, closest point on a and bound of every candidate, then the close ones in one gather
+        Y = np.concatenate([diff / np.maximum(dist, 1e-9)[:, None], X[:, :, 0] + V[:, :, 0] * s[:, None],
+                            (self.margin - signed)[:, None]], axis=1)[close]
         self.active = cand[close]
-        return normal_directions(ca, n), self._pair_mask[self.active], self.margin - signed[close]
+        return normal_directions(Y[:, 3:6], Y[:, :3]), self._pair_mask[self.active], Y[:, 6]
 
     def step_bounds(self, rows: np.ndarray, lows: np.ndarray) -> None:
         """Step bounds of the joints that move a capsule of a pair closer than ``step_distance``, from the
