@@ -28,7 +28,8 @@ class FrameTasks:
         ri = self.rot_idx
         self._jacobian_rows = np.concatenate([(6 * np.arange(M)[:, None] + np.arange(3)).ravel(),
                                               (6 * ri[:, None] + 3 + np.arange(3)).ravel()])
-        self._err = np.zeros(self.rows)                 # errors of :meth:`errors` (positions, then rotations)
+        err = np.zeros(self.rows)                        # errors of :meth:`errors` (positions, then rotations)
+        self._ep, self._er = err[: 3 * M].reshape(M, 3), err[3 * M:].reshape(len(ri), 3)
 
     def bind(self, A: np.ndarray, b: np.ndarray) -> None:
         """The task's row block of the stack: A (rows, nv), b (rows,) views."""
@@ -39,11 +40,8 @@ class FrameTasks:
     def errors(self, kin: TaskKinematics, tg: FrameTargets) -> tuple[np.ndarray, np.ndarray]:
         """Position (M, 3) m and rotation (R, 3) rad errors, world frame, at the last placements (views of
         one buffer, valid until the next call)."""
-        ri = self.rot_idx
-        M3 = 3 * self.M
-        ep = self._err[:M3].reshape(self.M, 3)
+        ri, ep, er = self.rot_idx, self._ep, self._er
         np.subtract(tg.pos, kin.Hm[:, :3, 3], out=ep)
-        er = self._err[M3:].reshape(len(ri), 3)
         if len(ri):
             er[:] = [pin.log3(r) for r in np.matmul(tg.rot[ri], kin.Hm[ri, :3, :3].transpose(0, 2, 1))]
         return ep, er
