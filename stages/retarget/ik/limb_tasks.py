@@ -32,8 +32,9 @@ class LimbTasks:
         self.rows = 3 * self.L
         self.current_w = np.full(self.L, self.weight)            # weights of the frame being solved
         # rows of the (M * 6, nv) stacked frame Jacobians: linear rows of each limb's child and parent
-        self._child_rows = (6 * self._c[:, None] + np.arange(3)).ravel()
-        self._parent_rows = (6 * self._p[:, None] + np.arange(3)).ravel()
+        self._limb_rows = np.concatenate([(6 * self._c[:, None] + np.arange(3)).ravel(),
+                                          (6 * self._p[:, None] + np.arange(3)).ravel()])
+        self._limb_frames = np.concatenate([self._c, self._p])
 
     def bind(self, A: np.ndarray, b: np.ndarray) -> None:
         """The task's row block of the stack: A (rows, nv), b (rows,) views."""
@@ -49,14 +50,15 @@ class LimbTasks:
     def errors(self, ep: np.ndarray) -> np.ndarray:
         """(L, 3) limb vector errors (target child - parent minus current child - parent), m, world,
         from the frame tasks' position errors ep (M, 3)."""
-        return ep[self._c] - ep[self._p]
+        both = ep[self._limb_frames]
+        return both[: self.L] - both[self.L:]
 
     def fill_jacobian(self, kin: TaskKinematics, tg: FrameTargets) -> None:
         """Weighted Jacobian rows at the last :meth:`TaskKinematics.update`; sets ``current_w``."""
         if self.L:
             self.current_w = self.weights(tg)
-            J = kin.J.reshape(-1, kin.nv)
-            np.subtract(J[self._child_rows], J[self._parent_rows], out=self._A)
+            both = kin.J.reshape(-1, kin.nv)[self._limb_rows]          # child rows, then parent rows
+            np.subtract(both[: self.rows], both[self.rows:], out=self._A)
             self._A *= self.current_w.repeat(3)[:, None]
 
     def fill_error(self, ep: np.ndarray) -> None:

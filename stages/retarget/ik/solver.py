@@ -99,6 +99,8 @@ class DiffIK:
         self.H_base = self.damping.hessian(self.nv)
         self.posture.add_hessian(self.H_base)
         self.low_acceleration.add_hessian(self.H_base)
+        self._posture_terms = self.posture.gradient_terms()
+        self._posture_acc_c = self._posture_terms[0] + self.low_acceleration.w2      # with the low acceleration
         self.config_limit = ConfigurationLimit(robot.lower, robot.upper, st.config_limit_gain)
         self.velocity_limit = VelocityLimit(np.asarray(robot.velocity_limit, dtype=np.float64)
                                             * st.velocity_limit_scale)
@@ -165,18 +167,15 @@ class DiffIK:
         """The regularisers' joint gradient in linear form, c qj - o (posture, low acceleration from
         ``q_prev``, the reseed attraction), and the velocity limit's window of joint positions: constant
         over the steps of one frame."""
-        c, o = self.posture.gradient_terms()
-        c, o = c.copy(), o.copy()
+        c, o = self._posture_terms
         if q_prev is not None:
             if self.low_acceleration.w2 > 0.0:
                 ca, oa = self.low_acceleration.gradient_terms(q_prev[7:])
-                c += ca
-                o += oa
+                c, o = self._posture_acc_c, o + oa
             self._window = self.velocity_limit.window(q_prev[7:], dt)
         if self.attraction.active:
             ct, ot = self.attraction.gradient_terms()
-            c += ct
-            o += ot
+            c, o = c + ct, o + ot
         self._grad_c, self._grad_o = c, o
 
     def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, rows: Rows) -> np.ndarray:
