@@ -9,14 +9,20 @@ its own module:
 * bounds: :mod:`.limits` (configuration, velocity), the barrier's step bounds;
 * rows G dq >= l: :mod:`.ground`, :mod:`.self_collision`.
 
-Frame Jacobians come from one ``computeJointJacobians``; errors are world-frame position
-differences and rotation logs; daqp is called directly: pink's per-task Python overhead is what
-limits its throughput, not the QP. One full step per frame (warm start from the previous frame) is
-followed by a cheap chord step (errors re-evaluated, same Jacobians and rows).
+Every Jacobian comes from one ``computeJointJacobians`` (the world joint Jacobian, see
+:mod:`.kinematics`): the task frames' by one batched product, every constraint row (sole corners,
+low capsule ends, capsule pairs) as a point direction ``[n, p x n]`` and a support mask, all rows
+stacked and multiplied by it once. Errors are world-frame position differences and rotation logs;
+daqp is called directly: pink's per-task Python overhead is what limits its throughput, not the QP.
+One full step per frame (warm start from the previous frame) is followed by a cheap chord step
+(errors re-evaluated, same Jacobians and rows).
 
-Cost per frame on G1 (LAFAN1 dance/walk, this machine, ~400 us in all): joint Jacobians and task
-placements ~20 us; ground and self-collision rows ~90 us; sole rows ~15 us; each daqp solve
-~45 us; the rest is task errors (rotation logs) and the chord step.
+What a frame costs is the fixed cost of its ~150 small numpy and ~35 pinocchio calls, not their
+arithmetic (G1, LAFAN1 dance/walk, ~300 us of CPU per frame on a quiet machine): the two daqp solves
+~40 us; the self-collision barrier ~40 us; task errors (rotation logs) ~25 us for the two steps;
+kinematics, capsule placements and the other rows ~60 us; the Hessian, gradients and bounds ~50 us.
+Terms that are constant over a frame (regulariser gradients in linear form, the velocity window) are
+set up once per frame, bounds are written into the QP's buffers in place.
 
 Units: metres, radians, seconds; world Z-up; root quaternion in ``q`` x y z w (pinocchio).
 """
