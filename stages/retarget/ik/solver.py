@@ -184,10 +184,11 @@ class DiffIK:
             c, o = c + ct, o + ot
         self._grad_c, self._grad_o = c, o
 
-    def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, rows: Rows) -> np.ndarray:
+    def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, rows: Rows,
+               same: bool = False) -> np.ndarray:
         """dq (nv,) of the QP with Hessian H at ``q``: gradient from the stack and the regularisers
         (:meth:`_frame_terms` first), joint bounds from the limits and the barrier's step bounds, the
-        constraint rows."""
+        constraint rows (``same``: H and the rows' G are those of the previous solve)."""
         f = self.stack.gradient()
         qj = q[7:]
         g = self._grad_c * qj
@@ -198,7 +199,7 @@ class DiffIK:
         if q_prev is not None:
             self.velocity_limit.narrow_window(lo, hi, qj, self._window)
         self.barrier.narrow(lo, hi)
-        dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard)
+        dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard, same)
         if status > self.status:
             self.status = status
         return dq
@@ -292,7 +293,7 @@ class DiffIK:
                 rows = rows.moved(dq)
                 self.kin.placements(q)
                 self._fill_errors(tg)
-                dq = self._solve(H, q, q_prev, rows)
+                dq = self._solve(H, q, q_prev, rows, same=True)
                 q = self.integrate(q, dq)
         self.low_acceleration.last_step = q[7:] - q_prev[7:]
         self.attraction.tick()
