@@ -51,7 +51,7 @@ def test_a_solve_with_the_same_matrices_reuses_them_and_matches_a_fresh_one():
     G = rng.normal(size=(5, n))
     solver, fresh = QPSolver(n, free=2, max_rows=5), QPSolver(n, free=2, max_rows=5)
     lo, hi = np.full(n - 2, -0.3), np.full(n - 2, 0.3)
-    x0, status = solver.solve(H, rng.normal(size=n), G, rng.normal(size=5) - 1.0, lo, hi)
+    x0, status = solver.solve(H, rng.normal(size=n), G, rng.normal(size=5) - 1.0, lo, hi, keep=True)
     assert status == QPStatus.OK
     for _ in range(5):
         f, g = rng.normal(size=n), rng.normal(size=5) - 1.0
@@ -61,7 +61,7 @@ def test_a_solve_with_the_same_matrices_reuses_them_and_matches_a_fresh_one():
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
     # contradictory bounds on the same rows: x.G0 >= 1 and -x.G0 >= 0 (rows 0 and 1 made opposite)
     G2 = np.vstack([G[0], -G[0], G[2:]])
-    solver.solve(H, rng.normal(size=n), G2, np.full(5, -10.0), lo, hi)
+    solver.solve(H, rng.normal(size=n), G2, np.full(5, -10.0), lo, hi, keep=True)
     x, status = solver.solve(H, np.zeros(n), G2, np.array([1.0, 0.0, -10.0, -10.0, -10.0]), lo, hi, same=True)
     assert status == QPStatus.ROWS_DROPPED
 

@@ -89,7 +89,8 @@ class QPSolver:
         self.joint_lower, self.joint_upper = lower[free:nv], upper[free:nv]
 
     def solve(self, H: np.ndarray, f: np.ndarray, G: np.ndarray, g_lower: np.ndarray, lower: np.ndarray,
-              upper: np.ndarray, g_hard: np.ndarray | None = None, same: bool = False) -> tuple[np.ndarray, QPStatus]:
+              upper: np.ndarray, g_hard: np.ndarray | None = None, same: bool = False,
+              keep: bool = False) -> tuple[np.ndarray, QPStatus]:
         """dq (nv,) minimising 1/2 dq'H dq + f'dq s.t. lower <= dq[free:] <= upper and G dq >= g_lower.
 
         Args:
@@ -99,8 +100,10 @@ class QPSolver:
                 and :attr:`joint_upper` themselves, filled in place (no copy).
             g_hard: (R,) the row bounds without the soft rows (-INF where a row is soft only),
                 tried when ``g_lower`` is infeasible; None: no soft rows.
-            same: H and G are the (unchanged) arrays of the previous solve: when that one succeeded
-                with its rows, daqp's factorisation of them is reused.
+            same: H and G are the (unchanged) arrays of the previous solve: when that one was made with
+                ``keep`` and succeeded with its rows, daqp's factorisation of them is reused.
+            keep: keep this solve's factorisation for a next one with ``same`` (a setup that costs a
+                third more than a one-off solve).
         """
         nv, R = self.nv, len(g_lower)
         if nv + R > len(self._lower):
@@ -114,9 +117,12 @@ class QPSolver:
         held = self._held
         if same and held is not None and held[0] is H and held[1] is G:
             x, flag = self._daqp_again(self._model, f, bupper, blower, sense)
+            if flag < 1:
+                self._held = None
         else:
-            x, flag = self._daqp(H, f, G, bupper, blower, sense, self._model if R else None)
-            self._held = (H, G) if R and flag >= 1 else None
+            keep = keep and R > 0
+            x, flag = self._daqp(H, f, G, bupper, blower, sense, self._model if keep else None)
+            self._held = (H, G) if keep and flag >= 1 else None
         if flag >= 1:
             return x, QPStatus.OK
         if g_hard is not None:

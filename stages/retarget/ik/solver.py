@@ -185,10 +185,11 @@ class DiffIK:
         self._grad_c, self._grad_o = c, o
 
     def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, rows: Rows,
-               same: bool = False) -> np.ndarray:
+               same: bool = False, keep: bool = False) -> np.ndarray:
         """dq (nv,) of the QP with Hessian H at ``q``: gradient from the stack and the regularisers
         (:meth:`_frame_terms` first), joint bounds from the limits and the barrier's step bounds, the
-        constraint rows (``same``: H and the rows' G are those of the previous solve)."""
+        constraint rows (``same``: H and the rows' G are those of the previous solve, made with
+        ``keep``; see :meth:`QPSolver.solve`)."""
         f = self.stack.gradient()
         qj = q[7:]
         g = self._grad_c * qj
@@ -199,7 +200,7 @@ class DiffIK:
         if q_prev is not None:
             self.velocity_limit.narrow_window(lo, hi, qj, self._window)
         self.barrier.narrow(lo, hi)
-        dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard, same)
+        dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard, same, keep)
         if status > self.status:
             self.status = status
         return dq
@@ -285,7 +286,7 @@ class DiffIK:
             self.kin.update(q)
             rows = self.rows(tg.foot_clearance, tg.foot_anchored)
             H = self._hessian(tg)
-            dq = self._solve(H, q, q_prev, rows)
+            dq = self._solve(H, q, q_prev, rows, keep=st.chord_steps > 0)
             q = self.integrate(q, dq)
             for _ in range(st.chord_steps):
                 if np.maximum.reduce(np.abs(dq[6:])) < st.chord_threshold:
