@@ -18,11 +18,12 @@ One full step per frame (warm start from the previous frame) is followed by a ch
 (errors re-evaluated, same Jacobians and rows).
 
 What a frame costs is the fixed cost of its ~150 small numpy and ~35 pinocchio calls, not their
-arithmetic (G1, LAFAN1 dance/walk, ~300 us of CPU per frame on a quiet machine): the two daqp solves
-~40 us; the self-collision barrier ~40 us; task errors (rotation logs) ~25 us for the two steps;
-kinematics, capsule placements and the other rows ~60 us; the Hessian, gradients and bounds ~50 us.
-Terms that are constant over a frame (regulariser gradients in linear form, the velocity window) are
-set up once per frame, bounds are written into the QP's buffers in place.
+arithmetic. Shares of the IK loop (G1, LAFAN1 walk4, cProfile): the self-collision barrier ~15 %; the
+other rows (soles, low capsules, capsule placements, step bounds) ~18 %; the daqp solves ~14 % (the
+chord step reuses the full step's factorisation, :class:`~stages.retarget.ik.qp.QPSolver`); the
+Hessian and task rows ~14 %; kinematics ~9 %; task errors (rotation logs) ~8 %; gradients and bounds
+~8 %; the reseed checks ~5 %. Terms that are constant over a frame (regulariser gradients in linear
+form, the velocity window) are set up once per frame; bounds are written into the QP's buffers.
 
 Units: metres, radians, seconds; world Z-up; root quaternion in ``q`` x y z w (pinocchio).
 """
