@@ -22,8 +22,6 @@ import pinocchio as pin
 
 from core.robot import Robot
 
-LWA = pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
-
 _NEG_SKEW = np.zeros((3, 9))
 """o (3,) @ _NEG_SKEW = -[o]x (3, 3) row-major (-[o]x v = v x o)."""
 for _row, _col, _axis, _sign in ((0, 1, 2, 1.0), (0, 2, 1, -1.0), (1, 0, 2, -1.0), (1, 2, 0, 1.0),
@@ -60,15 +58,6 @@ def log3(R: np.ndarray) -> np.ndarray:
     """Rotation vectors (N, 3) of rotation matrices (N, 3, 3) (pinocchio's log3, one call each:
     cheaper than a vectorised numpy version at the handful of rotations per frame)."""
     return np.array([pin.log3(r) for r in R]).reshape(-1, 3)
-
-
-def cross_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cross products of (K, 3) arrays (cheaper than np.cross for small K)."""
-    out = np.empty_like(a)
-    out[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
-    out[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
-    out[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-    return out
 
 
 class TaskKinematics:
