@@ -41,6 +41,31 @@ def test_qp_solves_bounds_and_rows_by_hand():
     np.testing.assert_allclose(x, [1.5, 2.5, 0.5, 1.0], atol=1e-9)
 
 
+def test_a_solve_with_the_same_matrices_reuses_them_and_matches_a_fresh_one():
+    """The chord step's solve (``same=True``: H and G unchanged, new f and bounds) gives the minimiser a fresh
+    solver gives; rows it makes infeasible still fall back to the bounds-only solution."""
+    rng = np.random.default_rng(3)
+    n = 8
+    B = rng.normal(size=(n, n))
+    H = B @ B.T + n * np.eye(n)
+    G = rng.normal(size=(5, n))
+    solver, fresh = QPSolver(n, free=2, max_rows=5), QPSolver(n, free=2, max_rows=5)
+    lo, hi = np.full(n - 2, -0.3), np.full(n - 2, 0.3)
+    x0, status = solver.solve(H, rng.normal(size=n), G, rng.normal(size=5) - 1.0, lo, hi, keep=True)
+    assert status == QPStatus.OK
+    for _ in range(5):
+        f, g = rng.normal(size=n), rng.normal(size=5) - 1.0
+        x, status = solver.solve(H, f, G, g, lo, hi, same=True)
+        y, status_fresh = fresh.solve(H, f, G, g, lo, hi)
+        assert status == status_fresh == QPStatus.OK
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
+    # contradictory bounds on the same rows: x.G0 >= 1 and -x.G0 >= 0 (rows 0 and 1 made opposite)
+    G2 = np.vstack([G[0], -G[0], G[2:]])
+    solver.solve(H, rng.normal(size=n), G2, np.full(5, -10.0), lo, hi, keep=True)
+    x, status = solver.solve(H, np.zeros(n), G2, np.array([1.0, 0.0, -10.0, -10.0, -10.0]), lo, hi, same=True)
+    assert status == QPStatus.ROWS_DROPPED
+
+
 def test_infeasible_rows_are_dropped_and_reported():
     """Rows x_0 >= 1 and -x_0 >= 0 contradict each other: the bounds-only solution comes back, marked."""
     solver = QPSolver(3, free=1, max_rows=2)
@@ -68,8 +93,8 @@ def test_infeasible_steps_reach_the_metrics_and_the_filter(g1, monkeypatch):
     assert clean.metrics["ik_infeasible_frames"] == 0.0 and not clean.ik_infeasible.any()
     real = qp.QPSolver._daqp
 
-    def rows_infeasible(H, f, G, upper, lower, sense):
-        x, flag = real(H, f, G, upper, lower, sense)
+    def rows_infeasible(H, f, G, upper, lower, sense, model=None):
+        x, flag = real(H, f, G, upper, lower, sense, model)
         return (x, -1) if G.shape[0] else (x, flag)
 
     monkeypatch.setattr(qp.QPSolver, "_daqp", staticmethod(rows_infeasible))
@@ -88,7 +113,7 @@ def test_infeasible_steps_reach_the_metrics_and_the_filter(g1, monkeypatch):
         "ik_infeasible"].failed
     assert not {r.code: r for r in run_checks(dataclasses.replace(clean, ik_infeasible=None), body, fs)}[
         "ik_infeasible"].failed
-    monkeypatch.setattr(qp.QPSolver, "_daqp", staticmethod(lambda H, f, G, u, lo, s: (np.zeros(len(f)), -1)))
+    monkeypatch.setattr(qp.QPSolver, "_daqp", staticmethod(lambda H, f, G, u, lo, s, model=None: (np.zeros(len(f)), -1)))
     stuck = retarget_motion(human, g1)
     assert stuck.metrics["ik_no_step_frames"] == 30.0          # every frame (the first: its polishing steps)
     assert np.all(stuck.dof_pos == stuck.dof_pos[0])           # zero steps, but counted

@@ -37,6 +37,24 @@ def test_configuration_and_velocity_limits_by_hand():
     np.testing.assert_array_equal(q, [1.0, -1.0])
 
 
+def test_limits_in_place_forms_match_the_definitions():
+    """What the solver calls per step (pre-scaled position limits, the frame's velocity window) gives the
+    bounds of ``bounds`` and ``narrow`` to round-off."""
+    rng = np.random.default_rng(20)
+    lower, upper = -rng.uniform(0.5, 2.0, 6), rng.uniform(0.5, 2.0, 6)
+    lim, vel = ConfigurationLimit(lower, upper, gain=0.3), VelocityLimit(rng.uniform(1.0, 5.0, 6))
+    q_prev = rng.uniform(-0.4, 0.4, 6)
+    qj = q_prev + rng.normal(scale=0.1, size=6)
+    lo, hi = lim.bounds(qj)
+    vel.narrow(lo, hi, qj - q_prev, 1.0 / 30.0)
+    lo2, hi2 = np.empty(6), np.empty(6)
+    lim.bounds_into(qj, lo2, hi2)
+    vel.narrow_window(lo2, hi2, qj, vel.window(q_prev, 1.0 / 30.0))
+    np.testing.assert_allclose(lo2, lo, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(hi2, hi, rtol=0, atol=1e-15)
+    assert np.any(hi < 0.3 * (upper - qj) - 1e-3)                   # the velocity window narrowed some bound
+
+
 def test_closest_segment_parameters_beat_a_dense_search():
     """The one closest-point routine: its distance is the minimum of a dense grid over both segments
     (within the grid's resolution) for random, point and parallel segments."""
@@ -151,3 +169,36 @@ def test_barrier_bounds_the_steps_of_joints_moving_a_near_pair(g1):
     lo2, hi2 = np.full(ik.nv - 6, -5.0), np.full(ik.nv - 6, 5.0)
     ik.barrier.narrow(lo2, hi2)
     assert np.all(hi2 == 5.0)
+
+
+@pytest.mark.parametrize("pitch_rows", [False, True])
+def test_stacked_rows_are_the_modules_rows(g1, pitch_rows):
+    """``DiffIK.rows`` stacks every point's direction and mask and multiplies by the world Jacobian once: the
+    same rows, bounds and step bounds as the sole, capsule-ground and barrier modules each give alone (a
+    low robot with close pairs and a swing foot near its clearance; with pitch rows the swing's own rows
+    follow the corners')."""
+    rng = np.random.default_rng(26)
+    ik = make_ik(g1, SolverSettings(ground_activation=0.6, swing_pitch_rows=pitch_rows, collision_step_distance=1.0))
+    for _ in range(200):
+        q = random_q(g1, rng, spread=1.2, height=0.55)
+        ik.kin.update(q)
+        ik.capsules.update()
+        if ik.barrier.rows() is not None and ik.ground.capsule_rows() is not None:
+            break
+    else:
+        raise AssertionError("no random pose with close pairs and low capsules")
+    ik.kin.update(q)
+    Hf = ik.kin.Hm[ik.ground.foot_index]
+    z = (np.einsum("sij,scj->sci", Hf[:, :3, :3], ik.ground.sole_corners) + Hf[:, None, :3, 3])[..., 2]
+    clearance = np.array([max(z[0].min(), 0.0) + 0.01, 0.0])
+    stacked = ik.rows(clearance, np.zeros(2, dtype=bool))
+    near, step_hi = ik.barrier.near, ik.barrier.step_hi.copy()
+    G_s, low_s, hard_s = ik.ground.sole_rows(clearance, np.zeros(2, dtype=bool))
+    ik.capsules.update()
+    G_c, low_c = ik.ground.capsule_rows()
+    G_b, low_b = ik.barrier.rows()
+    np.testing.assert_allclose(stacked.G, np.concatenate([G_s, G_c, G_b]), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(stacked.lower, np.concatenate([low_s, low_c, low_b]))
+    assert hard_s is not None and len(G_s) == 2 * ik.sole_corners.shape[1] + (1 if pitch_rows else 0)
+    np.testing.assert_array_equal(stacked.hard, np.concatenate([hard_s, low_c, low_b]))
+    assert near == ik.barrier.near and np.array_equal(step_hi, ik.barrier.step_hi)

@@ -136,6 +136,26 @@ def test_low_acceleration_pulls_towards_the_last_step():
     np.testing.assert_array_equal(g, 1.0)
 
 
+def test_regulariser_gradients_in_linear_form_match_their_definitions(g1):
+    """The solver adds c qj - o once per step (``gradient_terms``, set up once per frame): the same gradient
+    as ``add_gradient`` of the posture, low-acceleration and attraction terms."""
+    rng = np.random.default_rng(14)
+    D = g1.num_dofs
+    qj, q_prev = rng.normal(size=D), rng.normal(size=D)
+    posture = PostureTask(g1.default_pose, rng.uniform(0.0, 1.0, D))
+    low = LowAccelerationTask(D, 0.3)
+    low.last_step = rng.normal(scale=0.1, size=D)
+    attraction = Attraction(D)
+    attraction.start(rng.normal(size=D), 1.5, frames=3)
+    for term, args, linear in ((posture, (qj,), posture.gradient_terms()),
+                               (low, (qj - q_prev,), low.gradient_terms(q_prev)),
+                               (attraction, (qj,), attraction.gradient_terms())):
+        f = np.zeros(D)
+        term.add_gradient(f, *args)
+        c, o = linear
+        np.testing.assert_allclose(c * qj - o, f, rtol=1e-12, atol=1e-12)
+
+
 def test_damping_adds_tikhonov_and_levenberg_marquardt():
     d = Damping(1e-3, 0.5)
     H = d.hessian(4)

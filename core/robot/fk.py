@@ -49,6 +49,7 @@ class BatchFK:
     frame_joint: dict[int, int]
     frame_rot: dict[int, np.ndarray]
     frame_pos: dict[int, np.ndarray]
+    frame_at_joint: frozenset[int] = frozenset()   # frames placed at their joint (identity): no product needed
 
     def frames(self, qs: np.ndarray, frame_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """World poses of frames over a batch.
@@ -87,6 +88,9 @@ class BatchFK:
             if j == 0:
                 out_rot[:, k] = self.frame_rot[fid]
                 out_pos[:, k] = self.frame_pos[fid]
+            elif fid in self.frame_at_joint:                            # r I = r and p + r 0 = p exactly
+                out_rot[:, k] = rot[j]
+                out_pos[:, k] = pos[j]
             else:
                 out_rot[:, k] = _times_fixed(rot[j], self.frame_rot[fid])
                 out_pos[:, k] = pos[j] + _times_fixed(rot[j], self.frame_pos[fid])
@@ -111,6 +115,8 @@ def build_batch_fk(model: pin.Model) -> BatchFK:
         frame_joint={i: int(f.parentJoint) for i, f in enumerate(model.frames)},
         frame_rot={i: np.array(f.placement.rotation) for i, f in enumerate(model.frames)},
         frame_pos={i: np.array(f.placement.translation) for i, f in enumerate(model.frames)},
+        frame_at_joint=frozenset(i for i, f in enumerate(model.frames)
+                                 if np.array_equal(f.placement.rotation, np.eye(3)) and not np.any(f.placement.translation)),
     )
 
 

@@ -185,7 +185,13 @@ def self_penetration(col: CollisionModel, frame_pos: np.ndarray, frame_rot: np.n
     d = centre[:, j] - centre[:, i]
     t, p = np.nonzero(np.einsum("tpk,tpk->tp", d, d) < reach * reach)
     if len(t):
-        ca, cb = closest_points_segments(a[t, i[p]], b[t, i[p]], a[t, j[p]], b[t, j[p]])
+        # end points of the candidates, gathered from the (T N, 3) rows by np.take (several times faster
+        # than fancy indexing with two index arrays)
+        N = a.shape[1]
+        ii, jj = t * N + i[p], t * N + j[p]
+        a, b = a.reshape(-1, 3), b.reshape(-1, 3)
+        ca, cb = closest_points_segments(np.take(a, ii, axis=0), np.take(b, ii, axis=0), np.take(a, jj, axis=0),
+                                         np.take(b, jj, axis=0))
         depth = col.radius[i[p]] + col.radius[j[p]] - np.linalg.norm(cb - ca, axis=-1)
         np.maximum.at(worst, t, depth)
     return worst

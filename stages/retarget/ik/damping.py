@@ -17,6 +17,8 @@ class Damping:
 
     def add_lm(self, H: np.ndarray, b: np.ndarray) -> None:
         """Adds lm_damping |b|^2 to the diagonal of H in place (nothing when it is 0)."""
+        if self.lm_damping <= 0.0:
+            return
         lm = self.lm_damping * float(b @ b)
         if lm > 0.0:
             H.flat[:: H.shape[0] + 1] += lm

@@ -31,11 +31,15 @@ class LimbTasks:
         self.L = len(self.limbs)
         self.rows = 3 * self.L
         self.current_w = np.full(self.L, self.weight)            # weights of the frame being solved
+        # rows of the (M * 6, nv) stacked frame Jacobians: linear rows of each limb's child and parent
+        self._limb_rows = np.concatenate([(6 * self._c[:, None] + np.arange(3)).ravel(),
+                                          (6 * self._p[:, None] + np.arange(3)).ravel()])
+        self._limb_frames = np.concatenate([self._c, self._p])
 
     def bind(self, A: np.ndarray, b: np.ndarray) -> None:
         """The task's row block of the stack: A (rows, nv), b (rows,) views."""
-        self._A = A.reshape(self.L, 3, A.shape[1])
-        self._b = b
+        self._A = A
+        self._b = b.reshape(self.L, 3)
 
     def weights(self, tg: FrameTargets) -> np.ndarray:
         """(L,) weights this frame (``weight`` times ``tg.limb_w``)."""
@@ -46,19 +50,21 @@ class LimbTasks:
     def errors(self, ep: np.ndarray) -> np.ndarray:
         """(L, 3) limb vector errors (target child - parent minus current child - parent), m, world,
         from the frame tasks' position errors ep (M, 3)."""
-        return ep[self._c] - ep[self._p]
+        both = ep[self._limb_frames]
+        return both[: self.L] - both[self.L:]
 
     def fill_jacobian(self, kin: TaskKinematics, tg: FrameTargets) -> None:
         """Weighted Jacobian rows at the last :meth:`TaskKinematics.update`; sets ``current_w``."""
         if self.L:
             self.current_w = self.weights(tg)
-            np.subtract(kin.J[self._c, :3], kin.J[self._p, :3], out=self._A)
-            self._A *= self.current_w[:, None, None]
+            both = kin.J.reshape(-1, kin.nv)[self._limb_rows]          # child rows, then parent rows
+            np.subtract(both[: self.rows], both[self.rows:], out=self._A)
+            self._A *= self.current_w.repeat(3)[:, None]
 
     def fill_error(self, ep: np.ndarray) -> None:
         """Weighted errors (with ``current_w``) into the task's rows of b."""
         if self.L:
-            self._b[:] = (self.current_w[:, None] * self.errors(ep)).ravel()
+            np.multiply(self.errors(ep), self.current_w[:, None], out=self._b)
 
     def cost(self, tg: FrameTargets, ep: np.ndarray) -> float:
         """sum |w_l e_l|^2 (cost units)."""

@@ -26,3 +26,8 @@ class LowAccelerationTask:
         """Adds w_a^2 (moved - last_step) to fj (D,); ``moved`` = q_j - q_prev,j (rad)."""
         if self.w2 > 0.0:
             fj += self.w2 * (moved - self.last_step)
+
+    def gradient_terms(self, q_prev_joints: np.ndarray) -> tuple[float, np.ndarray]:
+        """(c, o) of the gradient in linear form in the joint positions qj, c qj - o, for the previous
+        frame's joints ``q_prev_joints`` (D,) (= :meth:`add_gradient` with moved = qj - q_prev_joints)."""
+        return self.w2, self.w2 * (q_prev_joints + self.last_step)

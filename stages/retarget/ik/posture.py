@@ -26,6 +26,10 @@ class PostureTask:
         """Adds w2 (qj - q_ref) to the joint gradient fj (D,) in place."""
         fj += self.w2 * (qj - self.q_ref)
 
+    def gradient_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """(c, o) (D,) of the gradient in linear form, c qj - o (= :meth:`add_gradient`'s term)."""
+        return self.w2, self.w2 * self.q_ref
+
     def cost(self, qj: np.ndarray) -> float:
         """sum w2 (qj - q_ref)^2."""
         d = qj - self.q_ref
@@ -57,7 +61,12 @@ class Attraction:
         H.flat[6 * (nv + 1):: nv + 1] += self.w2
 
     def add_gradient(self, fj: np.ndarray, qj: np.ndarray) -> None:
+        """Adds w2 (qj - q) to fj (D,) in place."""
         fj += self.w2 * (qj - self.q)
+
+    def gradient_terms(self) -> tuple[float, np.ndarray]:
+        """(c, o) of the gradient in linear form, c qj - o (= :meth:`add_gradient`'s term)."""
+        return self.w2, self.w2 * self.q
 
     def tick(self) -> None:
         """One frame done."""

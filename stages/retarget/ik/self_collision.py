@@ -10,7 +10,10 @@ a step bound (``collision_step`` rad): a large step could carry a capsule throug
 Every quantity is computed for all capsules or candidate pairs at once with few numpy calls (their
 fixed cost, not the arithmetic, is what a few dozen pairs per frame spend): the broad phase as one
 matrix product over the pairs (bounding spheres); the closest points of the candidate pairs from
-their Gram matrices (:func:`core.robot.collision.closest_segment_parameters`).
+their Gram matrices (:func:`core.robot.collision.closest_segment_parameters`). The two closest points
+lie on one line along n, so ``n' v_b - n' v_a = [n, c x n]' (J_b - J_a)`` for any point c of that line:
+one row per pair from the world joint Jacobians, on the columns of the joints that move one capsule
+and not the other (a constant mask per pair).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from core.robot.collision import closest_segment_parameters
-from stages.retarget.ik.capsules import CapsuleKinematics, point_rows
+from stages.retarget.ik.capsules import CapsuleKinematics
+from stages.retarget.ik.kinematics import normal_directions
 from stages.retarget.ik.qp import INF
 from stages.retarget.ik.settings import SolverSettings
 
@@ -60,18 +64,31 @@ class SelfCollisionBarrier:
         self._seg_basis = np.array([[-1.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, -1.0, -1.0], [0.0, 1.0, 0.0]])
         self._weights = np.full((K, 3, 1), -1.0)
         self._ones3 = np.ones(3)
+        # joints moving b and not a (+1), a and not b (-1), both or neither (0): d/dq of the pair's distance
+        mask = capsules.prim_mask
+        self._pair_mask = mask[col.pairs[:, 1]] - mask[col.pairs[:, 0]] if K else np.zeros((0, nv))
+        self._no_pairs = np.zeros(0, dtype=int)
 
     def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows G and lower bounds l of  G dq >= l  for the closest pairs (None when no pair is within
         the activation distance); needs :meth:`CapsuleKinematics.update` first. Sets the step bounds."""
+        found = self.points()
+        if found is None:
+            return None
+        rows = self.capsules.kin.rows_of(found[0], found[1])
+        self.step_bounds(rows, found[2])
+        return rows, found[2]
+
+    def points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Directions (K, 6) (:func:`normal_directions` of a closest point), masks (K, nv) and lower bounds
+        (K,) of the rows of :meth:`rows`, without the step bounds (:meth:`step_bounds` takes the rows)."""
         self.near = False
-        self.active = np.zeros(0, dtype=int)
+        self.active = self._no_pairs
         if not len(self.pairs):
             return None
-        caps = self.capsules
-        E = caps.ends
+        E = self.capsules.ends
         D = self._pair_diff @ (E[:, :3, 0] + E[:, :3, 1])
-        cand = np.flatnonzero(np.square(D) @ self._ones3 < self._thresh2)
+        cand = (np.square(D) @ self._ones3 < self._thresh2).nonzero()[0]        # (array methods: no wrappers)
         if not len(cand):
             return None
         K = len(cand)
@@ -86,33 +103,27 @@ class SelfCollisionBarrier:
         diff = np.matmul(V, w)[:, :, 0]                                    # closest b - closest a
         dist = np.sqrt(np.square(diff) @ self._ones3)
         signed = dist - self.pair_radius[cand]
-        close = np.flatnonzero(signed < self.activation)
+        close = (signed < self.activation).nonzero()[0]
         if not len(close):
             return None
         if len(close) > self.max_rows:
             close = close[np.argsort(signed[close])[: self.max_rows]]
-        # the a and b sides stacked: normal -n on a, +n on b
-        ca = X[close, :, 0] + V[close, :, 0] * s[close, None]
-        n = diff[close] / np.maximum(dist[close], 1e-9)[:, None]
-        k = caps.collision.prim_frame[pairs[close].T.ravel()]               # frames of the a's, then the b's
-        nn = np.concatenate([-n, n])
-        r = np.concatenate([ca, ca + diff[close]]) - caps.H[k, :3, 3]
-        both = point_rows(caps.jacobians(k), r, nn)
-        m = len(close)
+        # normal, closest point on a and bound of every candidate, then the close ones in one gather
+        Y = np.concatenate([diff / np.maximum(dist, 1e-9)[:, None], X[:, :, 0] + V[:, :, 0] * s[:, None],
+                            (self.margin - signed)[:, None]], axis=1)[close]
         self.active = cand[close]
-        rows, lows = both[:m] + both[m:], self.margin - signed[close]
-        self._step_bounds(rows, lows)
-        return rows, lows
+        return normal_directions(Y[:, 3:6], Y[:, :3]), self._pair_mask[self.active], Y[:, 6]
 
-    def _step_bounds(self, rows: np.ndarray, lows: np.ndarray) -> None:
-        """Step bounds of the joints that move a capsule of a pair closer than ``step_distance``."""
+    def step_bounds(self, rows: np.ndarray, lows: np.ndarray) -> None:
+        """Step bounds of the joints that move a capsule of a pair closer than ``step_distance``, from the
+        pairs' rows (K, nv) and lower bounds (K,) (sets ``near``)."""
         if self.step <= 0.0:
             return
-        near = np.flatnonzero(lows > self.margin - self.step_distance)
+        near = (lows > self.margin - self.step_distance).nonzero()[0]
         if len(near):
             moving = np.abs(rows[near, 6:]).max(axis=0) > 1e-9
-            self.step_lo[:] = np.where(moving, -self.step, -INF)
             self.step_hi[:] = np.where(moving, self.step, INF)
+            np.negative(self.step_hi, out=self.step_lo)
             self.near = True
 
     def narrow(self, lo: np.ndarray, hi: np.ndarray) -> None:

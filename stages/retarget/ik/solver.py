@@ -9,14 +9,21 @@ its own module:
 * bounds: :mod:`.limits` (configuration, velocity), the barrier's step bounds;
 * rows G dq >= l: :mod:`.ground`, :mod:`.self_collision`.
 
-Frame Jacobians come from one ``computeJointJacobians``; errors are world-frame position
-differences and rotation logs; daqp is called directly: pink's per-task Python overhead is what
-limits its throughput, not the QP. One full step per frame (warm start from the previous frame) is
-followed by a cheap chord step (errors re-evaluated, same Jacobians and rows).
+Every Jacobian comes from one ``computeJointJacobians`` (the world joint Jacobian, see
+:mod:`.kinematics`): the task frames' by one batched product, every constraint row (sole corners,
+low capsule ends, capsule pairs) as a point direction ``[n, p x n]`` and a support mask, all rows
+stacked and multiplied by it once. Errors are world-frame position differences and rotation logs;
+daqp is called directly: pink's per-task Python overhead is what limits its throughput, not the QP.
+One full step per frame (warm start from the previous frame) is followed by a cheap chord step
+(errors re-evaluated, same Jacobians and rows).
 
-Cost per frame on G1 (LAFAN1 dance/walk, this machine, ~400 us in all): joint Jacobians and task
-placements ~20 us; ground and self-collision rows ~90 us; sole rows ~15 us; each daqp solve
-~45 us; the rest is task errors (rotation logs) and the chord step.
+What a frame costs is the fixed cost of its ~150 small numpy and ~35 pinocchio calls, not their
+arithmetic. Shares of the IK loop (G1, LAFAN1 walk4, cProfile): the self-collision barrier ~15 %; the
+other rows (soles, low capsules, capsule placements, step bounds) ~18 %; the daqp solves ~14 % (the
+chord step reuses the full step's factorisation, :class:`~stages.retarget.ik.qp.QPSolver`); the
+Hessian and task rows ~14 %; kinematics ~9 %; task errors (rotation logs) ~8 %; gradients and bounds
+~8 %; the reseed checks ~5 %. Terms that are constant over a frame (regulariser gradients in linear
+form, the velocity window) are set up once per frame; bounds are written into the QP's buffers.
 
 Units: metres, radians, seconds; world Z-up; root quaternion in ``q`` x y z w (pinocchio).
 """
@@ -99,6 +106,8 @@ class DiffIK:
         self.H_base = self.damping.hessian(self.nv)
         self.posture.add_hessian(self.H_base)
         self.low_acceleration.add_hessian(self.H_base)
+        self._posture_terms = self.posture.gradient_terms()
+        self._posture_acc_c = self._posture_terms[0] + self.low_acceleration.w2      # with the low acceleration
         self.config_limit = ConfigurationLimit(robot.lower, robot.upper, st.config_limit_gain)
         self.velocity_limit = VelocityLimit(np.asarray(robot.velocity_limit, dtype=np.float64)
                                             * st.velocity_limit_scale)
@@ -161,22 +170,38 @@ class DiffIK:
         self.damping.add_lm(H, self.stack.b)
         return H
 
-    def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, dt: float, rows: Rows) -> np.ndarray:
-        """dq (nv,) of the QP with Hessian H at ``q``: gradient from the stack and the regularisers,
-        joint bounds from the limits and the barrier's step bounds, the constraint rows."""
+    def _frame_terms(self, q_prev: np.ndarray | None, dt: float) -> None:
+        """The regularisers' joint gradient in linear form, c qj - o (posture, low acceleration from
+        ``q_prev``, the reseed attraction), and the velocity limit's window of joint positions: constant
+        over the steps of one frame."""
+        c, o = self._posture_terms
+        if q_prev is not None:
+            if self.low_acceleration.w2 > 0.0:
+                ca, oa = self.low_acceleration.gradient_terms(q_prev[7:])
+                c, o = self._posture_acc_c, o + oa
+            self._window = self.velocity_limit.window(q_prev[7:], dt)
+        if self.attraction.active:
+            ct, ot = self.attraction.gradient_terms()
+            c, o = c + ct, o + ot
+        self._grad_c, self._grad_o = c, o
+
+    def _solve(self, H: np.ndarray, q: np.ndarray, q_prev: np.ndarray | None, rows: Rows,
+               same: bool = False, keep: bool = False) -> np.ndarray:
+        """dq (nv,) of the QP with Hessian H at ``q``: gradient from the stack and the regularisers
+        (:meth:`_frame_terms` first), joint bounds from the limits and the barrier's step bounds, the
+        constraint rows (``same``: H and the rows' G are those of the previous solve, made with
+        ``keep``; see :meth:`QPSolver.solve`)."""
         f = self.stack.gradient()
         qj = q[7:]
-        fj = f[6:]
-        self.posture.add_gradient(fj, qj)
-        if self.attraction.active:
-            self.attraction.add_gradient(fj, qj)
-        lo, hi = self.config_limit.bounds(qj)
+        g = self._grad_c * qj
+        g -= self._grad_o
+        f[6:] += g
+        lo, hi = self.qp.joint_lower, self.qp.joint_upper
+        self.config_limit.bounds_into(qj, lo, hi)
         if q_prev is not None:
-            moved = qj - q_prev[7:]
-            self.low_acceleration.add_gradient(fj, moved)
-            self.velocity_limit.narrow(lo, hi, moved, dt)
+            self.velocity_limit.narrow_window(lo, hi, qj, self._window)
         self.barrier.narrow(lo, hi)
-        dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard)
+        dq, status = self.qp.solve(H, f, rows.G, rows.lower, lo, hi, rows.hard, same, keep)
         if status > self.status:
             self.status = status
         return dq
@@ -185,23 +210,46 @@ class DiffIK:
     def rows(self, clearance: np.ndarray | None = None, anchored: np.ndarray | None = None) -> Rows:
         """Ground and self-collision rows G dq >= l at the last kinematics, with the swing clearance
         (2,) m of the feet and whether their other foot is anchored (2,) (sets the barrier's step
-        bounds)."""
+        bounds). All rows are points' rows (``u' J_world`` on their joints' columns): their directions
+        and masks are stacked and multiplied by the world joint Jacobian once."""
         st = self.settings
         self.barrier.near = False
-        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
-        if st.ground:
-            blocks.append(self.ground.sole_rows(clearance, anchored))
-        if st.ground or st.self_collision:
-            self.capsules.update()
-            found = [self.ground.capsule_rows() if st.ground else None,
-                     self.barrier.rows() if st.self_collision else None]
-            blocks += [(b[0], b[1], None) for b in found if b is not None]
-        if not blocks:
+        if not (st.ground or st.self_collision):
             return self._no_rows
-        G = np.ascontiguousarray(np.concatenate([b[0] for b in blocks]))
-        lower = np.concatenate([b[1] for b in blocks])
-        soft = any(b[2] is not None for b in blocks)
-        hard = np.concatenate([b[1] if b[2] is None else b[2] for b in blocks]) if soft else None
+        dirs, masks, lowers = [], [], []
+        hard = None
+        extra = False
+        if st.ground:
+            U, z = self.ground.sole_points()
+            low, hard, extra = self.ground.sole_bounds(z, clearance, anchored)
+            dirs.append(U)
+            masks.append(self.ground.sole_mask)
+            lowers.append(low)
+        self.capsules.update()
+        found = [self.ground.capsule_points() if st.ground else None,
+                 self.barrier.points() if st.self_collision else None]
+        for f in found:
+            if f is not None:
+                dirs.append(f[0])
+                masks.append(f[1])
+                lowers.append(f[2])
+        if not dirs:
+            return self._no_rows
+        G = self.kin.rows_of(np.concatenate(dirs), np.concatenate(masks))
+        lower = np.concatenate(lowers)
+        if found[1] is not None:
+            self.barrier.step_bounds(G[len(G) - len(found[1][2]):], found[1][2])
+        if hard is not None:
+            hard = np.concatenate([hard, lower[len(hard):]])
+        if extra:                                               # the swing's own rows after the corners'
+            assert clearance is not None
+            C2 = len(lowers[0])
+            Gs, ls, hs = self.ground.with_swing_rows(G[:C2], lower[:C2], None if hard is None else hard[:C2], z,
+                                                     clearance, anchored)
+            hs = ls if hs is None else hs
+            G = np.concatenate([Gs, G[C2:]])
+            hard = np.concatenate([hs, lower[C2:]])
+            lower = np.concatenate([ls, lower[C2:]])
         return Rows(G, lower, hard)
 
     # -- steps ------------------------------------------------------------------------------------
@@ -211,7 +259,8 @@ class DiffIK:
         self.kin.update(q)
         self.barrier.near = False
         rows = self.rows(tg.foot_clearance, tg.foot_anchored) if constraints else self._no_rows
-        return self._solve(self._hessian(tg), q, q_prev, dt, rows)
+        self._frame_terms(q_prev, dt)
+        return self._solve(self._hessian(tg), q, q_prev, rows)
 
     def integrate(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
         """q (+) dq on the configuration manifold; joints clipped to their limits."""
@@ -233,19 +282,24 @@ class DiffIK:
         st = self.settings
         self.status = QPStatus.OK
         q_prev = q
+        self._frame_terms(q_prev, dt)
         for _ in range(st.iterations):
             self.kin.update(q)
             rows = self.rows(tg.foot_clearance, tg.foot_anchored)
             H = self._hessian(tg)
-            dq = self._solve(H, q, q_prev, dt, rows)
+            # keep daqp's factorisation for a chord step when the joints moved that much over the last
+            # frame (a guess at this step's size: a kept factorisation costs a third more than a one-off
+            # solve, reusing it a quarter of one)
+            keep = st.chord_steps > 0 and np.maximum.reduce(np.abs(self.low_acceleration.last_step)) >= st.chord_threshold
+            dq = self._solve(H, q, q_prev, rows, keep=keep)
             q = self.integrate(q, dq)
             for _ in range(st.chord_steps):
-                if np.abs(dq[6:]).max() < st.chord_threshold:
+                if np.maximum.reduce(np.abs(dq[6:])) < st.chord_threshold:
                     break                                       # small step: linearisation error negligible
                 rows = rows.moved(dq)
                 self.kin.placements(q)
                 self._fill_errors(tg)
-                dq = self._solve(H, q, q_prev, dt, rows)
+                dq = self._solve(H, q, q_prev, rows, same=True)
                 q = self.integrate(q, dq)
         self.low_acceleration.last_step = q[7:] - q_prev[7:]
         self.attraction.tick()

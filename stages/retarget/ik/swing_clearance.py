@@ -148,6 +148,7 @@ class SwingBarrier:
         self.four = corners.shape[1] == 4          # front-left, front-right, back-right, back-left
         length = np.abs(corners[:, 0, 0] - corners[:, 3, 0]) if corners.shape[1] == 4 else np.zeros(2)
         self.max_rise = length * np.sin(st.swing_pitch_max)          # (2,) front - back height budget, m
+        self._below = np.empty((2, 1))                                # work array of :meth:`corner_lower`
 
     def corner_lower(self, z: np.ndarray, clearance: np.ndarray, anchored: np.ndarray | None) -> np.ndarray | None:
         """(2, C) lower bounds of the corner rows ``J_z dq >= l`` (``-z`` the floor's) with the clearance of
@@ -160,10 +161,14 @@ class SwingBarrier:
         if not self.clearance_rows:
             return None
         c = np.asarray(clearance, dtype=np.float64)[:, None]
-        swing = c > 0.0
-        if anchored is not None:
-            swing &= ~np.asarray(anchored, dtype=bool)[:, None]
-        near = swing & (z < c + self.activation)                   # corners higher than this need no bound
+        # corners lower than c + activation of a swing foot (c > 0, not anchored); higher ones need no bound
+        below = self._below
+        below.fill(-np.inf)
+        for s in (0, 1):
+            cs = float(c[s, 0])
+            if cs > 0.0 and not (anchored is not None and anchored[s]):
+                below[s, 0] = cs + self.activation
+        near = z < below
         if not near.any():
             return None
         floor = -z
