@@ -37,7 +37,7 @@ import pinocchio as pin
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
-from core.polygon import Point, convex_hull
+from core.polygon import Point
 from core.records.robot_motion import RobotMotion
 
 if TYPE_CHECKING:
@@ -128,6 +128,109 @@ def _project_xy(point: Point, hull: list[Point], margin: float) -> Point:
     return best
 
 
+def _hull_batch(xy: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`core.polygon.convex_hull` of many small point sets at once, the same vertices in
+    the same order: ``xy`` (N, K, 2) m, ``on`` (N, K) bool the points of each set. Returns the
+    hulls (N, K, 2) (CCW from the lowest x, then y; padded with zeros) and their sizes (N,)."""
+    N, K = on.shape
+    rows = np.arange(N)
+    order = np.lexsort((xy[..., 1], xy[..., 0], ~on), axis=1)         # the set's points sorted, then the others
+    pts = np.take_along_axis(xy, order[..., None], axis=1)
+    count = on.sum(axis=1)
+    valid = np.arange(K)[None, :] < count[:, None]
+    keep = valid.copy()                              # a point within 1e-12 m of the previous sorted one goes
+    keep[:, 1:] &= np.maximum(np.abs(pts[:, 1:, 0] - pts[:, :-1, 0]), np.abs(pts[:, 1:, 1] - pts[:, :-1, 1])) > 1e-12
+    korder = np.argsort(~keep, axis=1, kind="stable")
+    pts = np.take_along_axis(pts, korder[..., None], axis=1)
+    m = keep.sum(axis=1)
+
+    def chain(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        stack = np.zeros((N, K), dtype=np.int64)
+        size = np.zeros(N, dtype=np.int64)
+        for k in range(K):
+            live = k < m
+            if not live.any():
+                break
+            q = pts[rows, index[:, k]]
+            while True:
+                o = pts[rows, stack[rows, np.maximum(size - 2, 0)]]
+                a = pts[rows, stack[rows, np.maximum(size - 1, 0)]]
+                cross = (a[:, 0] - o[:, 0]) * (q[:, 1] - o[:, 1]) - (a[:, 1] - o[:, 1]) * (q[:, 0] - o[:, 0])
+                pop = live & (size >= 2) & (cross <= 0)
+                if not pop.any():
+                    break
+                size -= pop
+            stack[rows[live], size[live]] = index[live, k]
+            size += live
+        return stack, size
+
+    forward = np.broadcast_to(np.arange(K), (N, K))
+    backward = np.clip(m[:, None] - 1 - np.arange(K)[None, :], 0, K - 1)
+    lower, nl = chain(forward)
+    upper, nu = chain(backward)
+    small = m <= 2
+    H = np.where(small, m, nl - 1 + nu - 1)
+    j = np.arange(K)[None, :]
+    from_lower = j < (nl - 1)[:, None]
+    up_pos = np.clip(j - (nl - 1)[:, None], 0, K - 1)
+    idx = np.where(from_lower, lower, np.take_along_axis(upper, up_pos, axis=1))
+    idx = np.where(small[:, None], np.broadcast_to(np.arange(K), (N, K)), idx)
+    idx = np.where(j < H[:, None], idx, 0)
+    hull = np.take_along_axis(pts, idx[..., None], axis=1)
+    hull[~(j < H[:, None])] = 0.0
+    return hull, H
+
+
+def _project_batch(xy: np.ndarray, on: np.ndarray, point: np.ndarray, margin: float) -> np.ndarray:
+    """:func:`_project_xy` of ``point`` (N, 2) into the hull of each set of ``xy`` (N, K, 2) where
+    ``on`` (N, K), for many frames at once, the same values: (N, 2) m."""
+    hull, H = _hull_batch(xy, on)
+    N, K = on.shape
+    rows = np.arange(N)
+    j = np.arange(K)
+    valid = j[None, :] < H[:, None]
+    nxt = np.where(j[None, :] + 1 < H[:, None], j[None, :] + 1, 0)
+    prv = np.where(j[None, :] >= 1, j[None, :] - 1, np.maximum(H[:, None] - 1, 0))
+    hx, hy = hull[..., 0], hull[..., 1]
+    dx = np.take_along_axis(hx, nxt, axis=1) - hx
+    dy = np.take_along_axis(hy, nxt, axis=1) - hy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        length = np.sqrt(dx * dx + dy * dy)
+        ok = (H >= 3) & np.all(~valid | (length >= 1e-9), axis=1)
+        nx, ny = dy / length, -dx / length
+        c = nx * hx + ny * hy - margin
+        ax, ay, ca = (np.take_along_axis(v, prv, axis=1) for v in (nx, ny, c))
+        det = ax * ny - ay * nx
+        ok &= np.all(~valid | (np.abs(det) >= 1e-12), axis=1)
+        ox = (ca * ny - ay * c) / det
+        oy = (ax * c - ca * nx) / det
+        ex = np.take_along_axis(ox, nxt, axis=1) - ox
+        ey = np.take_along_axis(oy, nxt, axis=1) - oy
+        ok &= np.all(~valid | (ex * dx + ey * dy > 0), axis=1)
+    # no shrunk polygon: the hull's centroid (summed in order, as the plain-float code does)
+    sx = np.zeros(N)
+    sy = np.zeros(N)
+    for k in range(K):
+        sx = np.where(k < H, sx + hx[:, k], sx)
+        sy = np.where(k < H, sy + hy[:, k], sy)
+    out = np.stack([sx / np.maximum(H, 1), sy / np.maximum(H, 1)], axis=1)
+    px, py = point[:, 0], point[:, 1]
+    with np.errstate(invalid="ignore"):
+        pdx = np.take_along_axis(ox, nxt, axis=1) - ox
+        pdy = np.take_along_axis(oy, nxt, axis=1) - oy
+        side = pdx * (py[:, None] - oy) - pdy * (px[:, None] - ox)
+        inside = np.all(~valid | (side >= 0), axis=1)
+        t = ((px[:, None] - ox) * pdx + (py[:, None] - oy) * pdy) / np.maximum(pdx * pdx + pdy * pdy, 1e-18)
+        t = np.minimum(np.maximum(t, 0.0), 1.0)
+        qx, qy = ox + t * pdx, oy + t * pdy
+        dist = np.sqrt((qx - px[:, None]) * (qx - px[:, None]) + (qy - py[:, None]) * (qy - py[:, None]))
+    dist = np.where(valid, dist, np.inf)
+    best = np.argmin(dist, axis=1)                   # the first edge of least distance
+    proj = np.stack([qx[rows, best], qy[rows, best]], axis=1)
+    proj = np.where(inside[:, None], point, proj)
+    return np.where(ok[:, None], proj, out)
+
+
 def _project_inside(point: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
     """The closest point to ``point`` of the convex polygon ``hull`` (CCW) shrunk by ``margin``
     (its centroid when less than that is left)."""
@@ -172,13 +275,11 @@ def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
     w = np.zeros(len(p))
     frames = np.flatnonzero(judged)
     cols = np.flatnonzero(touching[frames].any(axis=0))          # the points that ever touch here
-    xy = points[frames][:, cols, :2].tolist()
-    touch, zmp_xy = touching[frames][:, cols].tolist(), p[frames].tolist()
-    for i, t in enumerate(frames):
-        hull = convex_hull([(x, y) for (x, y), on in zip(xy[i], touch[i], strict=True) if on])
-        q = _project_xy((zmp_xy[i][0], zmp_xy[i][1]), hull, settings.margin_m)
-        target[t] = q
-        w[t] = 1.0 if math.hypot(q[0] - zmp_xy[i][0], q[1] - zmp_xy[i][1]) > 1e-9 else settings.keep_weight
+    if frames.size:
+        q = _project_batch(points[frames][:, cols, :2], touching[frames][:, cols], p[frames], settings.margin_m)
+        target[frames] = q
+        w[frames] = np.where(np.hypot(q[:, 0] - p[frames, 0], q[:, 1] - p[frames, 1]) > 1e-9, 1.0,
+                             settings.keep_weight)
     w[fixed] = -1.0                               # marks frames whose shift is held at zero
     return p, target, w, a
 
