@@ -25,7 +25,7 @@ import torch
 from core.errors import InputError
 from core.records.robot_motion import RobotMotion
 from core.rotations import make_continuous
-from stages.adapt.balance import BalanceSettings, correct_balance, state_record
+from stages.adapt.balance import BalanceSettings, correct_balance_spans, state_record
 from stages.adapt.features import Layout, motion_features, root_from_features
 from stages.adapt.model import Adapter
 from stages.adapt.settings import Settings
@@ -130,21 +130,38 @@ def _balanced(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np.n
     from scipy.ndimage import binary_dilation
 
     from core.contacts import spans_of
-    from core.robot.trajectory import robot_motion_from_trajectory
 
     fps = float(raw.fps)
     T = raw.num_frames
     contacts = np.asarray(raw.contacts, dtype=bool)
     active = binary_dilation(gate > 0, iterations=max(1, int(round(fps))))
     q = robot.configuration(root_pos, root_rot, dof)
-    bs = balance_settings(settings)
-    for a, b in spans_of(active):
-        part = robot_motion_from_trajectory(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b], contacts=contacts[a:b])
-        feet = robot_motion_from_trajectory(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b], raw.dof_pos[a:b],
-                                            contacts=contacts[a:b])
-        hold = (5 if a > 0 else 0, 5 if b < T else 0)
-        q[a:b], _ = correct_balance(part, robot, bs, feet_of=feet, gate=gate[a:b], hold=hold)
+    spans = spans_of(active)
+    parts = [_trajectory_record(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b], contacts[a:b]) for a, b in spans]
+    feet = [_trajectory_record(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b], raw.dof_pos[a:b], contacts[a:b])
+            for a, b in spans]
+    holds = [(5 if a > 0 else 0, 5 if b < T else 0) for a, b in spans]
+    solved = correct_balance_spans(parts, robot, balance_settings(settings), None, feet, [gate[a:b] for a, b in spans],
+                                   holds)
+    for (a, b), (qs, _) in zip(spans, solved, strict=True):
+        q[a:b] = qs
     return q[:, :3], q[:, 3:7], q[:, 7:]
+
+
+def _trajectory_record(robot: Robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof: np.ndarray,
+                       contacts: np.ndarray) -> RobotMotion:
+    """The root and joint trajectory as :func:`core.robot.trajectory.robot_motion_from_trajectory`
+    builds it (quaternion normalised and sign-continuous, central-difference joint speeds), without
+    its key-link forward kinematics: the balance correction reads only the root, joints and contacts."""
+    root_pos = np.asarray(root_pos, dtype=np.float64)
+    root_rot = np.asarray(root_rot, dtype=np.float64)
+    dof = np.asarray(dof, dtype=np.float64)
+    root_rot = make_continuous(root_rot / np.linalg.norm(root_rot, axis=-1, keepdims=True))
+    T = len(dof)
+    return RobotMotion(robot=robot.name, fps=float(fps), root_pos=root_pos, root_rot=root_rot, dof_pos=dof,
+                       dof_vel=np.gradient(dof, 1.0 / fps, axis=0) if T > 1 else np.zeros_like(dof),
+                       dof_names=robot.dof_names, link_names=(), link_pos=np.zeros((T, 0, 3)),
+                       link_rot=np.zeros((T, 0, 4)), contacts=np.asarray(contacts, dtype=bool))
 
 
 GUARDED = ("ground_penetration", "self_collision", "joint_position_limit", "joint_velocity")

@@ -309,10 +309,11 @@ def _torque_limited_points(state: ClipState, body: Body, fz: np.ndarray, fractio
 
 
 def _difference(T: int, order: int) -> sparse.csr_matrix:
-    D = sparse.eye(T, format="csr")
+    """(T - order, T) matrix of the ``order``-th forward difference (binomial coefficients)."""
+    coeff = [1.0]
     for _ in range(order):
-        D = (D[1:] - D[:-1]).tocsr()
-    return D
+        coeff = [a - b for a, b in zip([0.0] + coeff, coeff + [0.0], strict=True)]
+    return sparse.diags(coeff, list(range(order + 1)), shape=(T - order, T), format="csr")
 
 
 def zmp_shift(p: np.ndarray, target: np.ndarray, w: np.ndarray, a: np.ndarray, fps: float,
@@ -504,30 +505,80 @@ def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings
     The feet are held at :func:`foot_targets` (``feet_of``, ``gate``): planted over the raw
     clip's contact runs where the gate is open, else where ``motion`` has them. ``hold``: frames
     at the start and at the end whose body is not shifted (a crop of a longer motion)."""
-    T = motion.num_frames
-    q = robot.configuration(motion.root_pos, motion.root_rot, motion.dof_pos)
-    if T < 5:
-        return q, np.zeros((T, 2))
-    fps = float(motion.fps)
-    tpos, trot = foot_targets(motion, robot, feet_of, gate)
-    total = np.zeros((T, 2))
-    current = motion
-    if feet_of is not None:
-        feet = tuple(robot.config.foot_frames)
-        mpos, _ = robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
-        off = np.flatnonzero(np.abs(mpos - tpos).max(axis=(1, 2)) > 1e-4)
-        if off.size:
-            q = hold_feet(robot, q, tpos, trot, off, settings.leg_iterations + 2)
-            current = _motion_of(motion, robot, q)
+    return correct_balance_spans([motion], robot, settings, filter_settings, [feet_of], [gate], [hold])[0]
+
+
+def correct_balance_spans(motions: list[RobotMotion], robot: Robot, settings: BalanceSettings = BalanceSettings(),
+                          filter_settings: FilterSettings | None = None,
+                          feet_of: list[RobotMotion | None] | None = None,
+                          gates: list[np.ndarray | None] | None = None,
+                          holds: list[tuple[int, int]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`correct_balance` of several motions (the spans of one clip) together: each is
+    corrected on its own, the same values, but the legs of all of them are solved in one batch
+    per round (one forward kinematics per Gauss-Newton step instead of one per span)."""
+    n = len(motions)
+    feet_of = feet_of or [None] * n
+    gates = gates or [None] * n
+    holds = holds or [(0, 0)] * n
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    work: list[int] = []
+    qs, tps, trs, totals, currents = [], [], [], [], []
+    for k, motion in enumerate(motions):
+        q = robot.configuration(motion.root_pos, motion.root_rot, motion.dof_pos)
+        out.append((q, np.zeros((motion.num_frames, 2))))
+        if motion.num_frames < 5:
+            continue
+        work.append(k)
+        tpos, trot = foot_targets(motion, robot, feet_of[k], gates[k])
+        qs.append(q)
+        tps.append(tpos)
+        trs.append(trot)
+        totals.append(np.zeros((motion.num_frames, 2)))
+        currents.append(motion)
+    if not work:
+        return out
+    starts = np.cumsum([0] + [len(q) for q in qs])
+    target_pos, target_rot = np.concatenate(tps), np.concatenate(trs)
+
+    def solve(frames: list[np.ndarray], iterations: int) -> None:
+        rows = np.concatenate([f + starts[i] for i, f in enumerate(frames)])
+        if rows.size == 0:
+            return
+        solved = hold_feet(robot, np.concatenate(qs), target_pos, target_rot, rows, iterations)
+        for i in range(len(qs)):
+            if frames[i].size:
+                qs[i] = solved[starts[i]:starts[i + 1]]
+                currents[i] = _motion_of(motions[work[i]], robot, qs[i])
+
+    off = []
+    for i, k in enumerate(work):
+        if feet_of[k] is None:
+            off.append(np.zeros(0, dtype=int))
+            continue
+        m = motions[k]
+        mpos, _ = robot.frame_placements(m.root_pos, m.root_rot, m.dof_pos, tuple(robot.config.foot_frames))
+        off.append(np.flatnonzero(np.abs(mpos - tps[i]).max(axis=(1, 2)) > 1e-4))
+    solve(off, settings.leg_iterations + 2)
+    live = list(range(len(work)))
     for _ in range(settings.rounds):
-        p, target, w, a = zmp_targets(current, robot, settings, filter_settings, hold)
-        d = zmp_shift(p, target, w, a, fps, settings)
-        moved = np.flatnonzero(np.linalg.norm(d, axis=1) > 1e-4)
-        if moved.size == 0:
+        moved = [np.zeros(0, dtype=int)] * len(work)
+        still = []
+        for i in live:
+            k = work[i]
+            p, target, w, a = zmp_targets(currents[i], robot, settings, filter_settings, holds[k])
+            d = zmp_shift(p, target, w, a, float(motions[k].fps), settings)
+            moved_i = np.flatnonzero(np.linalg.norm(d, axis=1) > 1e-4)
+            if moved_i.size == 0:
+                continue                          # this span is done
+            still.append(i)
+            totals[i] += d
+            qs[i] = qs[i].copy()
+            qs[i][:, :2] += d
+            moved[i] = moved_i
+        live = still
+        if not live:
             break
-        total += d
-        q = q.copy()
-        q[:, :2] += d
-        q = hold_feet(robot, q, tpos, trot, moved, settings.leg_iterations)
-        current = _motion_of(motion, robot, q)
-    return q, total
+        solve(moved, settings.leg_iterations)
+    for i, k in enumerate(work):
+        out[k] = (qs[i], totals[i])
+    return out
