@@ -395,6 +395,8 @@ def hold_feet(robot: Robot, q: np.ndarray, target_pos: np.ndarray, target_rot: n
     leg_joints = [[joint_of_q[7 + int(d)] for d in dofs] for _, dofs in chains]
     names = feet + [str(model.names[j]) for js in leg_joints for j in js]
     axes_local = [np.array([_joint_axis(model.joints[j]) for j in js], dtype=np.float64) for js in leg_joints]
+    axis_index = [np.argmax(ax, axis=1) if np.array_equal(np.sort(ax, axis=1), np.tile([0.0, 0.0, 1.0], (len(ax), 1)))
+                  else None for ax in axes_local]
     qs = out[frames].copy()
     live = np.arange(len(frames))                 # frames with a foot still off its target
     for _ in range(iterations):
@@ -415,10 +417,14 @@ def hold_feet(robot: Robot, q: np.ndarray, target_pos: np.ndarray, target_rot: n
             if not todo.any():
                 continue
             moving |= todo
-            a = np.einsum("nmij,mj->nmi", rj, axes_local[side])                 # world joint axes
+            basis = axis_index[side]
+            if basis is not None:                 # joint axes along x, y or z: a column of the rotation
+                a = np.take_along_axis(rj, basis[None, :, None, None], axis=3)[..., 0]
+            else:
+                a = np.einsum("nmij,mj->nmi", rj, axes_local[side])             # world joint axes
             lin = np.cross(a, pf[todo][:, None, :] - pj)
             rt = rft[todo]
-            J = np.concatenate([np.einsum("nij,nmj->nim", rt, lin), np.einsum("nij,nmj->nim", rt, a)], axis=1)
+            J = np.concatenate([rt @ np.swapaxes(lin, 1, 2), rt @ np.swapaxes(a, 1, 2)], axis=1)
             JT = np.swapaxes(J, 1, 2)
             step = np.linalg.solve(JT @ J + damping * np.eye(m), JT @ err[todo][:, :, None])[:, :, 0]
             rows = live[todo]
@@ -477,23 +483,51 @@ def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None 
     w = np.ones(T) if gate is None else np.clip(np.asarray(gate, np.float64), 0.0, 1.0)
     contacts = np.asarray(feet_of.contacts, dtype=bool)
     for s in range(len(feet)):
+        frames, weights, goal_pos, goal_rot = [], [], [], []
         for a, b in spans_of(contacts[:, s]):
             centre = rpos[a:b, s].mean(axis=0)
             if np.linalg.norm(rpos[a:b, s] - centre, axis=1).max() > max_travel_m:
                 continue                          # the raw foot moves on purpose (pivot, drag): keep it
-            planted = pin.SE3(rrot[(a + b) // 2, s], centre)
             n = b - a
             k = np.arange(n)
             ramp = np.clip(np.minimum(k + 1, n - k) / (ramp_frames + 1), 0.0, 1.0) if ramp_frames > 0 else np.ones(n)
             ramp = 0.5 - 0.5 * np.cos(np.pi * ramp)
-            for i, t in enumerate(range(a, b)):
-                weight = w[t] * ramp[i]
-                if weight <= 0:
-                    continue
-                here = pin.SE3(rrot[t, s], rpos[t, s])
-                moved = here * pin.exp6(weight * pin.log6(here.actInv(planted)))
-                out_pos[t, s], out_rot[t, s] = moved.translation, moved.rotation
+            weight = w[a:b] * ramp
+            on = weight > 0
+            frames.append(np.arange(a, b)[on])
+            weights.append(weight[on])
+            goal_pos.append(np.broadcast_to(centre, (int(on.sum()), 3)))
+            goal_rot.append(np.broadcast_to(rrot[(a + b) // 2, s], (int(on.sum()), 3, 3)))
+        if not frames or not sum(len(f) for f in frames):
+            continue
+        t = np.concatenate(frames)
+        here_rot, here_pos = rrot[t, s], rpos[t, s]
+        back = np.swapaxes(here_rot, 1, 2)                                   # here^-1 * planted
+        twist = log6_batch(back @ np.concatenate(goal_rot), np.einsum("nij,nj->ni", back, np.concatenate(goal_pos) - here_pos))
+        step_rot, step_pos = exp6_batch(np.concatenate(weights)[:, None] * twist)
+        out_rot[t, s] = here_rot @ step_rot
+        out_pos[t, s] = here_pos + np.einsum("nij,nj->ni", here_rot, step_pos)
     return out_pos, out_rot
+
+
+def exp6_batch(twist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rigid transforms (rot (N, 3, 3), pos (N, 3)) of twists (N, 6) [v, w] (pinocchio's ``exp6``)."""
+    v, w = twist[:, :3], twist[:, 3:]
+    theta = np.linalg.norm(w, axis=1)
+    small = theta < 1e-4
+    t = np.where(small, 1.0, theta)
+    t2 = theta ** 2
+    a = np.where(small, 1.0 - t2 / 6.0, np.sin(t) / t)                    # sin(th) / th
+    b = np.where(small, 0.5 - t2 / 24.0, (1.0 - np.cos(t)) / t ** 2)       # (1 - cos th) / th^2
+    c = np.where(small, 1.0 / 6.0 - t2 / 120.0, (t - np.sin(t)) / t ** 3)  # (th - sin th) / th^3
+    K = np.zeros((len(w), 3, 3))
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -w[:, 2], w[:, 1], -w[:, 0]
+    K[:, 1, 0], K[:, 2, 0], K[:, 2, 1] = w[:, 2], -w[:, 1], w[:, 0]
+    K2 = K @ K
+    eye = np.eye(3)
+    rot = eye + a[:, None, None] * K + b[:, None, None] * K2
+    V = eye + b[:, None, None] * K + c[:, None, None] * K2
+    return rot, np.einsum("nij,nj->ni", V, v)
 
 
 def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings = BalanceSettings(),
