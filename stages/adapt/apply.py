@@ -33,6 +33,8 @@ from stages.adapt.train import load_model
 
 if TYPE_CHECKING:
     from core.robot import Robot
+    from stages.filter.body import Body
+    from stages.filter.settings import Settings as FilterSettings
 
 
 @dataclass
@@ -168,6 +170,45 @@ GUARDED = ("ground_penetration", "self_collision", "joint_position_limit", "join
 """Hard checks the adaptation must not make fail where the raw motion passes."""
 
 
+def _raw_fails(raw: RobotMotion, robot: Robot, body: Body, fs: FilterSettings, code: str, a: int, b: int,
+               at: np.ndarray) -> np.ndarray:
+    """(b - a,) the hard check ``code`` (:data:`GUARDED`: a per-frame value, joint speeds by central
+    differences) of the raw motion's frames ``a:b`` as one crop, valid on the frames ``at`` (b - a,):
+    computed on windows around them only, each grown until its first and last
+    ``allow_frames // 2 + 1`` frames pass (no failing run crosses or merges across its edge), with one
+    frame more on each side for the differences; there it equals the check on the whole crop."""
+    from scipy.ndimage import binary_dilation
+
+    from core.contacts import spans_of
+    from stages.filter.api import run_checks
+    from stages.filter.checks.base import drop_short_runs
+
+    n = b - a
+    check = getattr(fs, code)
+    allow = int(getattr(check, "allow_frames", 0))
+    edge = allow // 2 + 1
+    out = np.zeros(n, dtype=bool)
+    want = binary_dilation(np.asarray(at, dtype=bool), iterations=edge + 1) if n > 1 else np.asarray(at, dtype=bool)
+    while want.any():
+        grow = np.zeros(n, dtype=bool)
+        for lo, hi in spans_of(want):
+            lo_x, hi_x = max(0, lo - 1), min(n, hi + 1)
+            part = state_record(robot, float(raw.fps), robot.configuration(raw.root_pos[a + lo_x:a + hi_x],
+                                                                          raw.root_rot[a + lo_x:a + hi_x],
+                                                                          raw.dof_pos[a + lo_x:a + hi_x]),
+                                np.asarray(raw.contacts, dtype=bool)[a + lo_x:a + hi_x])
+            (result,) = run_checks(part, body, fs, only=(code,))
+            value = result.value[lo - lo_x:hi - lo_x]
+            with np.errstate(invalid="ignore"):
+                over = (value > result.threshold) & np.isfinite(value)
+            if (lo > 0 and over[:edge].any()) or (hi < n and over[-edge:].any()):
+                grow[max(0, lo - 4 * edge):min(n, hi + 4 * edge)] = True      # a run may go on: a wider window
+                continue
+            out[lo:hi] = drop_short_runs(over, allow)
+        want = grow
+    return out
+
+
 def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np.ndarray, root_rot: np.ndarray,
                 dof: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The adapted trajectory returned to the raw one (raised-cosine blend over
@@ -192,11 +233,8 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
         failing = {r.code: r.fail for r in run_checks(adapted, body, fs, only=GUARDED) if r.fail.any()}
         if not failing:                     # nothing fails: nothing can be worse than the raw motion
             continue
-        before_motion = state_record(robot, fps, robot.configuration(raw.root_pos[a:b], raw.root_rot[a:b],
-                                                                     raw.dof_pos[a:b]), contacts[a:b])
-        before = {r.code: r.fail for r in run_checks(before_motion, body, fs, only=tuple(failing))}
         for code, fail in failing.items():
-            worse[a:b] |= fail & ~before.get(code, np.zeros_like(fail))
+            worse[a:b] |= fail & ~_raw_fails(raw, robot, body, fs, code, a, b, fail)
     if not worse.any():
         return root_pos, root_rot, dof
     back = gate_weights(worse, float(raw.fps), 0.5 * settings.gate_pad_s)[:, None]
