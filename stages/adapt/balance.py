@@ -78,7 +78,7 @@ class BalanceSettings:
     rounds: int = 3
     max_shift_m: float = 0.12
     leg_iterations: int = 3
-    ankle_torque_fraction: float = 0.65
+    ankle_torque_fraction: float = 0.55
 
 
 def _shrunk(hull: list[Point], margin: float) -> list[Point] | None:
