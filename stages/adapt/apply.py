@@ -189,16 +189,21 @@ def _raw_fails(raw: RobotMotion, robot: Robot, body: Body, fs: FilterSettings, c
     edge = allow // 2 + 1
     out = np.zeros(n, dtype=bool)
     want = binary_dilation(np.asarray(at, dtype=bool), iterations=edge + 1) if n > 1 else np.asarray(at, dtype=bool)
+    contacts = np.asarray(raw.contacts, dtype=bool)
     while want.any():
         grow = np.zeros(n, dtype=bool)
-        for lo, hi in spans_of(want):
-            lo_x, hi_x = max(0, lo - 1), min(n, hi + 1)
-            part = state_record(robot, float(raw.fps), robot.configuration(raw.root_pos[a + lo_x:a + hi_x],
-                                                                          raw.root_rot[a + lo_x:a + hi_x],
-                                                                          raw.dof_pos[a + lo_x:a + hi_x]),
-                                np.asarray(raw.contacts, dtype=bool)[a + lo_x:a + hi_x])
-            (result,) = run_checks(part, body, fs, only=(code,))
-            value = result.value[lo - lo_x:hi - lo_x]
+        windows = spans_of(want)
+        # the windows, each with one frame more on both sides, checked as one record (values are
+        # per frame; a joint speed at a window's frame reads only its own neighbours)
+        padded = [(max(0, lo - 1), min(n, hi + 1)) for lo, hi in windows]
+        frames = a + np.concatenate([np.arange(lo_x, hi_x) for lo_x, hi_x in padded])
+        part = state_record(robot, float(raw.fps), robot.configuration(raw.root_pos[frames], raw.root_rot[frames],
+                                                                      raw.dof_pos[frames]), contacts[frames])
+        (result,) = run_checks(part, body, fs, only=(code,))
+        start = 0
+        for (lo, hi), (lo_x, hi_x) in zip(windows, padded, strict=True):
+            value = result.value[start + lo - lo_x:start + hi - lo_x]
+            start += hi_x - lo_x
             with np.errstate(invalid="ignore"):
                 over = (value > result.threshold) & np.isfinite(value)
             if (lo > 0 and over[:edge].any()) or (hi < n and over[-edge:].any()):
