@@ -29,6 +29,7 @@ World Z-up, metres, quaternions x y z w.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -542,11 +543,11 @@ def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings
     return correct_balance_spans([motion], robot, settings, filter_settings, [feet_of], [gate], [hold])[0]
 
 
-def correct_balance_spans(motions: list[RobotMotion], robot: Robot, settings: BalanceSettings = BalanceSettings(),
+def correct_balance_spans(motions: Sequence[RobotMotion], robot: Robot, settings: BalanceSettings = BalanceSettings(),
                           filter_settings: FilterSettings | None = None,
-                          feet_of: list[RobotMotion | None] | None = None,
-                          gates: list[np.ndarray | None] | None = None,
-                          holds: list[tuple[int, int]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+                          feet_of: Sequence[RobotMotion | None] | None = None,
+                          gates: Sequence[np.ndarray | None] | None = None,
+                          holds: Sequence[tuple[int, int]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """:func:`correct_balance` of several motions (the spans of one clip) together: each is
     corrected on its own, the same values, but the legs of all of them are solved in one batch
     per round (one forward kinematics per Gauss-Newton step instead of one per span)."""
