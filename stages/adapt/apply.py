@@ -207,7 +207,8 @@ def _raw_fails(raw: RobotMotion, robot: Robot, body: Body, fs: FilterSettings, c
             with np.errstate(invalid="ignore"):
                 over = (value > result.threshold) & np.isfinite(value)
             if (lo > 0 and over[:edge].any()) or (hi < n and over[-edge:].any()):
-                grow[max(0, lo - 4 * edge):min(n, hi + 4 * edge)] = True      # a run may go on: a wider window
+                reach = max(4 * edge, hi - lo)                                 # a run may go on: a window
+                grow[max(0, lo - reach):min(n, hi + reach)] = True             # three times as wide
                 continue
             out[lo:hi] = drop_short_runs(over, allow)
         want = grow
@@ -300,6 +301,9 @@ def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Setti
     raw_dof = np.asarray(raw.dof_pos, np.float64)
     dof = raw_dof + soft_bound(layout.take(decoded, "dof") - raw_dof, settings.max_change_rad)
     dof = np.clip(dof, robot.lower, robot.upper)
+    closed = w <= 0
+    dof[closed] = raw_dof[closed]              # where the gate is closed the joints are the raw ones, exactly
+                                               # (not their float32 features' round trip, ~1e-8 rad)
     if settings.root == "raw":                 # the body's place is the balance correction's to change
         root_pos = np.asarray(raw.root_pos, np.float64).copy()
         root_rot = make_continuous(np.asarray(raw.root_rot, np.float64))
