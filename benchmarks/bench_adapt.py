@@ -8,10 +8,11 @@ and is not counted. ``quick``: constructed clips of demo size (no retargeting).
 ``ADAPT_BENCH_RUNS=DIR`` keeps the runs' output folders there between calls (cached stages).
 
 Applying: the trained model (shared_all's when trained) on Unitree's G1 walk4 and dance1
-retargets (or a constructed 60 s clip), one torch thread, five ways: the whole clip adapted,
-gated to its first fifth (each with and without the IK pass), and gated to the frames the
-clip's own dynamic checks fail (with IK); ``apply_gate_fraction`` gives the share of
-frames failing and the share the gate opens (the IK pass solves those). Medians of
+retargets (or a constructed 60 s clip), one torch thread, six ways: the whole clip adapted,
+gated to its first fifth, and gated to the frames the clip's own dynamic checks fail, each
+without the IK pass (``_no_ik``: the stage's default, ``Settings.ik_pass`` off) and with it
+(``_ik``: the retarget stage's IK on every frame the gate opens); ``apply_gate_fraction``
+gives the share of frames failing and the share the gate opens. Medians of
 ``apply_repeats`` runs, per wall second (``apply_frames_per_s``) and per second of the
 process's CPU time (``apply_frames_per_cpu_s``: one core's throughput, less disturbed by
 other work on a shared machine).
@@ -158,10 +159,11 @@ def run(quick: bool = False) -> dict:
             for r in dynamic_verdict(motion, robot)[1]:
                 real |= r.fail
             for label, kw, mask in (("whole_no_ik", {"gate": False, "ik_pass": False}, None),
-                                    ("whole_ik", {"gate": False}, None),
+                                    ("whole_ik", {"gate": False, "ik_pass": True}, None),
                                     ("gated_fifth_no_ik", {"ik_pass": False}, fail),
-                                    ("gated_fifth_ik", {}, fail),
-                                    ("gated_real_ik", {}, real)):
+                                    ("gated_fifth_ik", {"ik_pass": True}, fail),
+                                    ("gated_real_no_ik", {"ik_pass": False}, real),
+                                    ("gated_real_ik", {"ik_pass": True}, real)):
                 s = Settings(**kw)
                 times, cpu = [], []
                 for _ in range(repeats):
@@ -177,6 +179,7 @@ def run(quick: bool = False) -> dict:
                 w = gate_weights(mask, float(motion.fps), Settings().gate_pad_s)
                 gated[f"{name}/{label}"] = {"failing": round(float(mask.mean()), 4), "gate_open": round(float((w > 0).mean()), 4)}
         out["apply_repeats"] = f"median of {repeats}"
+        out["apply_ik_pass_default"] = Settings().ik_pass
         out["apply_frames_per_cpu_s"] = apply_cpu       # per second of this process's CPU time: robust to a busy machine
         out["apply_gate_fraction"] = gated
         out["apply_frames_per_s"] = apply

@@ -81,6 +81,20 @@ def test_adapter_removes_sway_and_jitter_and_keeps_phase_and_stride(model_dir, r
     assert out["jerk_rad_s3"] < 0.5 * measure(ablated, human, robot, simulate=False)["jerk_rad_s3"]
 
 
+def test_gate_leaves_the_raw_motion_exactly_where_it_is_closed(model_dir, robot):
+    """Gated to the first 2 s of an 8 s clip: from 1 s after the gate has closed (its fade and
+    the balance step's margin) the adapted motion is the raw one to the bit (not the float32
+    features' round trip), so the guard checks only what changed."""
+    human = perturbed(robot, 8.0, 30.0, 0.75, 0.5, seed=7)
+    fail = np.zeros(human.num_frames, dtype=bool)
+    fail[:60] = True
+    adapted = adapt_motion(human, Bundle.load(model_dir), robot, Settings(), fail).motion
+    late = slice(60 + 15 + 15 + 30 + 1, None)      # gate pad 0.5 s, its fade 0.5 s, the balance margin 1 s
+    assert np.array_equal(adapted.dof_pos[late], human.dof_pos[late])
+    assert np.array_equal(adapted.root_pos[late], human.root_pos[late])
+    assert np.abs(adapted.dof_pos[:60] - human.dof_pos[:60]).max() > 1e-3      # and it adapts where it is open
+
+
 def test_training_is_deterministic_and_resumes_after_a_stop(domains, tmp_path):
     tiny = Settings(steps=12, batch=8, hidden=16, checkpoint_every=4, log_every=4)
     a, _ = _train(domains, tmp_path / "a", tiny)

@@ -25,7 +25,7 @@ import torch
 from core.errors import InputError
 from core.records.robot_motion import RobotMotion
 from core.rotations import make_continuous
-from stages.adapt.balance import BalanceSettings, correct_balance, state_record
+from stages.adapt.balance import BalanceSettings, correct_balance_spans, state_record
 from stages.adapt.features import Layout, motion_features, root_from_features
 from stages.adapt.model import Adapter
 from stages.adapt.settings import Settings
@@ -33,6 +33,8 @@ from stages.adapt.train import load_model
 
 if TYPE_CHECKING:
     from core.robot import Robot
+    from stages.filter.body import Body
+    from stages.filter.settings import Settings as FilterSettings
 
 
 @dataclass
@@ -130,25 +132,87 @@ def _balanced(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np.n
     from scipy.ndimage import binary_dilation
 
     from core.contacts import spans_of
-    from core.robot.trajectory import robot_motion_from_trajectory
 
     fps = float(raw.fps)
     T = raw.num_frames
     contacts = np.asarray(raw.contacts, dtype=bool)
     active = binary_dilation(gate > 0, iterations=max(1, int(round(fps))))
     q = robot.configuration(root_pos, root_rot, dof)
-    bs = balance_settings(settings)
-    for a, b in spans_of(active):
-        part = robot_motion_from_trajectory(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b], contacts=contacts[a:b])
-        feet = robot_motion_from_trajectory(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b], raw.dof_pos[a:b],
-                                            contacts=contacts[a:b])
-        hold = (5 if a > 0 else 0, 5 if b < T else 0)
-        q[a:b], _ = correct_balance(part, robot, bs, feet_of=feet, gate=gate[a:b], hold=hold)
+    spans = spans_of(active)
+    parts = [_trajectory_record(robot, fps, root_pos[a:b], root_rot[a:b], dof[a:b], contacts[a:b]) for a, b in spans]
+    feet = [_trajectory_record(robot, fps, raw.root_pos[a:b], raw.root_rot[a:b], raw.dof_pos[a:b], contacts[a:b])
+            for a, b in spans]
+    holds = [(5 if a > 0 else 0, 5 if b < T else 0) for a, b in spans]
+    solved = correct_balance_spans(parts, robot, balance_settings(settings), None, feet, [gate[a:b] for a, b in spans],
+                                   holds)
+    for (a, b), (qs, _) in zip(spans, solved, strict=True):
+        q[a:b] = qs
     return q[:, :3], q[:, 3:7], q[:, 7:]
+
+
+def _trajectory_record(robot: Robot, fps: float, root_pos: np.ndarray, root_rot: np.ndarray, dof: np.ndarray,
+                       contacts: np.ndarray) -> RobotMotion:
+    """The root and joint trajectory as :func:`core.robot.trajectory.robot_motion_from_trajectory`
+    builds it (quaternion normalised and sign-continuous, central-difference joint speeds), without
+    its key-link forward kinematics: the balance correction reads only the root, joints and contacts."""
+    root_pos = np.asarray(root_pos, dtype=np.float64)
+    root_rot = np.asarray(root_rot, dtype=np.float64)
+    dof = np.asarray(dof, dtype=np.float64)
+    root_rot = make_continuous(root_rot / np.linalg.norm(root_rot, axis=-1, keepdims=True))
+    T = len(dof)
+    return RobotMotion(robot=robot.name, fps=float(fps), root_pos=root_pos, root_rot=root_rot, dof_pos=dof,
+                       dof_vel=np.gradient(dof, 1.0 / fps, axis=0) if T > 1 else np.zeros_like(dof),
+                       dof_names=robot.dof_names, link_names=(), link_pos=np.zeros((T, 0, 3)),
+                       link_rot=np.zeros((T, 0, 4)), contacts=np.asarray(contacts, dtype=bool))
 
 
 GUARDED = ("ground_penetration", "self_collision", "joint_position_limit", "joint_velocity")
 """Hard checks the adaptation must not make fail where the raw motion passes."""
+
+
+def _raw_fails(raw: RobotMotion, robot: Robot, body: Body, fs: FilterSettings, code: str, a: int, b: int,
+               at: np.ndarray) -> np.ndarray:
+    """(b - a,) the hard check ``code`` (:data:`GUARDED`: a per-frame value, joint speeds by central
+    differences) of the raw motion's frames ``a:b`` as one crop, valid on the frames ``at`` (b - a,):
+    computed on windows around them only, each grown until its first and last
+    ``allow_frames // 2 + 1`` frames pass (no failing run crosses or merges across its edge), with one
+    frame more on each side for the differences; there it equals the check on the whole crop."""
+    from scipy.ndimage import binary_dilation
+
+    from core.contacts import spans_of
+    from stages.filter.api import run_checks
+    from stages.filter.checks.base import drop_short_runs
+
+    n = b - a
+    check = getattr(fs, code)
+    allow = int(getattr(check, "allow_frames", 0))
+    edge = allow // 2 + 1
+    out = np.zeros(n, dtype=bool)
+    want = binary_dilation(np.asarray(at, dtype=bool), iterations=edge + 1) if n > 1 else np.asarray(at, dtype=bool)
+    contacts = np.asarray(raw.contacts, dtype=bool)
+    while want.any():
+        grow = np.zeros(n, dtype=bool)
+        windows = spans_of(want)
+        # the windows, each with one frame more on both sides, checked as one record (values are
+        # per frame; a joint speed at a window's frame reads only its own neighbours)
+        padded = [(max(0, lo - 1), min(n, hi + 1)) for lo, hi in windows]
+        frames = a + np.concatenate([np.arange(lo_x, hi_x) for lo_x, hi_x in padded])
+        part = state_record(robot, float(raw.fps), robot.configuration(raw.root_pos[frames], raw.root_rot[frames],
+                                                                      raw.dof_pos[frames]), contacts[frames])
+        (result,) = run_checks(part, body, fs, only=(code,))
+        start = 0
+        for (lo, hi), (lo_x, hi_x) in zip(windows, padded, strict=True):
+            value = result.value[start + lo - lo_x:start + hi - lo_x]
+            start += hi_x - lo_x
+            with np.errstate(invalid="ignore"):
+                over = (value > result.threshold) & np.isfinite(value)
+            if (lo > 0 and over[:edge].any()) or (hi < n and over[-edge:].any()):
+                reach = max(4 * edge, hi - lo)                                 # a run may go on: a window
+                grow[max(0, lo - reach):min(n, hi + reach)] = True             # three times as wide
+                continue
+            out[lo:hi] = drop_short_runs(over, allow)
+        want = grow
+    return out
 
 
 def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np.ndarray, root_rot: np.ndarray,
@@ -175,11 +239,8 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
         failing = {r.code: r.fail for r in run_checks(adapted, body, fs, only=GUARDED) if r.fail.any()}
         if not failing:                     # nothing fails: nothing can be worse than the raw motion
             continue
-        before_motion = state_record(robot, fps, robot.configuration(raw.root_pos[a:b], raw.root_rot[a:b],
-                                                                     raw.dof_pos[a:b]), contacts[a:b])
-        before = {r.code: r.fail for r in run_checks(before_motion, body, fs, only=tuple(failing))}
         for code, fail in failing.items():
-            worse[a:b] |= fail & ~before.get(code, np.zeros_like(fail))
+            worse[a:b] |= fail & ~_raw_fails(raw, robot, body, fs, code, a, b, fail)
     if not worse.any():
         return root_pos, root_rot, dof
     back = gate_weights(worse, float(raw.fps), 0.5 * settings.gate_pad_s)[:, None]
@@ -240,6 +301,9 @@ def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Setti
     raw_dof = np.asarray(raw.dof_pos, np.float64)
     dof = raw_dof + soft_bound(layout.take(decoded, "dof") - raw_dof, settings.max_change_rad)
     dof = np.clip(dof, robot.lower, robot.upper)
+    closed = w <= 0
+    dof[closed] = raw_dof[closed]              # where the gate is closed the joints are the raw ones, exactly
+                                               # (not their float32 features' round trip, ~1e-8 rad)
     if settings.root == "raw":                 # the body's place is the balance correction's to change
         root_pos = np.asarray(raw.root_pos, np.float64).copy()
         root_rot = make_continuous(np.asarray(raw.root_rot, np.float64))

@@ -29,6 +29,7 @@ World Z-up, metres, quaternions x y z w.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +38,7 @@ import pinocchio as pin
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
-from core.polygon import Point, convex_hull
+from core.polygon import Point
 from core.records.robot_motion import RobotMotion
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class BalanceSettings:
     rounds: int = 3
     max_shift_m: float = 0.12
     leg_iterations: int = 3
-    ankle_torque_fraction: float = 0.65
+    ankle_torque_fraction: float = 0.55
 
 
 def _shrunk(hull: list[Point], margin: float) -> list[Point] | None:
@@ -128,6 +129,109 @@ def _project_xy(point: Point, hull: list[Point], margin: float) -> Point:
     return best
 
 
+def _hull_batch(xy: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`core.polygon.convex_hull` of many small point sets at once, the same vertices in
+    the same order: ``xy`` (N, K, 2) m, ``on`` (N, K) bool the points of each set. Returns the
+    hulls (N, K, 2) (CCW from the lowest x, then y; padded with zeros) and their sizes (N,)."""
+    N, K = on.shape
+    rows = np.arange(N)
+    order = np.lexsort((xy[..., 1], xy[..., 0], ~on), axis=1)         # the set's points sorted, then the others
+    pts = np.take_along_axis(xy, order[..., None], axis=1)
+    count = on.sum(axis=1)
+    valid = np.arange(K)[None, :] < count[:, None]
+    keep = valid.copy()                              # a point within 1e-12 m of the previous sorted one goes
+    keep[:, 1:] &= np.maximum(np.abs(pts[:, 1:, 0] - pts[:, :-1, 0]), np.abs(pts[:, 1:, 1] - pts[:, :-1, 1])) > 1e-12
+    korder = np.argsort(~keep, axis=1, kind="stable")
+    pts = np.take_along_axis(pts, korder[..., None], axis=1)
+    m = keep.sum(axis=1)
+
+    def chain(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        stack = np.zeros((N, K), dtype=np.int64)
+        size = np.zeros(N, dtype=np.int64)
+        for k in range(K):
+            live = k < m
+            if not live.any():
+                break
+            q = pts[rows, index[:, k]]
+            while True:
+                o = pts[rows, stack[rows, np.maximum(size - 2, 0)]]
+                a = pts[rows, stack[rows, np.maximum(size - 1, 0)]]
+                cross = (a[:, 0] - o[:, 0]) * (q[:, 1] - o[:, 1]) - (a[:, 1] - o[:, 1]) * (q[:, 0] - o[:, 0])
+                pop = live & (size >= 2) & (cross <= 0)
+                if not pop.any():
+                    break
+                size -= pop
+            stack[rows[live], size[live]] = index[live, k]
+            size += live
+        return stack, size
+
+    forward = np.broadcast_to(np.arange(K), (N, K))
+    backward = np.clip(m[:, None] - 1 - np.arange(K)[None, :], 0, K - 1)
+    lower, nl = chain(forward)
+    upper, nu = chain(backward)
+    small = m <= 2
+    H = np.where(small, m, nl - 1 + nu - 1)
+    j = np.arange(K)[None, :]
+    from_lower = j < (nl - 1)[:, None]
+    up_pos = np.clip(j - (nl - 1)[:, None], 0, K - 1)
+    idx = np.where(from_lower, lower, np.take_along_axis(upper, up_pos, axis=1))
+    idx = np.where(small[:, None], np.broadcast_to(np.arange(K), (N, K)), idx)
+    idx = np.where(j < H[:, None], idx, 0)
+    hull = np.take_along_axis(pts, idx[..., None], axis=1)
+    hull[~(j < H[:, None])] = 0.0
+    return hull, H
+
+
+def _project_batch(xy: np.ndarray, on: np.ndarray, point: np.ndarray, margin: float) -> np.ndarray:
+    """:func:`_project_xy` of ``point`` (N, 2) into the hull of each set of ``xy`` (N, K, 2) where
+    ``on`` (N, K), for many frames at once, the same values: (N, 2) m."""
+    hull, H = _hull_batch(xy, on)
+    N, K = on.shape
+    rows = np.arange(N)
+    j = np.arange(K)
+    valid = j[None, :] < H[:, None]
+    nxt = np.where(j[None, :] + 1 < H[:, None], j[None, :] + 1, 0)
+    prv = np.where(j[None, :] >= 1, j[None, :] - 1, np.maximum(H[:, None] - 1, 0))
+    hx, hy = hull[..., 0], hull[..., 1]
+    dx = np.take_along_axis(hx, nxt, axis=1) - hx
+    dy = np.take_along_axis(hy, nxt, axis=1) - hy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        length = np.sqrt(dx * dx + dy * dy)
+        ok = (H >= 3) & np.all(~valid | (length >= 1e-9), axis=1)
+        nx, ny = dy / length, -dx / length
+        c = nx * hx + ny * hy - margin
+        ax, ay, ca = (np.take_along_axis(v, prv, axis=1) for v in (nx, ny, c))
+        det = ax * ny - ay * nx
+        ok &= np.all(~valid | (np.abs(det) >= 1e-12), axis=1)
+        ox = (ca * ny - ay * c) / det
+        oy = (ax * c - ca * nx) / det
+        ex = np.take_along_axis(ox, nxt, axis=1) - ox
+        ey = np.take_along_axis(oy, nxt, axis=1) - oy
+        ok &= np.all(~valid | (ex * dx + ey * dy > 0), axis=1)
+    # no shrunk polygon: the hull's centroid (summed in order, as the plain-float code does)
+    sx = np.zeros(N)
+    sy = np.zeros(N)
+    for k in range(K):
+        sx = np.where(k < H, sx + hx[:, k], sx)
+        sy = np.where(k < H, sy + hy[:, k], sy)
+    out = np.stack([sx / np.maximum(H, 1), sy / np.maximum(H, 1)], axis=1)
+    px, py = point[:, 0], point[:, 1]
+    with np.errstate(invalid="ignore"):
+        pdx = np.take_along_axis(ox, nxt, axis=1) - ox
+        pdy = np.take_along_axis(oy, nxt, axis=1) - oy
+        side = pdx * (py[:, None] - oy) - pdy * (px[:, None] - ox)
+        inside = np.all(~valid | (side >= 0), axis=1)
+        t = ((px[:, None] - ox) * pdx + (py[:, None] - oy) * pdy) / np.maximum(pdx * pdx + pdy * pdy, 1e-18)
+        t = np.minimum(np.maximum(t, 0.0), 1.0)
+        qx, qy = ox + t * pdx, oy + t * pdy
+        dist = np.sqrt((qx - px[:, None]) * (qx - px[:, None]) + (qy - py[:, None]) * (qy - py[:, None]))
+    dist = np.where(valid, dist, np.inf)
+    best = np.argmin(dist, axis=1)                   # the first edge of least distance
+    proj = np.stack([qx[rows, best], qy[rows, best]], axis=1)
+    proj = np.where(inside[:, None], point, proj)
+    return np.where(ok[:, None], proj, out)
+
+
 def _project_inside(point: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
     """The closest point to ``point`` of the convex polygon ``hull`` (CCW) shrunk by ``margin``
     (its centroid when less than that is left)."""
@@ -172,13 +276,11 @@ def zmp_targets(motion: RobotMotion, robot: Robot, settings: BalanceSettings,
     w = np.zeros(len(p))
     frames = np.flatnonzero(judged)
     cols = np.flatnonzero(touching[frames].any(axis=0))          # the points that ever touch here
-    xy = points[frames][:, cols, :2].tolist()
-    touch, zmp_xy = touching[frames][:, cols].tolist(), p[frames].tolist()
-    for i, t in enumerate(frames):
-        hull = convex_hull([(x, y) for (x, y), on in zip(xy[i], touch[i], strict=True) if on])
-        q = _project_xy((zmp_xy[i][0], zmp_xy[i][1]), hull, settings.margin_m)
-        target[t] = q
-        w[t] = 1.0 if math.hypot(q[0] - zmp_xy[i][0], q[1] - zmp_xy[i][1]) > 1e-9 else settings.keep_weight
+    if frames.size:
+        q = _project_batch(points[frames][:, cols, :2], touching[frames][:, cols], p[frames], settings.margin_m)
+        target[frames] = q
+        w[frames] = np.where(np.hypot(q[:, 0] - p[frames, 0], q[:, 1] - p[frames, 1]) > 1e-9, 1.0,
+                             settings.keep_weight)
     w[fixed] = -1.0                               # marks frames whose shift is held at zero
     return p, target, w, a
 
@@ -208,10 +310,11 @@ def _torque_limited_points(state: ClipState, body: Body, fz: np.ndarray, fractio
 
 
 def _difference(T: int, order: int) -> sparse.csr_matrix:
-    D = sparse.eye(T, format="csr")
+    """(T - order, T) matrix of the ``order``-th forward difference (binomial coefficients)."""
+    coeff = [1.0]
     for _ in range(order):
-        D = (D[1:] - D[:-1]).tocsr()
-    return D
+        coeff = [a - b for a, b in zip([0.0] + coeff, coeff + [0.0], strict=True)]
+    return sparse.diags(coeff, list(range(order + 1)), shape=(T - order, T), format="csr")
 
 
 def zmp_shift(p: np.ndarray, target: np.ndarray, w: np.ndarray, a: np.ndarray, fps: float,
@@ -293,6 +396,8 @@ def hold_feet(robot: Robot, q: np.ndarray, target_pos: np.ndarray, target_rot: n
     leg_joints = [[joint_of_q[7 + int(d)] for d in dofs] for _, dofs in chains]
     names = feet + [str(model.names[j]) for js in leg_joints for j in js]
     axes_local = [np.array([_joint_axis(model.joints[j]) for j in js], dtype=np.float64) for js in leg_joints]
+    axis_index = [np.argmax(ax, axis=1) if np.array_equal(np.sort(ax, axis=1), np.tile([0.0, 0.0, 1.0], (len(ax), 1)))
+                  else None for ax in axes_local]
     qs = out[frames].copy()
     live = np.arange(len(frames))                 # frames with a foot still off its target
     for _ in range(iterations):
@@ -313,10 +418,14 @@ def hold_feet(robot: Robot, q: np.ndarray, target_pos: np.ndarray, target_rot: n
             if not todo.any():
                 continue
             moving |= todo
-            a = np.einsum("nmij,mj->nmi", rj, axes_local[side])                 # world joint axes
+            basis = axis_index[side]
+            if basis is not None:                 # joint axes along x, y or z: a column of the rotation
+                a = np.take_along_axis(rj, basis[None, :, None, None], axis=3)[..., 0]
+            else:
+                a = np.einsum("nmij,mj->nmi", rj, axes_local[side])             # world joint axes
             lin = np.cross(a, pf[todo][:, None, :] - pj)
             rt = rft[todo]
-            J = np.concatenate([np.einsum("nij,nmj->nim", rt, lin), np.einsum("nij,nmj->nim", rt, a)], axis=1)
+            J = np.concatenate([rt @ np.swapaxes(lin, 1, 2), rt @ np.swapaxes(a, 1, 2)], axis=1)
             JT = np.swapaxes(J, 1, 2)
             step = np.linalg.solve(JT @ J + damping * np.eye(m), JT @ err[todo][:, :, None])[:, :, 0]
             rows = live[todo]
@@ -375,23 +484,51 @@ def foot_targets(motion: RobotMotion, robot: Robot, feet_of: RobotMotion | None 
     w = np.ones(T) if gate is None else np.clip(np.asarray(gate, np.float64), 0.0, 1.0)
     contacts = np.asarray(feet_of.contacts, dtype=bool)
     for s in range(len(feet)):
+        frames, weights, goal_pos, goal_rot = [], [], [], []
         for a, b in spans_of(contacts[:, s]):
             centre = rpos[a:b, s].mean(axis=0)
             if np.linalg.norm(rpos[a:b, s] - centre, axis=1).max() > max_travel_m:
                 continue                          # the raw foot moves on purpose (pivot, drag): keep it
-            planted = pin.SE3(rrot[(a + b) // 2, s], centre)
             n = b - a
             k = np.arange(n)
             ramp = np.clip(np.minimum(k + 1, n - k) / (ramp_frames + 1), 0.0, 1.0) if ramp_frames > 0 else np.ones(n)
             ramp = 0.5 - 0.5 * np.cos(np.pi * ramp)
-            for i, t in enumerate(range(a, b)):
-                weight = w[t] * ramp[i]
-                if weight <= 0:
-                    continue
-                here = pin.SE3(rrot[t, s], rpos[t, s])
-                moved = here * pin.exp6(weight * pin.log6(here.actInv(planted)))
-                out_pos[t, s], out_rot[t, s] = moved.translation, moved.rotation
+            weight = w[a:b] * ramp
+            on = weight > 0
+            frames.append(np.arange(a, b)[on])
+            weights.append(weight[on])
+            goal_pos.append(np.broadcast_to(centre, (int(on.sum()), 3)))
+            goal_rot.append(np.broadcast_to(rrot[(a + b) // 2, s], (int(on.sum()), 3, 3)))
+        if not frames or not sum(len(f) for f in frames):
+            continue
+        t = np.concatenate(frames)
+        here_rot, here_pos = rrot[t, s], rpos[t, s]
+        back = np.swapaxes(here_rot, 1, 2)                                   # here^-1 * planted
+        twist = log6_batch(back @ np.concatenate(goal_rot), np.einsum("nij,nj->ni", back, np.concatenate(goal_pos) - here_pos))
+        step_rot, step_pos = exp6_batch(np.concatenate(weights)[:, None] * twist)
+        out_rot[t, s] = here_rot @ step_rot
+        out_pos[t, s] = here_pos + np.einsum("nij,nj->ni", here_rot, step_pos)
     return out_pos, out_rot
+
+
+def exp6_batch(twist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rigid transforms (rot (N, 3, 3), pos (N, 3)) of twists (N, 6) [v, w] (pinocchio's ``exp6``)."""
+    v, w = twist[:, :3], twist[:, 3:]
+    theta = np.linalg.norm(w, axis=1)
+    small = theta < 1e-4
+    t = np.where(small, 1.0, theta)
+    t2 = theta ** 2
+    a = np.where(small, 1.0 - t2 / 6.0, np.sin(t) / t)                    # sin(th) / th
+    b = np.where(small, 0.5 - t2 / 24.0, (1.0 - np.cos(t)) / t ** 2)       # (1 - cos th) / th^2
+    c = np.where(small, 1.0 / 6.0 - t2 / 120.0, (t - np.sin(t)) / t ** 3)  # (th - sin th) / th^3
+    K = np.zeros((len(w), 3, 3))
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -w[:, 2], w[:, 1], -w[:, 0]
+    K[:, 1, 0], K[:, 2, 0], K[:, 2, 1] = w[:, 2], -w[:, 1], w[:, 0]
+    K2 = K @ K
+    eye = np.eye(3)
+    rot = eye + a[:, None, None] * K + b[:, None, None] * K2
+    V = eye + b[:, None, None] * K + c[:, None, None] * K2
+    return rot, np.einsum("nij,nj->ni", V, v)
 
 
 def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings = BalanceSettings(),
@@ -403,30 +540,80 @@ def correct_balance(motion: RobotMotion, robot: Robot, settings: BalanceSettings
     The feet are held at :func:`foot_targets` (``feet_of``, ``gate``): planted over the raw
     clip's contact runs where the gate is open, else where ``motion`` has them. ``hold``: frames
     at the start and at the end whose body is not shifted (a crop of a longer motion)."""
-    T = motion.num_frames
-    q = robot.configuration(motion.root_pos, motion.root_rot, motion.dof_pos)
-    if T < 5:
-        return q, np.zeros((T, 2))
-    fps = float(motion.fps)
-    tpos, trot = foot_targets(motion, robot, feet_of, gate)
-    total = np.zeros((T, 2))
-    current = motion
-    if feet_of is not None:
-        feet = tuple(robot.config.foot_frames)
-        mpos, _ = robot.frame_placements(motion.root_pos, motion.root_rot, motion.dof_pos, feet)
-        off = np.flatnonzero(np.abs(mpos - tpos).max(axis=(1, 2)) > 1e-4)
-        if off.size:
-            q = hold_feet(robot, q, tpos, trot, off, settings.leg_iterations + 2)
-            current = _motion_of(motion, robot, q)
+    return correct_balance_spans([motion], robot, settings, filter_settings, [feet_of], [gate], [hold])[0]
+
+
+def correct_balance_spans(motions: Sequence[RobotMotion], robot: Robot, settings: BalanceSettings = BalanceSettings(),
+                          filter_settings: FilterSettings | None = None,
+                          feet_of: Sequence[RobotMotion | None] | None = None,
+                          gates: Sequence[np.ndarray | None] | None = None,
+                          holds: Sequence[tuple[int, int]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`correct_balance` of several motions (the spans of one clip) together: each is
+    corrected on its own, the same values, but the legs of all of them are solved in one batch
+    per round (one forward kinematics per Gauss-Newton step instead of one per span)."""
+    n = len(motions)
+    feet_of = feet_of or [None] * n
+    gates = gates or [None] * n
+    holds = holds or [(0, 0)] * n
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    work: list[int] = []
+    qs, tps, trs, totals, currents = [], [], [], [], []
+    for k, motion in enumerate(motions):
+        q = robot.configuration(motion.root_pos, motion.root_rot, motion.dof_pos)
+        out.append((q, np.zeros((motion.num_frames, 2))))
+        if motion.num_frames < 5:
+            continue
+        work.append(k)
+        tpos, trot = foot_targets(motion, robot, feet_of[k], gates[k])
+        qs.append(q)
+        tps.append(tpos)
+        trs.append(trot)
+        totals.append(np.zeros((motion.num_frames, 2)))
+        currents.append(motion)
+    if not work:
+        return out
+    starts = np.cumsum([0] + [len(q) for q in qs])
+    target_pos, target_rot = np.concatenate(tps), np.concatenate(trs)
+
+    def solve(frames: list[np.ndarray], iterations: int) -> None:
+        rows = np.concatenate([f + starts[i] for i, f in enumerate(frames)])
+        if rows.size == 0:
+            return
+        solved = hold_feet(robot, np.concatenate(qs), target_pos, target_rot, rows, iterations)
+        for i in range(len(qs)):
+            if frames[i].size:
+                qs[i] = solved[starts[i]:starts[i + 1]]
+                currents[i] = _motion_of(motions[work[i]], robot, qs[i])
+
+    off = []
+    for i, k in enumerate(work):
+        if feet_of[k] is None:
+            off.append(np.zeros(0, dtype=int))
+            continue
+        m = motions[k]
+        mpos, _ = robot.frame_placements(m.root_pos, m.root_rot, m.dof_pos, tuple(robot.config.foot_frames))
+        off.append(np.flatnonzero(np.abs(mpos - tps[i]).max(axis=(1, 2)) > 1e-4))
+    solve(off, settings.leg_iterations + 2)
+    live = list(range(len(work)))
     for _ in range(settings.rounds):
-        p, target, w, a = zmp_targets(current, robot, settings, filter_settings, hold)
-        d = zmp_shift(p, target, w, a, fps, settings)
-        moved = np.flatnonzero(np.linalg.norm(d, axis=1) > 1e-4)
-        if moved.size == 0:
+        moved = [np.zeros(0, dtype=int)] * len(work)
+        still = []
+        for i in live:
+            k = work[i]
+            p, target, w, a = zmp_targets(currents[i], robot, settings, filter_settings, holds[k])
+            d = zmp_shift(p, target, w, a, float(motions[k].fps), settings)
+            moved_i = np.flatnonzero(np.linalg.norm(d, axis=1) > 1e-4)
+            if moved_i.size == 0:
+                continue                          # this span is done
+            still.append(i)
+            totals[i] += d
+            qs[i] = qs[i].copy()
+            qs[i][:, :2] += d
+            moved[i] = moved_i
+        live = still
+        if not live:
             break
-        total += d
-        q = q.copy()
-        q[:, :2] += d
-        q = hold_feet(robot, q, tpos, trot, moved, settings.leg_iterations)
-        current = _motion_of(motion, robot, q)
-    return q, total
+        solve(moved, settings.leg_iterations)
+    for i, k in enumerate(work):
+        out[k] = (qs[i], totals[i])
+    return out
