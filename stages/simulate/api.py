@@ -30,7 +30,8 @@ from core.robot import Robot, robot_motion_from_trajectory
 from stages.simulate.balance import BalancePlanner
 from stages.simulate.controller import Command, Controller
 from stages.simulate.mjcf import SimModel, build_sim_model
-from stages.simulate.reference import Reference, build_reference, corner_contacts, unloading_limit
+from stages.simulate.reference import (Reference, build_reference, corner_contacts, fill_support_gaps,
+                                      lowest_sole_corner, unloading_limit)
 from stages.simulate.settings import Settings
 
 FALL_CODE = "sim_fall"
@@ -139,9 +140,11 @@ def _update_kinematics(m: mujoco.MjModel, d: mujoco.MjData) -> None:
     mujoco.mj_subtreeVel(m, d)
 
 
-def _replan(planner: BalancePlanner, ref: Reference, t: int, com: np.ndarray, com_vel: np.ndarray) -> None:
-    """Overwrite the CoM targets of frames ``t .. t + horizon`` with a balanced plan from the current state."""
-    path = planner.plan(t, com, com_vel)
+def _replan(planner: BalancePlanner, ref: Reference, t: int, com: np.ndarray, com_vel: np.ndarray,
+            stance: dict | None = None) -> None:
+    """Overwrite the CoM targets of frames ``t .. t + horizon`` with a balanced plan from the current state
+    (``stance``: the robot's loaded feet, see :meth:`BalancePlanner.plan`)."""
+    path = planner.plan(t, com, com_vel, stance)
     n = path.shape[0]
     if n == 0:
         return
@@ -239,6 +242,10 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     cpu_start = time.process_time()
     sim = build_sim_model(robot, float(motion.fps), settings.model)
     ref = build_reference(sim, motion)
+    if settings.controller.gap_contact_height_m > 0:
+        lowest = lowest_sole_corner(ref.sole_pos, ref.foot_rot, sim.sole_half_extents)
+        filled = fill_support_gaps(ref.contacts, lowest, ref.com_acc[:, 2], settings.controller.gap_contact_height_m)
+        ref = dataclasses.replace(ref, contacts=filled, edge_contacts=filled & ~ref.contacts)
     if settings.controller.corner_contact_height_m > 0:
         corners = corner_contacts(ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
                                   settings.controller.corner_contact_height_m, settings.controller.corner_contact_speed_m_s)
@@ -254,7 +261,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
                                  ref.ang_mom_rate if cs0.balance_angular_momentum else None, ref.mass, cs0.balance_horizon_frames,
                                  zmp_weight=cs0.balance_zmp_weight, zmp_fraction=cs0.balance_zmp_fraction,
                                  terminal_weight=cs0.balance_terminal_weight,
-                                 terminal_target=cs0.balance_terminal_target)
+                                 terminal_target=cs0.balance_terminal_target, ballistic=cs0.balance_ballistic,
+                                 edge_contacts=ref.edge_contacts)
         ref = dataclasses.replace(ref, com=ref.com.copy(), com_vel=ref.com_vel.copy(), com_acc=ref.com_acc.copy())
         if cs0.balance_replan_frames == 0:
             _plan_offline(planner, ref)
@@ -321,7 +329,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         momentum0 = _momentum_about_origin(d, root, mass)
         com_sum = np.zeros(3)
         if planner is not None and t - last_plan >= cs.balance_replan_frames:
-            _replan(planner, ref, t, d.subtree_com[root].copy(), d.subtree_linvel[root].copy())
+            stance = ctrl.stance_feet(sim.sole_offsets) if cs.balance_actual_stance else None
+            _replan(planner, ref, t, d.subtree_com[root].copy(), d.subtree_linvel[root].copy(), stance)
             last_plan = t
         cmd: Command | None = None
         q0 = qd0 = None
