@@ -41,7 +41,7 @@ class TaskGains:
 class ControllerSettings:
     """Task-space inverse dynamics (one QP per control step)."""
 
-    gap_contact_height_m: float = 0.0       # m, > 0: on a labelled flight frame that is not ballistic a foot with a
+    gap_contact_height_m: float = 0.02      # m, > 0: on a labelled flight frame that is not ballistic a foot with a
                                             # sole corner this low is in stance (reference.fill_support_gaps)
     corner_contact_height_m: float = 0.0    # m, > 0: a reference foot is also in stance while a sole corner is this low ...
     corner_contact_speed_m_s: float = 0.5   # m/s, ... and that slow (toe-off: reference.corner_contacts; measured: no gain)
@@ -54,15 +54,18 @@ class ControllerSettings:
     balance_terminal_target: Literal["zmp", "dcm"] = "zmp"   # that target: the ZMP target ("zmp") or the
                                          # reference's own DCM moved into the support ("dcm")
     balance_angular_momentum: bool = True   # the plan's ZMP counts the reference's angular-momentum rate
-    balance_ballistic: bool = False      # the plan's CoM keeps its horizontal velocity on frames without support
+    balance_ballistic: bool = True       # the plan's CoM keeps its horizontal velocity on frames without support
     balance_actual_stance: bool = False  # the plan's support uses the robot's loaded feet where they landed
-    balance_replan_frames: int = 2       # frames between re-plans from the robot's state (0: one plan, before the rollout)
+    balance_replan_frames: int = 0       # frames between re-plans from the robot's state (0: one plan, before the rollout;
+                                         # measured: re-planning from the state every 2 frames accepts each execution
+                                         # error as the new start and drifts off; one feasible plan tracked by PD
+                                         # feedback falls 30 % less on the Unitree walks)
     velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
     control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
     posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=0.2))
-    arm_posture_weight: float = 0.2      # posture weight of the shoulder, elbow and wrist joints (the QP otherwise
+    arm_posture_weight: float = 5.0      # posture weight of the shoulder, elbow and wrist joints (the QP otherwise
                                          # swings the light arms for angular momentum when the CoP is at a sole edge)
-    angular_momentum_weight: float = 0.0   # weight of the centroidal angular-momentum task (N·m units; 0: off)
+    angular_momentum_weight: float = 10.0  # weight of the centroidal angular-momentum task (N·m units; 0: off)
     angular_momentum_damping: float = 10.0  # 1/s, its momentum-error feedback
     com: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=3000.0))   # weight 100:
                                          # the joint posture won over the CoM (a kick's single support tipped)
