@@ -157,6 +157,27 @@ def _replan(planner: BalancePlanner, ref: Reference, t: int, com: np.ndarray, co
     ref.com_acc[t:t + n + 1, :2] = acc[1:]
 
 
+def _blend_from_state(ref: Reference, t: int, com: np.ndarray, com_vel: np.ndarray, frames: int) -> None:
+    """After a reset at frame ``t``: the CoM target starts at the robot's CoM and velocity and joins the plan.
+
+    The offset (position and velocity at ``t``) decays to zero over ``frames`` frames along a cubic Hermite
+    curve; the target's velocity and acceleration get the curve's derivatives (m, m/s, m/s²)."""
+    n = min(frames, ref.num_frames - t)
+    if n <= 1:
+        return
+    dt = 1.0 / ref.fps
+    span = frames * dt
+    dp = np.asarray(com) - ref.com[t]
+    dv = np.asarray(com_vel) - ref.com_vel[t]
+    s = np.arange(n)[:, None] / frames
+    e = (2 * s ** 3 - 3 * s ** 2 + 1) * dp + (s ** 3 - 2 * s ** 2 + s) * span * dv
+    de = (6 * s ** 2 - 6 * s) / span * dp + (3 * s ** 2 - 4 * s + 1) * dv
+    dde = (12 * s - 6) / span ** 2 * dp + (6 * s - 4) / span * dv
+    ref.com[t:t + n] += e
+    ref.com_vel[t:t + n] += de
+    ref.com_acc[t:t + n] += dde
+
+
 def _plan_offline(planner: BalancePlanner, ref: Reference, commit: int = 10) -> None:
     """Replace the reference CoM by one balanced plan along the whole clip (receding windows, no feedback)."""
     t = 0
@@ -323,6 +344,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             _reset(sim, d, ref, t)
             _update_kinematics(m, d)
             ctrl.reset()
+            if cs.reset_blend_frames > 0:
+                _blend_from_state(ref, t, d.subtree_com[root], d.subtree_linvel[root], cs.reset_blend_frames)
             last_plan = -10 ** 9
         if t == T - 1:
             break

@@ -91,6 +91,7 @@ class Controller:
         self._mass = float(sum(m.body_mass[b] for b in self._bodies))
         self._anchor: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]   # stance foot (position, flat rotation)
         self._edge_anchor: list[np.ndarray | None] = [None, None]   # floor point of a foot on a sole edge
+        self._loaded_steps = [0, 0]          # control steps each foot has been loaded for
         names = [m.joint(m.dof_jntid[v]).name for v in self.act]
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
@@ -99,6 +100,7 @@ class Controller:
         """Forget the stance-foot anchors (after a state reset)."""
         self._anchor = [None, None]
         self._edge_anchor = [None, None]
+        self._loaded_steps = [0, 0]
 
     def stance_feet(self, sole_offsets: np.ndarray) -> dict:
         """The flat-loaded feet's anchors ``{k: (sole centre on the floor (3,), flat rotation (3, 3))}``."""
@@ -243,6 +245,7 @@ class Controller:
                 self._anchor[k] = (np.array([point[0], point[1], 0.0]), flat)
         dims = [0 if not loaded[k] else 3 if edge[k] else 6 for k in range(2)]
         nw = sum(dims)
+        self._loaded_steps = [self._loaded_steps[k] + 1 if loaded[k] else 0 for k in range(2)]
         n = nv + nw
         H = np.zeros((n, n))
         g = np.zeros(n)
@@ -368,6 +371,9 @@ class Controller:
                 cone, clo, chi = self._cone(feet[k][3], self.sim.sole_half_extents[k])
             if ref.load_limit is not None:         # weight leaves a foot before its lift-off
                 chi[0] = max(float(ref.load_limit[frame, k]), s.min_normal_force_n + 1e-6)
+            if s.touchdown_ramp_steps > 0 and self._loaded_steps[k] < s.touchdown_ramp_steps:   # soft landing
+                ramp = 2.0 * 9.81 * self._mass * (self._loaded_steps[k] + 1) / (s.touchdown_ramp_steps + 1)
+                chi[0] = min(chi[0], max(ramp, s.min_normal_force_n + 1e-6))
             block = np.zeros((cone.shape[0], n))
             block[:, col:col + dims[k]] = cone
             rows.append(block)

@@ -55,11 +55,16 @@ class ControllerSettings:
                                          # reference's own DCM moved into the support ("dcm")
     balance_angular_momentum: bool = True   # the plan's ZMP counts the reference's angular-momentum rate
     balance_ballistic: bool = True       # the plan's CoM keeps its horizontal velocity on frames without support
-    balance_actual_stance: bool = False  # the plan's support uses the robot's loaded feet where they landed
+    balance_actual_stance: bool = False  # re-plans (balance_replan_frames > 0) use the robot's loaded feet where they
+                                         # landed for the support (stance feet land 2 cm, p90 5-9 cm, off the reference)
     balance_replan_frames: int = 0       # frames between re-plans from the robot's state (0: one plan, before the rollout;
                                          # measured: re-planning from the state every 2 frames accepts each execution
                                          # error as the new start and drifts off; one feasible plan tracked by PD
                                          # feedback falls 30 % less on the Unitree walks)
+    reset_blend_frames: int = 0          # frames over which the CoM target joins the plan from the state after a reset
+                                         # (measured: no gain at 15 or 30)
+    touchdown_ramp_steps: int = 0        # control steps over which a landing foot's normal-force bound ramps up
+                                         # (soft landing; measured: no gain at 3 or 6)
     velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
     control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
     posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=0.2))
