@@ -30,8 +30,7 @@ from core.robot import Robot, robot_motion_from_trajectory
 from stages.simulate.balance import BalancePlanner
 from stages.simulate.controller import Command, Controller
 from stages.simulate.mjcf import SimModel, build_sim_model
-from stages.simulate.reference import (Reference, build_reference, corner_contacts, fill_support_gaps,
-                                      lowest_sole_corner, unloading_limit)
+from stages.simulate.reference import Reference, build_reference, corner_contacts, fill_support_gaps, lowest_sole_corner, unloading_limit
 from stages.simulate.settings import Settings
 
 FALL_CODE = "sim_fall"

@@ -232,9 +232,10 @@ class Controller:
             feet.append((jac, bias, point, rot))
             edge[k] = loaded[k] and ref.edge_contacts is not None and bool(ref.edge_contacts[frame, k])
             if edge[k]:
-                edges[k] = self._edge_point(d, k)
+                found = self._edge_point(d, k)
+                edges[k] = found
                 if self._edge_anchor[k] is None:
-                    self._edge_anchor[k] = np.array([edges[k][0][0], edges[k][0][1], 0.0])
+                    self._edge_anchor[k] = np.array([found[0][0], found[0][1], 0.0])
             else:
                 self._edge_anchor[k] = None
             if not loaded[k] or edge[k]:
