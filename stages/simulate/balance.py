@@ -1,4 +1,13 @@
-"""Centroidal balance: a CoM plan whose ZMP stays in the support, re-planned from the robot's state (MPC).
+"""Centroidal balance: a CoM plan whose ZMP stays in the support (one plan per clip, or re-planned from the state).
+
+By default (``balance_replan_frames = 0``) the rollout plans once, before it
+starts, in receding windows from the plan's own state (``api._plan_offline``),
+and the whole-body QP tracks that feasible path with PD feedback. Re-planning
+from the robot's state every few frames (MPC) measured worse: each plan takes
+the last execution error as its start, so errors are never corrected and the
+pendulum's divergent mode carries the CoM off within about a second.
+Frames without support keep the plan's horizontal CoM velocity (``ballistic``);
+a foot labelled in contact on a sole edge only supports at those corners.
 
 A kinematic reference (human motion retargeted) often puts the CoM where the
 robot cannot hold it: in single support the human's CoM sways outside the

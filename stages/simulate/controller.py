@@ -1,8 +1,8 @@
 """Whole-body tracking by task-space inverse dynamics: one small QP per control step.
 
-Decision variables ``x = [qacc (nv), w_1 .. w_n (6 each)]``: MuJoCo generalised
-accelerations and, for each loaded foot, a contact wrench (force, torque about
-the sole centre; world axes). The QP
+Decision variables ``x = [qacc (nv), w_1 .. w_n (6 each; 3 for an edge contact)]``:
+MuJoCo generalised accelerations and, for each loaded foot, a contact wrench
+(force, torque about the sole centre; world axes). The QP
 
     min  sum_k  w_k |A_k qacc + a0_k - a*_k|²  +  reg |x|²
     s.t. M[:6] qacc + h[:6] = J_c[:, :6]ᵀ w           (floating-base dynamics, 6 rows)
@@ -13,8 +13,14 @@ tracks, with PD feedback on the reference: the joint posture, the whole-body
 centre of mass (the centroidal balance task; the unilateral/CoP constraints keep
 the implied ZMP inside the support), the pelvis and torso orientations, and
 each foot (zero acceleration with damping while loaded, the reference
-trajectory while in swing). The torques follow from the solution by the
-actuated rows of the equations of motion.
+trajectory while in swing), and the centroidal angular momentum (its rate
+follows the reference's, with damping of the momentum error, so the QP does not
+swing trunk and arms to move the CoM once the CoP sits at a sole edge). A foot
+the reference loads on a sole edge only (``Reference.edge_contacts``: heel
+strike or toe-off on a frame the label calls flight) is a point contact: a
+3-D force in the friction pyramid at its lowest corners, the point held, the
+foot free to roll as the reference rolls it. The torques follow from the
+solution by the actuated rows of the equations of motion.
 
 Dynamics quantities come from MuJoCo itself (``qM`` via ``mj_fullM``,
 ``qfrc_bias - qfrc_passive``, ``mj_jac*``, ``mj_jacDot``) so the controller's
