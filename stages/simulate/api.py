@@ -30,7 +30,7 @@ from core.robot import Robot, robot_motion_from_trajectory
 from stages.simulate.balance import BalancePlanner
 from stages.simulate.controller import Command, Controller
 from stages.simulate.mjcf import SimModel, build_sim_model
-from stages.simulate.reference import Reference, build_reference, corner_contacts, unloading_limit
+from stages.simulate.reference import Reference, build_reference, corner_contacts, fill_support_gaps, lowest_sole_corner, unloading_limit
 from stages.simulate.settings import Settings
 
 FALL_CODE = "sim_fall"
@@ -139,9 +139,11 @@ def _update_kinematics(m: mujoco.MjModel, d: mujoco.MjData) -> None:
     mujoco.mj_subtreeVel(m, d)
 
 
-def _replan(planner: BalancePlanner, ref: Reference, t: int, com: np.ndarray, com_vel: np.ndarray) -> None:
-    """Overwrite the CoM targets of frames ``t .. t + horizon`` with a balanced plan from the current state."""
-    path = planner.plan(t, com, com_vel)
+def _replan(planner: BalancePlanner, ref: Reference, t: int, com: np.ndarray, com_vel: np.ndarray,
+            stance: dict | None = None) -> None:
+    """Overwrite the CoM targets of frames ``t .. t + horizon`` with a balanced plan from the current state
+    (``stance``: the robot's loaded feet, see :meth:`BalancePlanner.plan`)."""
+    path = planner.plan(t, com, com_vel, stance)
     n = path.shape[0]
     if n == 0:
         return
@@ -152,6 +154,27 @@ def _replan(planner: BalancePlanner, ref: Reference, t: int, com: np.ndarray, co
     ref.com[t:t + n + 1, :2] = xy[1:]
     ref.com_vel[t:t + n + 1, :2] = vel[1:]
     ref.com_acc[t:t + n + 1, :2] = acc[1:]
+
+
+def _blend_from_state(ref: Reference, t: int, com: np.ndarray, com_vel: np.ndarray, frames: int) -> None:
+    """After a reset at frame ``t``: the CoM target starts at the robot's CoM and velocity and joins the plan.
+
+    The offset (position and velocity at ``t``) decays to zero over ``frames`` frames along a cubic Hermite
+    curve; the target's velocity and acceleration get the curve's derivatives (m, m/s, m/s²)."""
+    n = min(frames, ref.num_frames - t)
+    if n <= 1:
+        return
+    dt = 1.0 / ref.fps
+    span = frames * dt
+    dp = np.asarray(com) - ref.com[t]
+    dv = np.asarray(com_vel) - ref.com_vel[t]
+    s = np.arange(n)[:, None] / frames
+    e = (2 * s ** 3 - 3 * s ** 2 + 1) * dp + (s ** 3 - 2 * s ** 2 + s) * span * dv
+    de = (6 * s ** 2 - 6 * s) / span * dp + (3 * s ** 2 - 4 * s + 1) * dv
+    dde = (12 * s - 6) / span ** 2 * dp + (6 * s - 4) / span * dv
+    ref.com[t:t + n] += e
+    ref.com_vel[t:t + n] += de
+    ref.com_acc[t:t + n] += dde
 
 
 def _plan_offline(planner: BalancePlanner, ref: Reference, commit: int = 10) -> None:
@@ -239,6 +262,10 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     cpu_start = time.process_time()
     sim = build_sim_model(robot, float(motion.fps), settings.model)
     ref = build_reference(sim, motion)
+    if settings.controller.gap_contact_height_m > 0:
+        lowest = lowest_sole_corner(ref.sole_pos, ref.foot_rot, sim.sole_half_extents)
+        filled = fill_support_gaps(ref.contacts, lowest, ref.com_acc[:, 2], settings.controller.gap_contact_height_m)
+        ref = dataclasses.replace(ref, contacts=filled, edge_contacts=filled & ~ref.contacts)
     if settings.controller.corner_contact_height_m > 0:
         corners = corner_contacts(ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,
                                   settings.controller.corner_contact_height_m, settings.controller.corner_contact_speed_m_s)
@@ -254,7 +281,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
                                  ref.ang_mom_rate if cs0.balance_angular_momentum else None, ref.mass, cs0.balance_horizon_frames,
                                  zmp_weight=cs0.balance_zmp_weight, zmp_fraction=cs0.balance_zmp_fraction,
                                  terminal_weight=cs0.balance_terminal_weight,
-                                 terminal_target=cs0.balance_terminal_target)
+                                 terminal_target=cs0.balance_terminal_target, ballistic=cs0.balance_ballistic,
+                                 edge_contacts=ref.edge_contacts)
         ref = dataclasses.replace(ref, com=ref.com.copy(), com_vel=ref.com_vel.copy(), com_acc=ref.com_acc.copy())
         if cs0.balance_replan_frames == 0:
             _plan_offline(planner, ref)
@@ -315,13 +343,16 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             _reset(sim, d, ref, t)
             _update_kinematics(m, d)
             ctrl.reset()
+            if cs.reset_blend_frames > 0:
+                _blend_from_state(ref, t, d.subtree_com[root], d.subtree_linvel[root], cs.reset_blend_frames)
             last_plan = -10 ** 9
         if t == T - 1:
             break
         momentum0 = _momentum_about_origin(d, root, mass)
         com_sum = np.zeros(3)
         if planner is not None and t - last_plan >= cs.balance_replan_frames:
-            _replan(planner, ref, t, d.subtree_com[root].copy(), d.subtree_linvel[root].copy())
+            stance = ctrl.stance_feet(sim.sole_offsets) if cs.balance_actual_stance else None
+            _replan(planner, ref, t, d.subtree_com[root].copy(), d.subtree_linvel[root].copy(), stance)
             last_plan = t
         cmd: Command | None = None
         q0 = qd0 = None

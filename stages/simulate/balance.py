@@ -1,4 +1,13 @@
-"""Centroidal balance: a CoM plan whose ZMP stays in the support, re-planned from the robot's state (MPC).
+"""Centroidal balance: a CoM plan whose ZMP stays in the support (one plan per clip, or re-planned from the state).
+
+By default (``balance_replan_frames = 0``) the rollout plans once, before it
+starts, in receding windows from the plan's own state (``api._plan_offline``),
+and the whole-body QP tracks that feasible path with PD feedback. Re-planning
+from the robot's state every few frames (MPC) measured worse: each plan takes
+the last execution error as its start, so errors are never corrected and the
+pendulum's divergent mode carries the CoM off within about a second.
+Frames without support keep the plan's horizontal CoM velocity (``ballistic``);
+a foot labelled in contact on a sole edge only supports at those corners.
 
 A kinematic reference (human motion retargeted) often puts the CoM where the
 robot cannot hold it: in single support the human's CoM sways outside the
@@ -51,6 +60,17 @@ def sole_corners(sole_pos: np.ndarray, foot_rot: np.ndarray, half: np.ndarray, f
     return (sole_pos + offsets @ foot_rot.T)[:, :2]
 
 
+def edge_points(sole_pos: np.ndarray, foot_rot: np.ndarray, half: np.ndarray, within_m: float = 0.005) -> np.ndarray:
+    """(4N, 2) world xy around the sole corners within ``within_m`` of the lowest one (a rolling foot's support).
+
+    Each such corner stands for a 4 mm square, so one edge still spans a polygon."""
+    hx, hy = half[0], half[1]
+    corners = sole_pos + np.array([[hx, hy, 0.0], [hx, -hy, 0.0], [-hx, -hy, 0.0], [-hx, hy, 0.0]]) @ foot_rot.T
+    low = corners[:, 2] <= corners[:, 2].min() + within_m
+    patch = np.array([[0.002, 0.002], [0.002, -0.002], [-0.002, -0.002], [-0.002, 0.002]])   # a 4 mm square each
+    return (corners[low, None, :2] + patch[None]).reshape(-1, 2)
+
+
 def project_into_polygon(point: np.ndarray, corners: np.ndarray) -> np.ndarray:
     """The point of the convex hull of ``corners`` (N, 2) nearest to ``point`` (2,) (itself when inside), m."""
     try:
@@ -84,14 +104,17 @@ class BalancePlanner:
         fps: frame rate (Hz). fraction: share of the sole half-lengths the ZMP may use.
         ang_mom_rate: (T, 3) N·m, the reference's rate of angular momentum about the CoM; mass: kg.
         horizon_frames: frames planned ahead. acceleration_weight: cost of CoM acceleration (s⁴).
+        ballistic: frames without a loaded foot keep the CoM's horizontal velocity (zero acceleration).
+        edge_contacts: optional (T, 2) bool feet in contact on a sole edge only (their lowest corners support).
     """
 
     def __init__(self, com: np.ndarray, contacts: np.ndarray, sole_pos: np.ndarray, foot_rot: np.ndarray,
                  half_extents: np.ndarray, fps: float, fraction: float, ang_mom_rate: np.ndarray | None = None,
                  mass: float = 1.0, horizon_frames: int = 30, acceleration_weight: float = 1e-6,
                  zmp_weight: float = 0.0, zmp_fraction: float = 0.5, terminal_weight: float = 0.0,
-                 terminal_target: str = "zmp"):
+                 terminal_target: str = "zmp", ballistic: bool = False, edge_contacts: np.ndarray | None = None):
         T = com.shape[0]
+        self.ballistic = bool(ballistic)
         self.T = T
         self.dt = 1.0 / fps
         self.com = np.asarray(com, dtype=np.float64)
@@ -102,11 +125,10 @@ class BalancePlanner:
         self.shift = np.zeros((T, 2))
         if ang_mom_rate is not None:
             self.shift = np.stack([-ang_mom_rate[:, 1], ang_mom_rate[:, 0]], axis=1) / (mass * support[:, None])
-        self.planes: list[np.ndarray | None] = []
-        for t in range(T):
-            pts = [sole_corners(sole_pos[t, k], foot_rot[t, k], half_extents[k], fraction)
-                   for k in range(2) if contacts[t, k]]
-            self.planes.append(support_halfplanes(np.vstack(pts)) if pts else None)
+        self.contacts = np.asarray(contacts, dtype=bool)
+        self._feet = (np.asarray(sole_pos), np.asarray(foot_rot), np.asarray(half_extents), float(fraction))
+        self.edge_contacts = edge_contacts
+        self.planes: list[np.ndarray | None] = [self._support(t) for t in range(T)]
         self.zmp_weight = float(zmp_weight)
         self.terminal_weight = float(terminal_weight)
         self.zmp_ref = (self._zmp_reference(sole_pos, foot_rot, contacts, half_extents, zmp_fraction)
@@ -118,6 +140,21 @@ class BalancePlanner:
         self.acceleration_weight = acceleration_weight
         self.infeasible = 0
         self._cache: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def _foot_points(self, t: int, k: int, stance: dict | None = None) -> np.ndarray:
+        """(N, 2) support points of foot ``k`` at frame ``t``: its sole (or edge) at the reference's pose, or at
+        the robot's own stance pose (``stance[k] = (sole position, rotation)``) when given."""
+        sole_pos, foot_rot, half, fraction = self._feet
+        if stance is not None and k in stance:
+            return sole_corners(stance[k][0], stance[k][1], half[k], fraction)
+        if self.edge_contacts is not None and self.edge_contacts[t, k]:
+            return edge_points(sole_pos[t, k], foot_rot[t, k], half[k])
+        return sole_corners(sole_pos[t, k], foot_rot[t, k], half[k], fraction)
+
+    def _support(self, t: int, stance: dict | None = None) -> np.ndarray | None:
+        """Half-planes of frame ``t``'s support polygon (None without a contact)."""
+        pts = [self._foot_points(t, k, stance) for k in range(2) if self.contacts[t, k]]
+        return support_halfplanes(np.vstack(pts)) if pts else None
 
     def reference_zmp(self) -> np.ndarray:
         """(T, 2) the reference's own ZMP (pendulum of its CoM smoothed over 9 frames plus the angular-momentum shift), m."""
@@ -192,8 +229,13 @@ class BalancePlanner:
             self._cache[n] = cached
         return cached
 
-    def plan(self, t: int, com: np.ndarray, com_vel: np.ndarray) -> np.ndarray:
-        """(n, 2) planned horizontal CoM for frames ``t+1 .. t+n`` from the state (m, m/s) at frame ``t``."""
+    def plan(self, t: int, com: np.ndarray, com_vel: np.ndarray, stance: dict | None = None) -> np.ndarray:
+        """(n, 2) planned horizontal CoM for frames ``t+1 .. t+n`` from the state (m, m/s) at frame ``t``.
+
+        ``stance``: the robot's loaded feet ``{k: (sole position (3,), rotation (3, 3))}``; over the rest of
+        each one's current contact run the support uses that pose instead of the reference's (a foot that
+        landed off the reference's footstep supports where it is).
+        """
         n = min(self.horizon, self.T - 1 - t)
         if n <= 0:
             return np.zeros((0, 2))
@@ -203,7 +245,15 @@ class BalancePlanner:
         D, k0, k1, S, ks, H, wDt = self._matrices(n)
         const = k0[:, None] * c0 + k1[:, None] * cm1                 # (n, 2) acceleration offsets
         frames = np.arange(t, t + n)
-        judged = [i for i in range(n) if self.planes[frames[i]] is not None]
+        planes = [self.planes[f] for f in frames]
+        if stance:
+            run = {k: stance[k] for k in stance if self.contacts[t, k]}
+            for i, f in enumerate(frames):
+                run = {k: v for k, v in run.items() if self.contacts[f, k]}
+                if not run:
+                    break
+                planes[i] = self._support(int(f), run)
+        judged = [i for i in range(n) if planes[i] is not None]
         if not judged:
             return ref.copy()
         f = np.concatenate([-ref[:, 0] + wDt @ const[:, 0], -ref[:, 1] + wDt @ const[:, 1]])
@@ -211,7 +261,7 @@ class BalancePlanner:
         P = S - h[:, None] * D                                         # p_i = P_i x + q_i
         q = ks[:, None] * c0 - h[:, None] * const + self.shift[frames]
         last = t + n                                                   # the plan's last frame
-        if self.terminal_weight > 0 and n >= 2 and self.planes[last - 1] is not None:
+        if self.terminal_weight > 0 and n >= 2 and planes[n - 1] is not None:
             # + w |ξ_N - p_ref,N|²: the plan ends capturable (its DCM c + ċ/ω at the ZMP target of that frame)
             k = 1.0 / (self.dt * np.sqrt(1.0 / max(float(self.h[last - 1]), 1e-3)))
             r = np.zeros(n)
@@ -227,11 +277,28 @@ class BalancePlanner:
             H = H + np.kron(np.eye(2), PtP)
             dz = q - self.zmp_ref[frames]                          # type: ignore[index]
             f = f + wz * np.concatenate([P.T @ dz[:, 0], P.T @ dz[:, 1]])
-        idx = np.concatenate([np.full(len(self.planes[frames[i]]), i) for i in judged])  # type: ignore[arg-type]
-        eq = np.vstack([self.planes[frames[i]] for i in judged])  # type: ignore[misc]
+        idx = np.concatenate([np.full(len(planes[i]), i) for i in judged])  # type: ignore[arg-type]
+        eq = np.vstack([planes[i] for i in judged])  # type: ignore[misc]
         A = np.hstack([eq[:, :1] * P[idx], eq[:, 1:2] * P[idx]])
         ub = -eq[:, 2] - eq[:, 0] * q[idx, 0] - eq[:, 1] * q[idx, 1]
-        x, _, flag, _ = daqp.solve(H, f, A, ub, np.full(len(ub), -1e20), np.zeros(len(ub), dtype=np.intc))
+        lb = np.full(len(ub), -1e20)
+        sense = np.zeros(len(ub), dtype=np.intc)
+        if self.ballistic:
+            # frames without support: no horizontal force, the CoM's horizontal acceleration is zero (the
+            # controller loads no foot there, so a plan that moves the CoM on such a frame cannot be followed)
+            free = [i for i in range(n) if planes[i] is None]
+            if free:
+                Df = D[free]
+                zero = np.zeros_like(Df)
+                A = np.vstack([A, np.hstack([Df, zero]), np.hstack([zero, Df])])
+                rhs = -np.concatenate([const[free, 0], const[free, 1]])
+                ub = np.concatenate([ub, rhs])
+                lb = np.concatenate([lb, rhs])
+                sense = np.concatenate([sense, np.full(len(rhs), 5, dtype=np.intc)])
+        x, _, flag, _ = daqp.solve(H, f, A, ub, lb, sense)
+        if flag < 1 and len(ub) > len(idx):
+            m = len(idx)
+            x, _, flag, _ = daqp.solve(H, f, A[:m], ub[:m], lb[:m], sense[:m])
         if flag < 1:
             self.infeasible += 1
             return ref.copy()

@@ -1,8 +1,8 @@
 """Whole-body tracking by task-space inverse dynamics: one small QP per control step.
 
-Decision variables ``x = [qacc (nv), w_1 .. w_n (6 each)]``: MuJoCo generalised
-accelerations and, for each loaded foot, a contact wrench (force, torque about
-the sole centre; world axes). The QP
+Decision variables ``x = [qacc (nv), w_1 .. w_n (6 each; 3 for an edge contact)]``:
+MuJoCo generalised accelerations and, for each loaded foot, a contact wrench
+(force, torque about the sole centre; world axes). The QP
 
     min  sum_k  w_k |A_k qacc + a0_k - a*_k|²  +  reg |x|²
     s.t. M[:6] qacc + h[:6] = J_c[:, :6]ᵀ w           (floating-base dynamics, 6 rows)
@@ -13,8 +13,14 @@ tracks, with PD feedback on the reference: the joint posture, the whole-body
 centre of mass (the centroidal balance task; the unilateral/CoP constraints keep
 the implied ZMP inside the support), the pelvis and torso orientations, and
 each foot (zero acceleration with damping while loaded, the reference
-trajectory while in swing). The torques follow from the solution by the
-actuated rows of the equations of motion.
+trajectory while in swing), and the centroidal angular momentum (its rate
+follows the reference's, with damping of the momentum error, so the QP does not
+swing trunk and arms to move the CoM once the CoP sits at a sole edge). A foot
+the reference loads on a sole edge only (``Reference.edge_contacts``: heel
+strike or toe-off on a frame the label calls flight) is a point contact: a
+3-D force in the friction pyramid at its lowest corners, the point held, the
+foot free to roll as the reference rolls it. The torques follow from the
+solution by the actuated rows of the equations of motion.
 
 Dynamics quantities come from MuJoCo itself (``qM`` via ``mj_fullM``,
 ``qfrc_bias - qfrc_passive``, ``mj_jac*``, ``mj_jacDot``) so the controller's
@@ -86,13 +92,25 @@ class Controller:
         self._jr = np.zeros((3, m.nv))
         self._jdp = np.zeros((3, m.nv))
         self._jdr = np.zeros((3, m.nv))
+        self._jam = np.zeros((3, m.nv))
         self._bodies = [b for b in range(1, m.nbody) if m.body_mass[b] > 0]
         self._mass = float(sum(m.body_mass[b] for b in self._bodies))
         self._anchor: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]   # stance foot (position, flat rotation)
+        self._edge_anchor: list[np.ndarray | None] = [None, None]   # floor point of a foot on a sole edge
+        self._loaded_steps = [0, 0]          # control steps each foot has been loaded for
+        names = [m.joint(m.dof_jntid[v]).name for v in self.act]
+        arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
+        self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
 
     def reset(self) -> None:
         """Forget the stance-foot anchors (after a state reset)."""
         self._anchor = [None, None]
+        self._edge_anchor = [None, None]
+        self._loaded_steps = [0, 0]
+
+    def stance_feet(self, sole_offsets: np.ndarray) -> dict:
+        """The flat-loaded feet's anchors ``{k: (sole centre on the floor (3,), flat rotation (3, 3))}``."""
+        return {k: a for k, a in enumerate(self._anchor) if a is not None}
 
     # --- task helpers -------------------------------------------------------------------------------
     @staticmethod
@@ -119,6 +137,31 @@ class Controller:
             mujoco.mj_jacDot(m, d, self._jdp, None, d.xipos[body], body)
             total += m.body_mass[body] * (self._jdp @ d.qvel)
         return total / self._mass
+
+    def _edge_point(self, d: mujoco.MjData, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A foot on a sole edge: the mean (3,) of its sole corners within 5 mm of the lowest, that point's
+        linear Jacobian (3, nv) and bias J̇q̇ (3,)."""
+        m = self.sim.model
+        body = self.sim.foot_bodies[k]
+        rot = d.xmat[body].reshape(3, 3)
+        hx, hy = self.sim.sole_half_extents[k]
+        local = self.sim.sole_offsets[k] + np.array([[hx, hy, 0.0], [hx, -hy, 0.0], [-hx, -hy, 0.0], [-hx, hy, 0.0]])
+        corners = d.xpos[body] + local @ rot.T
+        low = corners[:, 2] <= corners[:, 2].min() + 0.005
+        point = corners[low].mean(axis=0)
+        jp = np.zeros((3, m.nv))
+        jd = np.zeros((3, m.nv))
+        mujoco.mj_jac(m, d, jp, None, point, body)
+        mujoco.mj_jacDot(m, d, jd, None, point, body)
+        return point, jp, jd @ d.qvel
+
+    def _point_cone(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows (5, 3), lower and upper bounds of the friction pyramid of a point force on the floor (world)."""
+        mu = self.mu
+        rows = np.array([[0, 0, 1], [1, 0, -mu], [1, 0, mu], [0, 1, -mu], [0, 1, mu]], dtype=np.float64)
+        lo = np.array([self.settings.min_normal_force_n, -_INF, 0, -_INF, 0])
+        hi = np.array([_INF, 0, _INF, 0, _INF])
+        return rows, lo, hi
 
     def _cone(self, rot: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (11, 6), lower and upper bounds of the linearised wrench cone of a sole (world wrench)."""
@@ -185,19 +228,31 @@ class Controller:
         # which feet carry load: the reference says stance and the sole is at the floor
         feet = []
         loaded = np.zeros(2, dtype=bool)
+        edge = np.zeros(2, dtype=bool)           # loaded on a sole edge only: a point contact, free to pivot
+        edges: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None, None]
         for k in range(2):
             jac, bias, point, rot = self._foot_jacobians(d, k)
             low = point[2] - (abs(rot[2, 0]) * self.sim.sole_half_extents[k, 0]
                               + abs(rot[2, 1]) * self.sim.sole_half_extents[k, 1])   # lowest sole corner
             loaded[k] = bool(ref.contacts[frame, k]) and low < s.contact_height_m
             feet.append((jac, bias, point, rot))
-            if not loaded[k]:
+            edge[k] = loaded[k] and ref.edge_contacts is not None and bool(ref.edge_contacts[frame, k])
+            if edge[k]:
+                found = self._edge_point(d, k)
+                edges[k] = found
+                if self._edge_anchor[k] is None:
+                    self._edge_anchor[k] = np.array([found[0][0], found[0][1], 0.0])
+            else:
+                self._edge_anchor[k] = None
+            if not loaded[k] or edge[k]:
                 self._anchor[k] = None
             elif self._anchor[k] is None:
                 yaw = np.arctan2(rot[1, 0], rot[0, 0])
                 flat = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
                 self._anchor[k] = (np.array([point[0], point[1], 0.0]), flat)
-        nw = 6 * int(loaded.sum())
+        dims = [0 if not loaded[k] else 3 if edge[k] else 6 for k in range(2)]
+        nw = sum(dims)
+        self._loaded_steps = [self._loaded_steps[k] + 1 if loaded[k] else 0 for k in range(2)]
         n = nv + nw
         H = np.zeros((n, n))
         g = np.zeros(n)
@@ -213,8 +268,8 @@ class Controller:
         qdd_ref = lerp(ref.dof_acc)
         q = d.qpos[self.sim.dof_qpos]
         a_post = self._pd(s.posture, q_ref - q, qd_ref - qvel[act], qdd_ref)
-        H[act, act] += s.posture.weight
-        g[act] -= s.posture.weight * a_post
+        H[act, act] += self._posture_weight
+        g[act] -= self._posture_weight * a_post
         # centre of mass
         mujoco.mj_jacSubtreeCom(m, d, self._jp, self.sim.root_body)
         jcom = self._jp.copy()
@@ -230,6 +285,13 @@ class Controller:
         if horizontal > s.com_max_acceleration:       # a reference the robot lags far behind: do not chase it
             a_com[:2] *= s.com_max_acceleration / horizontal
         add(jcom, a_com - (com_bias if s.velocity_bias else 0.0), s.com.weight)
+        # centroidal angular momentum about the CoM: its rate follows the reference's, with damping of the
+        # momentum error (the QP otherwise swings the trunk and arms to move the CoM once the CoP is at an edge)
+        if s.angular_momentum_weight > 0 and ref.ang_mom is not None:
+            mujoco.mj_angmomMat(m, d, self._jam, self.sim.root_body)
+            jam = self._jam
+            target = lerp(ref.ang_mom_rate) + s.angular_momentum_damping * (lerp(ref.ang_mom) - jam @ qvel)
+            add(jam, target, s.angular_momentum_weight)
         # stepping strategy: in single support a swing foot lands offset by the capture-point error
         # (divergent component of motion c + ċ/ω of the robot minus that of the CoM target)
         step_offset = np.zeros(3)
@@ -256,7 +318,14 @@ class Controller:
         # feet
         for k, (jac, bias, point, rot) in enumerate(feet):
             v = jac @ qvel
-            if loaded[k]:
+            if edge[k]:
+                cpt, jpt, bpt = edges[k]  # type: ignore[misc]
+                add(jpt, s.contact_stiffness * (self._edge_anchor[k] - cpt) - s.contact_damping * (jpt @ qvel) - bpt,
+                    s.contact_weight)
+                g6 = s.swing_foot          # the foot pivots about the edge as the reference rolls it
+                err = rotation_error(ref.foot_rot[frame, k], rot) + dt_frame * ref.foot_omega[frame, k]
+                add(jac[3:], self._pd(g6, err, lerp(ref.foot_omega[:, k]) - v[3:], np.zeros(3)) - bias[3:], g6.weight)
+            elif loaded[k]:
                 anchor_pos, anchor_rot = self._anchor[k]  # type: ignore[misc]
                 err = np.concatenate([anchor_pos - point, rotation_error(anchor_rot, rot)])
                 add(jac, s.contact_stiffness * err - s.contact_damping * v - bias, s.contact_weight)
@@ -272,7 +341,8 @@ class Controller:
             H[nv:, nv:] += s.force_weight * np.eye(nw)
 
         # constraints: floating-base dynamics (equality), torque limits, wrench cones
-        jc = np.vstack([feet[k][0] for k in range(2) if loaded[k]]) if nw else np.zeros((0, nv))
+        jc = (np.vstack([edges[k][1] if edge[k] else feet[k][0] for k in range(2) if loaded[k]])  # type: ignore[index]
+              if nw else np.zeros((0, nv)))
         rows = [np.hstack([M[:6], -jc[:, :6].T])]
         lo = [-h[:6]]
         hi = [-h[:6]]
@@ -282,7 +352,14 @@ class Controller:
         hi.append(self.tau_max - h[act])
         sense.append(np.zeros(len(act), dtype=np.intc))
         for k in range(2):           # loaded feet do not accelerate (hard: the floor holds them)
-            if loaded[k]:
+            if edge[k]:
+                cpt, jpt, bpt = edges[k]  # type: ignore[misc]
+                target = s.contact_stiffness * (self._edge_anchor[k] - cpt) - s.contact_damping * (jpt @ qvel) - bpt
+                rows.append(np.hstack([jpt, np.zeros((3, nw))]))
+                lo.append(target)
+                hi.append(target)
+                sense.append(np.full(3, 5, dtype=np.intc))
+            elif loaded[k]:
                 jac, bias, _, _ = feet[k]
                 anchor_pos, anchor_rot = self._anchor[k]  # type: ignore[misc]
                 err = np.concatenate([anchor_pos - feet[k][2], rotation_error(anchor_rot, feet[k][3])])
@@ -295,20 +372,26 @@ class Controller:
         for k in range(2):
             if not loaded[k]:
                 continue
-            cone, clo, chi = self._cone(feet[k][3], self.sim.sole_half_extents[k])
+            if edge[k]:
+                cone, clo, chi = self._point_cone()
+            else:
+                cone, clo, chi = self._cone(feet[k][3], self.sim.sole_half_extents[k])
             if ref.load_limit is not None:         # weight leaves a foot before its lift-off
                 chi[0] = max(float(ref.load_limit[frame, k]), s.min_normal_force_n + 1e-6)
+            if s.touchdown_ramp_steps > 0 and self._loaded_steps[k] < s.touchdown_ramp_steps:   # soft landing
+                ramp = 2.0 * 9.81 * self._mass * (self._loaded_steps[k] + 1) / (s.touchdown_ramp_steps + 1)
+                chi[0] = min(chi[0], max(ramp, s.min_normal_force_n + 1e-6))
             block = np.zeros((cone.shape[0], n))
-            block[:, col:col + 6] = cone
+            block[:, col:col + dims[k]] = cone
             rows.append(block)
             lo.append(clo)
             hi.append(chi)
             sense.append(np.zeros(cone.shape[0], dtype=np.intc))
-            col += 6
+            col += dims[k]
         A = np.vstack(rows)
         x, _, flag, _ = daqp.solve(H, g, A, np.concatenate(hi), np.concatenate(lo), np.concatenate(sense))
         wrench = np.zeros((2, 6))
-        n_contact_rows = 6 * int(loaded.sum())
+        n_contact_rows = nw
         if flag < 1 and n_contact_rows:
             # infeasible within the torque limits: the stance feet only as (heavily weighted) costs
             keep = np.ones(A.shape[0], dtype=bool)
@@ -325,7 +408,10 @@ class Controller:
         torque = M[act] @ qacc + h[act] - (jc[:, act].T @ w if nw else 0.0)
         col = 0
         for k in range(2):
-            if loaded[k]:
+            if edge[k]:               # a point force: its moment about the sole centre
+                f = w[col:col + 3]
+                wrench[k] = np.concatenate([f, np.cross(edges[k][0] - feet[k][2], f)])  # type: ignore[index]
+            elif loaded[k]:
                 wrench[k] = w[col:col + 6]
-                col += 6
+            col += dims[k]
         return Command(np.clip(torque, -self.tau_max, self.tau_max), qacc, wrench, loaded, True, np.diag(M)[act].copy())

@@ -73,10 +73,13 @@ class Reference:
         key_pos: (T, K, 3) key-link positions (``robot.config.key_links``).
         ang_mom_rate: (T, 3) rate of the whole-body angular momentum about the CoM, N·m (world;
             momentum smoothed over 7 frames before differentiation).
+        ang_mom: (T, 3) that smoothed angular momentum about the CoM, N·m·s (world).
         mass: total mass, kg.
         load_limit: optional (T, 2) largest normal force (N) a foot may take: it falls linearly to
             zero over the frames before the reference lifts the foot (None: no limit).
         contacts: (T, 2) bool reference foot contacts [left, right].
+        edge_contacts: optional (T, 2) bool: of those, the contacts on a sole edge or corner only (a foot
+            rolling at heel strike or toe-off: a point contact, free to pivot; None: none).
     """
 
     fps: float
@@ -99,7 +102,9 @@ class Reference:
     contacts: np.ndarray
     ang_mom_rate: np.ndarray
     mass: float
+    ang_mom: np.ndarray | None = None
     load_limit: np.ndarray | None = None
+    edge_contacts: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -121,6 +126,30 @@ def unloading_limit(contacts: np.ndarray, weight_n: float, frames: int) -> np.nd
                     if f < 0 or not c[f]:
                         break
                     out[f, k] = min(out[f, k], 2.0 * weight_n * (j + 0.5) / frames)
+    return out
+
+
+def lowest_sole_corner(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents: np.ndarray) -> np.ndarray:
+    """(T, 2) height (m) of each sole rectangle's lowest corner above the floor (z = 0)."""
+    return np.stack([sole_pos[:, k, 2] - np.abs(foot_rot[:, k, 2, 0]) * half_extents[k, 0]
+                     - np.abs(foot_rot[:, k, 2, 1]) * half_extents[k, 1] for k in range(2)], axis=1)
+
+
+def fill_support_gaps(contacts: np.ndarray, lowest_corner: np.ndarray, com_acc_z: np.ndarray, height_m: float,
+                      ballistic_fraction: float = 0.5) -> np.ndarray:
+    """(T, 2) bool contacts where the frames a label calls flight but that are not are given their support.
+
+    A contact label from the sole centre's height and speed (``core.contacts.foot_contacts``) sees
+    neither foot in contact for 1-3 frames at each step of a fast walk: the trailing foot rolls onto its
+    toe and the leading one strikes with its heel, both sole centres moving faster than the label's
+    speed limit, while a sole corner of each is on the floor. A real flight is ballistic: the CoM falls
+    at ``g``. On a frame with no labelled contact whose CoM vertical acceleration is above
+    ``-ballistic_fraction × g`` (m/s², world z) each foot whose lowest sole corner is below ``height_m``
+    (m) is in contact. Frames with a labelled contact and true flights are kept.
+    """
+    out = np.asarray(contacts, dtype=bool).copy()
+    gap = ~out.any(axis=1) & (np.asarray(com_acc_z) > -ballistic_fraction * 9.81)
+    out |= gap[:, None] & (np.asarray(lowest_corner) < height_m)
     return out
 
 
@@ -213,5 +242,5 @@ def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
         pelvis_rot=pelvis, pelvis_omega=_world_angular_velocity(pelvis, fps),
         torso_rot=torso, torso_omega=_world_angular_velocity(torso, fps),
         key_pos=keys, contacts=np.asarray(motion.contacts, dtype=bool),
-        ang_mom_rate=_rate(_smooth(ang_mom, 7), fps), mass=float(np.sum(m.body_mass)),
+        ang_mom_rate=_rate(_smooth(ang_mom, 7), fps), mass=float(np.sum(m.body_mass)), ang_mom=_smooth(ang_mom, 7),
     )
