@@ -61,6 +61,8 @@ class ControllerSettings:
                                          # measured: re-planning from the state every 2 frames accepts each execution
                                          # error as the new start and drifts off; one feasible plan tracked by PD
                                          # feedback falls 30 % less on the Unitree walks)
+    reset_clear_limbs: bool = False      # a reset (and the start) lifts the robot so no limb of the reference state is
+                                         # below the floor (not only its stance soles)
     reset_blend_frames: int = 0          # frames over which the CoM target joins the plan from the state after a reset
                                          # (measured: no gain at 15 or 30)
     touchdown_ramp_steps: int = 0        # control steps over which a landing foot's normal-force bound ramps up
@@ -93,6 +95,9 @@ class ControllerSettings:
     balance_cop_fraction: float = 1.0    # the planned CoM's ZMP stays within this fraction of the soles (hard; 0.4 left
                                          # single-support starts uncapturable: see README)
     unload_frames: int = 0               # frames over which a foot's load ramps to zero before lift-off (measured: no gain)
+    limb_support_height_m: float = 0.0   # m, > 0: a knee, hand or other limb primitive MuJoCo has on the floor carries
+                                         # load (a point force) where the reference's lowest point of it is this low
+    limb_contact_weight: float = 100.0   # weight of such a limb point's no-slide task
     min_normal_force_n: float = 0.0      # N, least normal force of a loaded foot
     force_weight: float = 1e-5           # regularisation of contact wrenches (1/N²)
     acceleration_weight: float = 1e-5    # regularisation of joint accelerations
