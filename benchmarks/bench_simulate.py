@@ -67,7 +67,7 @@ def _fallen_guard(sim, frames: int, scale: int = 1) -> np.ndarray:
     return near
 
 
-def zmp_outside_fraction(sim, robot, guard_frames: int = 5) -> dict:
+def zmp_outside_fraction(sim, robot, guard_frames: int = 5, steady_error_m: float = 0.1) -> dict:
     """Share of supported, judged frames of a simulated recording whose ZMP is outside the support polygon.
 
     The filter's ZMP check (``stages.filter.checks``, margin 0, no tolerated runs) on
@@ -81,10 +81,19 @@ def zmp_outside_fraction(sim, robot, guard_frames: int = 5) -> dict:
     ``tracked``: frames outside the fallen spans and ``guard_frames`` clip frames around them (a reset is
     a jump in the recording, not physics); ``all``: every judged frame; ``over_2cm``: tracked frames more
     than 2 cm outside.
+
+    The filter judges a frame supported when a sole corner is within ``contact.height_m`` (5 cm) of the
+    floor, kinematically; at the physics rate the recording also says which steps the floor really loads
+    (``sim.fine_normal_force``, MuJoCo's contact forces): ``unloaded_judged`` is the share of the tracked
+    judged steps with less than the ZMP's own clamp (10 % of the weight: jogging flights with a foot low,
+    where the ZMP of a near-zero force is meaningless), ``supported_over_1mm`` the share beyond 1 mm of
+    the really loaded ones, ``steady_supported_over_1mm`` of those whose clip frame's key-body error is at
+    most ``steady_error_m`` (not in the tipping that precedes a fall; the protocol counts a fall only from
+    the tracking loss at 0.25 m).
     """
     from stages.filter.body import body_of
     from stages.filter.checks import CHECKS
-    from stages.filter.checks.dynamics import convex_hull, signed_distance_to_polygon
+    from stages.filter.checks.dynamics import MIN_NORMAL_FRACTION, convex_hull, signed_distance_to_polygon
     from stages.filter.settings import Settings, ZmpSettings
     from stages.filter.state import ClipState
 
@@ -115,6 +124,15 @@ def zmp_outside_fraction(sim, robot, guard_frames: int = 5) -> dict:
         mask = np.isfinite(fine) & ~_fallen_guard(sim, guard_frames, scale)
         out["physics_rate"] = {"fps": round(float(sim.fine_motion.fps), 3), "tracked": share(fine, mask),
                                "over_1mm": share(fine, mask, 0.001), "over_2cm": share(fine, mask, 0.02)}
+        if sim.fine_normal_force is not None:
+            weight = robot.total_mass * 9.81
+            loaded = sim.fine_normal_force >= MIN_NORMAL_FRACTION * weight
+            steady = np.repeat(sim.key_body_error_m <= steady_error_m, scale)[:len(fine)]
+            out["physics_rate"].update({
+                "unloaded_judged": share(~loaded, mask),
+                "supported_over_1mm": share(fine, mask & loaded, 0.001),
+                "steady_supported_over_1mm": share(fine, mask & loaded & steady, 0.001),
+                "steady_supported_frames": int((mask & loaded & steady).sum())})
     return out
 
 

@@ -363,3 +363,37 @@ def test_balance_plan_uses_the_robots_stance_foot():
     np.testing.assert_allclose(on_ref[:, 1], -0.1, atol=1e-3)  # over the reference's sole: stays
     assert np.all(zmp_y(on_robot) <= -0.16 + 1e-6)             # the robot's sole spans y = -0.2 +- 0.04
     assert np.any(zmp_y(on_ref) > -0.16)
+
+
+def test_fine_normal_force_is_the_weight_standing(robot):
+    """The per-physics-step floor force (the re-check's 'really supported' steps) carries the robot standing."""
+    sim = simulate_motion(standing(robot, 16), robot, record_every_step=True)
+    assert sim.fine_normal_force is not None and sim.fine_motion is not None
+    assert sim.fine_normal_force.shape == (sim.fine_motion.num_frames,)
+    weight = robot.total_mass * 9.81
+    assert np.median(sim.fine_normal_force) == pytest.approx(weight, rel=0.02)
+    assert simulate_motion(standing(robot, 4), robot).fine_normal_force is None
+
+
+def test_reset_lifts_a_reference_with_limbs_below_the_floor(robot):
+    """Limb heights of the reference, and a reset that clears the floor of every limb (a crawl's hands)."""
+    from stages.simulate.api import _reset
+    from stages.simulate.reference import build_reference, limb_geoms
+
+    motion = standing(robot, 4)
+    sim = build_sim_model(robot, 30.0)
+    ref = build_reference(sim, motion)
+    names = [sim.model.geom(int(g)).name for g in limb_geoms(sim)]
+    assert "left_knee_link" in names and not any(n.endswith("_sole") or n == "floor" for n in names)
+    pelvis = names.index("pelvis")
+    assert 0.5 < ref.limb_low[0, pelvis] < 0.8                 # standing: the pelvis capsule well above the floor
+    assert ref.limb_low[0].min() > 0.0                         # and no limb in it
+    sunk = dataclasses.replace(motion, root_pos=motion.root_pos - [0.0, 0.0, 0.45])
+    low_ref = build_reference(sim, sunk)
+    np.testing.assert_allclose(low_ref.limb_low, ref.limb_low - 0.45, atol=1e-9)
+    low_ref = dataclasses.replace(low_ref, contacts=np.zeros_like(low_ref.contacts))   # no stance sole to lift onto
+    d = mujoco.MjData(sim.model)
+    _reset(sim, d, low_ref, 0, clear_limbs=False)
+    assert d.qpos[2] == pytest.approx(low_ref.qpos[0, 2])
+    _reset(sim, d, low_ref, 0, clear_limbs=True)
+    assert d.qpos[2] == pytest.approx(low_ref.qpos[0, 2] - low_ref.limb_low[0].min())

@@ -57,6 +57,9 @@ class Simulation:
             :func:`floor_wrench_about_origin`'s contact forces to about a millimetre of CoP).
         fine_motion: only with ``record_every_step``: the rollout at every physics step (frame rate
             ``fps × frame_substeps``; for checks that differentiate, e.g. re-checking the ZMP), else None.
+        fine_normal_force: only with ``record_every_step``: (len(fine_motion),) total vertical floor contact
+            force on the robot (N, MuJoCo's contact forces) during the physics step from each fine state (the
+            last repeats the one before): which fine frames the floor really supports.
         cop: (T, 2) the true centre of pressure on the floor from ``floor_wrench``, world xy, m (NaN where
             the normal force is below 5 % of the robot's weight).
         summary: falls, falls_per_min, tracked_fraction, mean_body_error_m, max_torque_ratio,
@@ -74,6 +77,7 @@ class Simulation:
     cop: np.ndarray
     summary: dict[str, Any]
     fine_motion: RobotMotion | None = None
+    fine_normal_force: np.ndarray | None = None
 
     def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The artifact: the simulated :class:`RobotMotion` arrays plus ``sim_*`` arrays, and its meta."""
@@ -114,8 +118,13 @@ def check_motion(motion: RobotMotion, robot: Robot) -> None:
         raise InputError(where, "bad_quaternion", "root quaternion of zero norm")
 
 
-def _reset(sim: SimModel, d: mujoco.MjData, ref: Reference, frame: int) -> None:
-    """Set the state to the reference at ``frame``; a stance foot below the floor lifts the robot onto it."""
+def _reset(sim: SimModel, d: mujoco.MjData, ref: Reference, frame: int, clear_limbs: bool = False) -> None:
+    """Set the state to the reference at ``frame``; a stance foot below the floor lifts the robot onto it.
+
+    ``clear_limbs``: a knee, hand or other collision primitive of the reference below the floor lifts the
+    robot too (a crawling reference puts hands 0.1 m into the floor: MuJoCo's contact would launch the
+    reset robot off the floor, and it falls again within frames).
+    """
     m = sim.model
     d.qpos[:] = ref.qpos[frame]
     d.qvel[:] = ref.qvel[frame]
@@ -126,6 +135,8 @@ def _reset(sim: SimModel, d: mujoco.MjData, ref: Reference, frame: int) -> None:
             rot = ref.foot_rot[frame, k]
             half = sim.sole_half_extents[k]
             lowest.append(ref.sole_pos[frame, k, 2] - abs(rot[2, 0]) * half[0] - abs(rot[2, 1]) * half[1])
+    if clear_limbs and ref.limb_low is not None and ref.limb_low.shape[1]:
+        lowest.append(float(ref.limb_low[frame].min()))
     if lowest and min(lowest) < 0.0:
         d.qpos[2] -= min(lowest)
     mujoco.mj_forward(m, d)
@@ -205,6 +216,20 @@ def _foot_contact_forces(sim: SimModel, d: mujoco.MjData, foot_geoms: tuple[int,
                 force = con.frame.reshape(3, 3).T @ wrench[:3]      # contact frame -> world (on geom2)
                 out[k] += force if con.geom2 == geom else -force
     return out
+
+
+def _floor_normal_force(m: mujoco.MjModel, d: mujoco.MjData, floor: int) -> float:
+    """Total vertical force (N) of the floor on the robot in the contacts of the last step (after ``mj_step2``)."""
+    total = 0.0
+    wrench = np.zeros(6)
+    for i in range(d.ncon):
+        con = d.contact[i]
+        if floor not in (con.geom1, con.geom2):
+            continue
+        mujoco.mj_contactForce(m, d, i, wrench)
+        fz = float((con.frame.reshape(3, 3).T @ wrench[:3])[2])      # contact frame -> world, on geom2
+        total += fz if con.geom1 == floor else -fz
+    return total
 
 
 def floor_wrench_about_origin(m: mujoco.MjModel, d: mujoco.MjData, root: int) -> np.ndarray:
@@ -292,6 +317,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     ctrl = Controller(sim, robot.effort_limit, settings.controller, settings.model.friction)
     cs = settings.controller
     fall = settings.fall
+    floor_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "floor")
     foot_geoms = (mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "left_sole"),
                   mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "right_sole"))
     T = ref.num_frames
@@ -305,13 +331,14 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     force = np.zeros((T, 2, 3))
     floor = np.zeros((T, 6))
     fine = np.empty(((T - 1) * substeps + 1, m.nq)) if record_every_step else None
+    fine_fz = np.zeros((T - 1) * substeps + 1) if record_every_step else None
     spans: list[tuple[int, int]] = []
     qp_failures = 0
     loss_start: int | None = None
     key_sites = list(sim.key_sites)
     root = sim.root_body
     dq_adr, dv_adr = sim.dof_qpos, sim.dof_qvel
-    _reset(sim, d, ref, 0)
+    _reset(sim, d, ref, 0, settings.controller.reset_clear_limbs)
     last_plan = -10 ** 9
     mass = float(np.sum(m.body_mass))
     weight_vec = mass * m.opt.gravity
@@ -340,7 +367,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             fallen[onset:t + 1] = True
             spans.append((onset, t + 1))
             loss_start = None
-            _reset(sim, d, ref, t)
+            _reset(sim, d, ref, t, cs.reset_clear_limbs)
             _update_kinematics(m, d)
             ctrl.reset()
             if cs.reset_blend_frames > 0:
@@ -378,8 +405,9 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             d.ctrl[:] = tau
             acc += np.clip(tau, -ctrl.tau_max, ctrl.tau_max)
             mujoco.mj_step2(m, d)
-            if fine is not None:
+            if fine is not None and fine_fz is not None:
                 fine[t * substeps + sub + 1] = d.qpos
+                fine_fz[t * substeps + sub] = _floor_normal_force(m, d, floor_geom)
             since += dt
         torque[t] = acc / substeps
         force[t + 1] = _foot_contact_forces(sim, d, foot_geoms)
@@ -398,6 +426,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     simulated = robot_motion_from_trajectory(robot, float(motion.fps), root_pos, root_rot, qpos[:, dq_adr],
                                              contacts=contacts, provenance=provenance)
     fine_motion = None
+    if fine_fz is not None and len(fine_fz) > 1:
+        fine_fz[-1] = fine_fz[-2]
     if fine is not None:
         fine_rot = np.concatenate([fine[:, 4:7], fine[:, 3:4]], axis=1)
         fine_motion = robot_motion_from_trajectory(robot, float(motion.fps) * substeps, fine[:, 0:3], fine_rot,
@@ -426,4 +456,4 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     }
     return Simulation(motion=simulated, fallen=fallen, key_body_error_m=error, joint_torque=torque,
                       contact_force=force, floor_wrench=floor, cop=cop, summary=summary,
-                      fine_motion=fine_motion)
+                      fine_motion=fine_motion, fine_normal_force=fine_fz)

@@ -101,6 +101,7 @@ class Controller:
         names = [m.joint(m.dof_jntid[v]).name for v in self.act]
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
+        self._floor = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "floor")
 
     def reset(self) -> None:
         """Forget the stance-foot anchors (after a state reset)."""
@@ -154,6 +155,35 @@ class Controller:
         mujoco.mj_jac(m, d, jp, None, point, body)
         mujoco.mj_jacDot(m, d, jd, None, point, body)
         return point, jp, jd @ d.qvel
+
+    def _limb_contacts(self, d: mujoco.MjData, ref: Reference, frame: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Limbs on the floor that may carry load: ``[(point (3,), linear Jacobian (3, nv))]``.
+
+        A non-sole collision primitive (knee, hand, ...) is a point contact when MuJoCo has it touching the
+        floor and the reference puts its lowest point within ``limb_support_height_m`` of the floor (a crawl
+        or a kneel: the reference means the limb to carry weight; a limb that hits the floor in a fall does
+        not). The point is the mean of that geom's contact positions.
+        """
+        if ref.limb_geoms is None or ref.limb_low is None or len(ref.limb_geoms) == 0:
+            return []
+        m = self.sim.model
+        column = {int(g): i for i, g in enumerate(ref.limb_geoms)}
+        found: dict[int, list[np.ndarray]] = {}
+        for i in range(d.ncon):
+            con = d.contact[i]
+            if con.dist > 0 or self._floor not in (con.geom1, con.geom2):
+                continue
+            geom = con.geom2 if con.geom1 == self._floor else con.geom1
+            j = column.get(int(geom))
+            if j is not None and ref.limb_low[frame, j] < self.settings.limb_support_height_m:
+                found.setdefault(int(geom), []).append(con.pos.copy())
+        out = []
+        for geom, points in sorted(found.items()):
+            point = np.mean(points, axis=0)
+            jp = np.zeros((3, m.nv))
+            mujoco.mj_jac(m, d, jp, None, point, int(m.geom_bodyid[geom]))
+            out.append((point, jp))
+        return out
 
     def _point_cone(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (5, 3), lower and upper bounds of the friction pyramid of a point force on the floor (world)."""
@@ -251,7 +281,9 @@ class Controller:
                 flat = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
                 self._anchor[k] = (np.array([point[0], point[1], 0.0]), flat)
         dims = [0 if not loaded[k] else 3 if edge[k] else 6 for k in range(2)]
-        nw = sum(dims)
+        limbs = self._limb_contacts(d, ref, frame) if s.limb_support_height_m > 0 else []
+        nw_feet = sum(dims)
+        nw = nw_feet + 3 * len(limbs)
         self._loaded_steps = [self._loaded_steps[k] + 1 if loaded[k] else 0 for k in range(2)]
         n = nv + nw
         H = np.zeros((n, n))
@@ -336,12 +368,15 @@ class Controller:
                 vref = np.concatenate([lerp(ref.sole_vel[:, k]), lerp(ref.foot_omega[:, k])])
                 aref = np.concatenate([lerp(ref.sole_acc[:, k]), np.zeros(3)])
                 add(jac, self._pd(g6, err, vref - v, aref) - bias, g6.weight)
+        for _, jp in limbs:            # a limb on the floor does not slide (soft: it may roll as the reference does)
+            add(jp, -s.contact_damping * (jp @ qvel), s.limb_contact_weight)
         H[:nv, :nv] += s.acceleration_weight * np.eye(nv)
         if nw:
             H[nv:, nv:] += s.force_weight * np.eye(nw)
 
         # constraints: floating-base dynamics (equality), torque limits, wrench cones
-        jc = (np.vstack([edges[k][1] if edge[k] else feet[k][0] for k in range(2) if loaded[k]])  # type: ignore[index]
+        jc = (np.vstack([edges[k][1] if edge[k] else feet[k][0] for k in range(2) if loaded[k]]  # type: ignore[index]
+                        + [jp for _, jp in limbs])
               if nw else np.zeros((0, nv)))
         rows = [np.hstack([M[:6], -jc[:, :6].T])]
         lo = [-h[:6]]
@@ -388,10 +423,19 @@ class Controller:
             hi.append(chi)
             sense.append(np.zeros(cone.shape[0], dtype=np.intc))
             col += dims[k]
+        for _ in limbs:
+            cone, clo, chi = self._point_cone()
+            block = np.zeros((cone.shape[0], n))
+            block[:, col:col + 3] = cone
+            rows.append(block)
+            lo.append(clo)
+            hi.append(chi)
+            sense.append(np.zeros(cone.shape[0], dtype=np.intc))
+            col += 3
         A = np.vstack(rows)
         x, _, flag, _ = daqp.solve(H, g, A, np.concatenate(hi), np.concatenate(lo), np.concatenate(sense))
         wrench = np.zeros((2, 6))
-        n_contact_rows = nw
+        n_contact_rows = nw_feet          # the feet's motion rows (a limb's is a cost)
         if flag < 1 and n_contact_rows:
             # infeasible within the torque limits: the stance feet only as (heavily weighted) costs
             keep = np.ones(A.shape[0], dtype=bool)

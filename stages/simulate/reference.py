@@ -80,6 +80,9 @@ class Reference:
         contacts: (T, 2) bool reference foot contacts [left, right].
         edge_contacts: optional (T, 2) bool: of those, the contacts on a sole edge or corner only (a foot
             rolling at heel strike or toe-off: a point contact, free to pivot; None: none).
+        limb_geoms: (G,) MuJoCo geom ids of the non-sole collision primitives that touch the floor
+            (:func:`limb_geoms`); limb_low: (T, G) height (m) of each one's lowest surface point in the
+            reference (a knee or hand the reference puts on the floor: crawling, kneeling).
     """
 
     fps: float
@@ -105,6 +108,8 @@ class Reference:
     ang_mom: np.ndarray | None = None
     load_limit: np.ndarray | None = None
     edge_contacts: np.ndarray | None = None
+    limb_geoms: np.ndarray | None = None
+    limb_low: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -175,6 +180,27 @@ def corner_contacts(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents: np
     return out
 
 
+def limb_geoms(sim: SimModel) -> np.ndarray:
+    """(G,) ids of the geoms other than the soles and the floor that collide with the floor (capsules, spheres)."""
+    m = sim.model
+    skip = {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, n) for n in ("floor", "left_sole", "right_sole")}
+    kinds = (int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_SPHERE))
+    return np.array([g for g in range(m.ngeom) if g not in skip and m.geom_conaffinity[g] > 0
+                     and int(m.geom_type[g]) in kinds], dtype=np.int64)
+
+
+def _lowest_geom_points(m: mujoco.MjModel, d: mujoco.MjData, geoms: np.ndarray) -> np.ndarray:
+    """(G,) height (m) of the lowest surface point of each capsule or sphere geom in the current kinematics."""
+    out = np.empty(len(geoms))
+    for i, g in enumerate(geoms):
+        radius, half = m.geom_size[g, 0], m.geom_size[g, 1]
+        z = d.geom_xpos[g, 2]
+        if int(m.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
+            z = z - abs(d.geom_xmat[g, 8]) * half          # the axis is the geom's local z
+        out[i] = z - radius
+    return out
+
+
 def mujoco_state(sim: SimModel, root_pos: np.ndarray, root_rot_xyzw: np.ndarray, dof_pos: np.ndarray,
                  fps: float) -> tuple[np.ndarray, np.ndarray]:
     """MuJoCo ``qpos`` (T, nq) and ``qvel`` (T, nv) of a root + joint trajectory (finite-difference velocities)."""
@@ -214,6 +240,8 @@ def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
     keys = np.empty((T, len(sim.key_sites), 3))
     ang_mom = np.empty((T, 3))
     torso_body = sim.torso_body if sim.torso_body is not None else sim.root_body
+    limbs = limb_geoms(sim)
+    limb_low = np.empty((T, len(limbs)))
     for t in range(T):
         d.qpos[:] = qpos[t]
         d.qvel[:] = qvel[t]
@@ -230,6 +258,7 @@ def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
         pelvis[t] = d.xmat[sim.root_body].reshape(3, 3)
         torso[t] = d.xmat[torso_body].reshape(3, 3)
         keys[t] = d.site_xpos[list(sim.key_sites)]
+        limb_low[t] = _lowest_geom_points(m, d, limbs)
     com_vel = _rate(com, fps)
     sole_vel = _rate(sole, fps)
     foot_omega = np.stack([_world_angular_velocity(foot_rot[:, k], fps) for k in range(2)], axis=1)
@@ -243,4 +272,5 @@ def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
         torso_rot=torso, torso_omega=_world_angular_velocity(torso, fps),
         key_pos=keys, contacts=np.asarray(motion.contacts, dtype=bool),
         ang_mom_rate=_rate(_smooth(ang_mom, 7), fps), mass=float(np.sum(m.body_mass)), ang_mom=_smooth(ang_mom, 7),
+        limb_geoms=limbs, limb_low=limb_low,
     )

@@ -61,6 +61,8 @@ class ControllerSettings:
                                          # measured: re-planning from the state every 2 frames accepts each execution
                                          # error as the new start and drifts off; one feasible plan tracked by PD
                                          # feedback falls 30 % less on the Unitree walks)
+    reset_clear_limbs: bool = False      # a reset (and the start) lifts the robot so no limb of the reference state is
+                                         # below the floor (not only its stance soles; same stretch: 34 falls, 0.706)
     reset_blend_frames: int = 0          # frames over which the CoM target joins the plan from the state after a reset
                                          # (measured: no gain at 15 or 30)
     touchdown_ramp_steps: int = 0        # control steps over which a landing foot's normal-force bound ramps up
@@ -70,6 +72,8 @@ class ControllerSettings:
     posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=0.2))
     arm_posture_weight: float = 5.0      # posture weight of the shoulder, elbow and wrist joints (the QP otherwise
                                          # swings the light arms for angular momentum when the CoP is at a sole edge)
+                                         # (full Unitree walks 1/2/3 at 5: 0.926/0.891/0.897 tracked; 10: -/0.899/0.893;
+                                         # 20: 0.918/0.911/0.895, walk4 0.971; 50: -/0.899/0.882: chaotic, no net gain)
     angular_momentum_weight: float = 10.0  # weight of the centroidal angular-momentum task (N·m units; 0: off)
     angular_momentum_damping: float = 10.0  # 1/s, its momentum-error feedback
     com: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=3000.0))   # weight 100:
@@ -93,6 +97,11 @@ class ControllerSettings:
     balance_cop_fraction: float = 1.0    # the planned CoM's ZMP stays within this fraction of the soles (hard; 0.4 left
                                          # single-support starts uncapturable: see README)
     unload_frames: int = 0               # frames over which a foot's load ramps to zero before lift-off (measured: no gain)
+    limb_support_height_m: float = 0.0   # m, > 0: a knee, hand or other limb primitive MuJoCo has on the floor carries
+                                         # load (a point force) where the reference's lowest point of it is this low
+                                         # (measured on walk3's get-down / crawl / get-up stretch, frames 5350-6800:
+                                         # 0.05 gave 29 falls, 0.688 tracked vs 30, 0.734 off)
+    limb_contact_weight: float = 100.0   # weight of such a limb point's no-slide task
     min_normal_force_n: float = 0.0      # N, least normal force of a loaded foot
     force_weight: float = 1e-5           # regularisation of contact wrenches (1/N²)
     acceleration_weight: float = 1e-5    # regularisation of joint accelerations
