@@ -9,7 +9,7 @@ pass (:mod:`stages.adapt.ik_pass`) -> gated low-pass of root and joints ->
 balance correction (:mod:`stages.adapt.balance`: feet planted over the raw
 contact runs, body moved so the filter's ZMP is inside the support and within
 the ankles' torque) -> hard-check guard (back to raw around frames where a hard
-check fails that the raw motion passes) -> :class:`RobotMotion` with the raw
+check, the joint torque or the ZMP fails that the raw motion passes) -> :class:`RobotMotion` with the raw
 clip's contacts, frame count and fps.
 """
 
@@ -169,6 +169,9 @@ def _trajectory_record(robot: Robot, fps: float, root_pos: np.ndarray, root_rot:
 GUARDED = ("ground_penetration", "self_collision", "joint_position_limit", "joint_velocity")
 """Hard checks the adaptation must not make fail where the raw motion passes."""
 
+GUARDED_DYNAMIC = ("joint_torque", "zmp_outside_support")
+"""Dynamic checks the guard also keeps from failing where the raw motion passes (``guard_dynamic``)."""
+
 
 def _raw_fails(raw: RobotMotion, robot: Robot, body: Body, fs: FilterSettings, code: str, a: int, b: int,
                at: np.ndarray) -> np.ndarray:
@@ -218,8 +221,11 @@ def _raw_fails(raw: RobotMotion, robot: Robot, body: Body, fs: FilterSettings, c
 def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np.ndarray, root_rot: np.ndarray,
                 dof: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The adapted trajectory returned to the raw one (raised-cosine blend over
-    ``gate_pad_s``) around frames where it fails a hard check (:data:`GUARDED`) the raw motion
-    passes: the adaptation never makes a hard check worse."""
+    ``guard_pad_s``) around frames where it fails a hard check (:data:`GUARDED`) the raw motion
+    passes: the adaptation never makes a hard check worse. With ``guard_dynamic`` also where it
+    fails a dynamic check of :data:`GUARDED_DYNAMIC` (torque, ZMP) the raw crop passes: where
+    the balance step cannot carry the decoded change (a knee on the floor holds the body), the
+    raw motion stays."""
     from scipy.ndimage import binary_dilation
 
     from core.contacts import spans_of
@@ -236,14 +242,21 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
     for a, b in spans_of(binary_dilation(changed, iterations=5)):      # checked where the motion changed
         adapted = state_record(robot, fps, robot.configuration(root_pos[a:b], root_rot[a:b], dof[a:b]),
                                contacts[a:b])
-        failing = {r.code: r.fail for r in run_checks(adapted, body, fs, only=GUARDED) if r.fail.any()}
+        only = GUARDED + (GUARDED_DYNAMIC if settings.guard_dynamic else ())
+        failing = {r.code: r.fail for r in run_checks(adapted, body, fs, only=only) if r.fail.any()}
         if not failing:                     # nothing fails: nothing can be worse than the raw motion
             continue
         for code, fail in failing.items():
+            if code in GUARDED_DYNAMIC:     # not per frame (smoothed accelerations): the raw crop, whole
+                raw_part = state_record(robot, fps, robot.configuration(raw.root_pos[a:b], raw.root_rot[a:b],
+                                                                        raw.dof_pos[a:b]), contacts[a:b])
+                (raw_result,) = run_checks(raw_part, body, fs, only=(code,))
+                worse[a:b] |= fail & ~raw_result.fail
+                continue
             worse[a:b] |= fail & ~_raw_fails(raw, robot, body, fs, code, a, b, fail)
     if not worse.any():
         return root_pos, root_rot, dof
-    back = gate_weights(worse, float(raw.fps), 0.5 * settings.gate_pad_s)[:, None]
+    back = gate_weights(worse, float(raw.fps), settings.guard_pad_s)[:, None]
     raw_rot = make_continuous(np.asarray(raw.root_rot, np.float64))
     rot = np.where(np.sum(root_rot * raw_rot, axis=1, keepdims=True) < 0, -root_rot, root_rot)
     rot = rot + back * (raw_rot - rot)
