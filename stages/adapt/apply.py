@@ -15,6 +15,7 @@ clip's contacts, frame count and fps.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -218,14 +219,26 @@ def _raw_fails(raw: RobotMotion, robot: Robot, body: Body, fs: FilterSettings, c
     return out
 
 
+def _raw_dynamic_failures(raw: RobotMotion, robot: Robot, body: Body, fs: FilterSettings) -> dict[str, np.ndarray]:
+    """(T,) failure masks of :data:`GUARDED_DYNAMIC` on the whole raw clip, as the filter stage
+    computes them (its ``fail_<code>`` arrays)."""
+    from stages.filter.api import run_checks
+
+    record = state_record(robot, float(raw.fps), robot.configuration(raw.root_pos, raw.root_rot, raw.dof_pos),
+                          np.asarray(raw.contacts, dtype=bool))
+    return {r.code: np.asarray(r.fail, dtype=bool) for r in run_checks(record, body, fs, only=GUARDED_DYNAMIC)}
+
+
 def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np.ndarray, root_rot: np.ndarray,
-                dof: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                dof: np.ndarray, raw_dynamic: Mapping[str, np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The adapted trajectory returned to the raw one (raised-cosine blend over
     ``guard_pad_s``) around frames where it fails a hard check (:data:`GUARDED`) the raw motion
     passes: the adaptation never makes a hard check worse. With ``guard_dynamic`` also where it
     fails a dynamic check of :data:`GUARDED_DYNAMIC` (torque, ZMP) the raw crop passes: where
     the balance step cannot carry the decoded change (a knee on the floor holds the body), the
-    raw motion stays."""
+    raw motion stays. ``raw_dynamic``: those checks' (T,) failure masks of the whole raw clip
+    (the filter stage's ``fail_<code>`` arrays); None: computed here, once, when needed."""
     from scipy.ndimage import binary_dilation
 
     from core.contacts import spans_of
@@ -247,11 +260,10 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
         if not failing:                     # nothing fails: nothing can be worse than the raw motion
             continue
         for code, fail in failing.items():
-            if code in GUARDED_DYNAMIC:     # not per frame (smoothed accelerations): the raw crop, whole
-                raw_part = state_record(robot, fps, robot.configuration(raw.root_pos[a:b], raw.root_rot[a:b],
-                                                                        raw.dof_pos[a:b]), contacts[a:b])
-                (raw_result,) = run_checks(raw_part, body, fs, only=(code,))
-                worse[a:b] |= fail & ~raw_result.fail
+            if code in GUARDED_DYNAMIC:     # not per frame (smoothed accelerations): the whole raw clip's
+                if raw_dynamic is None or code not in raw_dynamic:
+                    raw_dynamic = {**(raw_dynamic or {}), **_raw_dynamic_failures(raw, robot, body, fs)}
+                worse[a:b] |= fail & ~np.asarray(raw_dynamic[code], dtype=bool)[a:b]
                 continue
             worse[a:b] |= fail & ~_raw_fails(raw, robot, body, fs, code, a, b, fail)
     if not worse.any():
@@ -265,12 +277,14 @@ def _hard_guard(raw: RobotMotion, robot: Robot, settings: Settings, root_pos: np
 
 
 def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Settings = Settings(),
-                 fail: np.ndarray | None = None) -> Adapted:
+                 fail: np.ndarray | None = None, raw_dynamic: Mapping[str, np.ndarray] | None = None) -> Adapted:
     """The adapted motion of ``raw`` (same frames, fps, contacts; world Z-up, xyzw).
 
     ``fail``: (T,) frames where the raw motion fails a dynamic check; with ``settings.gate``
     the adapter's change is applied only there (and around them, :func:`gate_weights`);
-    None: judged here with the filter's dynamic checks."""
+    None: judged here with the filter's dynamic checks. ``raw_dynamic``: the raw clip's per-check
+    (T,) failure masks (code -> mask, the filter stage's ``fail_<code>``), read by the guard;
+    None: judged here when needed."""
     meta = bundle.meta
     if tuple(meta.get("dof_names", ())) != tuple(raw.dof_names) or tuple(meta.get("link_names", ())) != \
             tuple(raw.link_names):
@@ -299,6 +313,7 @@ def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Setti
             fail = np.zeros(raw.num_frames, dtype=bool)
             for r in results:
                 fail |= r.fail
+            raw_dynamic = {r.code: np.asarray(r.fail, dtype=bool) for r in results}
         w = gate_weights(fail, float(raw.fps), settings.gate_pad_s)
         decoded = feats + w[:, None] * (decoded - feats)
     else:
@@ -348,7 +363,7 @@ def adapt_motion(raw: RobotMotion, bundle: Bundle, robot: Robot, settings: Setti
     if settings.balance and w.max() > 0:
         root_pos, root_rot, dof = _balanced(raw, robot, settings, root_pos, root_rot, dof, w)
     if settings.hard_guard and w.max() > 0:
-        root_pos, root_rot, dof = _hard_guard(raw, robot, settings, root_pos, root_rot, dof)
+        root_pos, root_rot, dof = _hard_guard(raw, robot, settings, root_pos, root_rot, dof, raw_dynamic)
     links = tuple(raw.link_names)
     link_pos, link_rot = robot.forward_kinematics(root_pos, root_rot, dof, links)
     link_rot = np.where(link_rot[..., 3:4] < 0, -link_rot, link_rot)

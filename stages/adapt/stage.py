@@ -135,9 +135,11 @@ def run(inp: StageInput, settings: Settings) -> StageResult:
     from stages.filter.api import dynamic_verdict
 
     bundle = _bundle(Path(model_dir))
-    fail = _dynamic_failures(inp.upstream.get("filter"), raw.num_frames)
+    raw_dynamic = _dynamic_failures(inp.upstream.get("filter"), raw.num_frames)
+    fail = None if raw_dynamic is None else np.logical_or.reduce([np.zeros(raw.num_frames, dtype=bool),
+                                                                  *raw_dynamic.values()])
     try:
-        adapted = adapt_motion(raw, bundle, robot, settings, fail)
+        adapted = adapt_motion(raw, bundle, robot, settings, fail, raw_dynamic)
     except InputError as exc:
         raise InputError(path, exc.code, exc.message) from None
     verdict, dynamic = dynamic_verdict(adapted.motion, robot)        # judged once: the verdict and the evidence
@@ -204,21 +206,22 @@ def _adapted_sim(motion: RobotMotion, robot: Robot, raw_sim: dict[str, Any] | No
     return simulation_figures(motion, robot, sim_settings)
 
 
-def _dynamic_failures(filter_artifact: Path | None, num_frames: int) -> np.ndarray | None:
-    """(T,) frames where the filter found a dynamic check failing on the raw motion (its
-    ``fail_<code>`` arrays), None when there is no filter artifact to read."""
+def _dynamic_failures(filter_artifact: Path | None, num_frames: int) -> dict[str, np.ndarray] | None:
+    """Code -> (T,) frames where the filter found that dynamic check failing on the raw motion
+    (its ``fail_<code>`` arrays; a check it did not record is left out), None when there is no
+    filter artifact to read."""
     if filter_artifact is None:
         return None
     from core.npzio import load_npz
     from stages.filter.checks import DYNAMIC
 
     arrays, _ = load_npz(filter_artifact)
-    fail = np.zeros(num_frames, dtype=bool)
+    out = {}
     for code in DYNAMIC:
         mask = arrays.get(f"fail_{code}")
         if mask is not None and mask.shape == (num_frames,):
-            fail |= mask.astype(bool)
-    return fail
+            out[code] = mask.astype(bool)
+    return out
 
 
 _CACHE: dict[tuple[str, float], Any] = {}
