@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = sub.add_parser("run", help="run the stage DAG for a manifest",
-                         description="Run the pipeline (ingest -> retarget -> filter -> adapt -> dataset) up to "
+                         description="Run the pipeline (ingest -> retarget -> filter -> simulate -> adapt -> dataset) up to "
                                      "--until for a manifest. Finished work is reused; a changed setting re-runs "
                                      "that stage and the ones after it.")
     run.add_argument("--manifest", "-m", default=None,
