@@ -139,7 +139,7 @@ def test_balance_brings_the_dance_ankle_torque_within_limits(robot):
 def test_guard_returns_to_raw_where_the_adaptation_adds_torque_or_tips_the_zmp(robot):
     """A waist pitch shaken at 4 Hz for one second (0.3 rad) passes every hard check but puts the
     ZMP outside the support and the torque over the limit where the raw motion has neither:
-    with ``guard_dynamic`` the guard returns those frames to raw (both checks pass again) and
+    with ``guard_dynamic`` (an option, off by default) the guard returns those frames to raw (both checks pass again) and
     keeps the change 0.2 s and more away from them; without it the failures stay."""
     from stages.adapt.apply import _hard_guard
     from stages.adapt.settings import Settings
@@ -157,7 +157,7 @@ def test_guard_returns_to_raw_where_the_adaptation_adds_torque_or_tips_the_zmp(r
     assert max(_fails(raw, robot).values()) == 0.0
     off = _hard_guard(raw, robot, Settings(guard_dynamic=False), root, raw.root_rot.copy(), dof)
     assert np.array_equal(off[2], dof)                  # no hard check fails: nothing returned
-    pos, rot, out = _hard_guard(raw, robot, Settings(), root, raw.root_rot.copy(), dof)
+    pos, rot, out = _hard_guard(raw, robot, Settings(guard_dynamic=True), root, raw.root_rot.copy(), dof)
     after = _fails(robot_motion_from_trajectory(robot, 30.0, pos, rot, out), robot)
     assert after["joint_torque"] == 0.0 and after["zmp_outside_support"] == 0.0
     assert np.allclose(pos[:20], root[:20]) and np.allclose(pos[100:], root[100:])
