@@ -241,18 +241,23 @@ def test_corner_contacts_see_toe_off():
     assert not got[:, 1].any()
 
 
+def _two_soles(T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sole centres (T, 2, 3) at y = +-0.1 m on the floor, level (identity rotations, (T, 2, 3, 3))
+    and half sizes (2, 2) of 0.1 x 0.04 m: the planner tests' two feet."""
+    sole = np.zeros((T, 2, 3))
+    sole[:, 0, 1], sole[:, 1, 1] = 0.1, -0.1
+    return sole, np.tile(np.eye(3), (T, 2, 1, 1)), np.array([[0.1, 0.04], [0.1, 0.04]])
+
+
 def test_balance_plan_ends_capturable():
     """With a terminal DCM cost the plan's last state has its capture point at the ZMP target there."""
     from stages.simulate.balance import BalancePlanner
 
     T, fps = 40, 30.0
     com = np.tile([0.0, 0.08, 0.7], (T, 1))                      # the reference holds its CoM 8 cm off the sole
-    sole = np.zeros((T, 2, 3))
-    sole[:, 0, 1], sole[:, 1, 1] = 0.1, -0.1
-    rot = np.tile(np.eye(3), (T, 2, 1, 1))
+    sole, rot, half = _two_soles(T)
     contacts = np.zeros((T, 2), dtype=bool)
     contacts[:, 1] = True                                       # single support on the right sole (y = -0.1)
-    half = np.array([[0.1, 0.04], [0.1, 0.04]])
     kwargs = dict(zmp_fraction=0.5, horizon_frames=30)
     free = BalancePlanner(com, contacts, sole, rot, half, fps, 1.0, **kwargs)
     capt = BalancePlanner(com, contacts, sole, rot, half, fps, 1.0, terminal_weight=100.0, **kwargs)
@@ -273,13 +278,10 @@ def test_balance_zmp_reference_inside_support():
     T, fps = 40, 30.0
     t = np.arange(T) / fps
     com = np.stack([0.2 * np.sin(2 * np.pi * t), 0.1 * np.cos(2 * np.pi * t), np.full(T, 0.7)], axis=1)
-    sole = np.zeros((T, 2, 3))
-    sole[:, 0, 1], sole[:, 1, 1] = 0.1, -0.1
-    rot = np.tile(np.eye(3), (T, 2, 1, 1))
+    sole, rot, half = _two_soles(T)
     contacts = np.zeros((T, 2), dtype=bool)
     contacts[:20, 0] = True
     contacts[15:, 1] = True
-    half = np.array([[0.1, 0.04], [0.1, 0.04]])
     planner = BalancePlanner(com, contacts, sole, rot, half, fps, 0.8, zmp_weight=1.0, zmp_fraction=0.5)
     z = planner.zmp_ref
     assert z is not None
@@ -321,12 +323,9 @@ def test_balance_plan_ballistic_without_support():
     T, fps = 40, 30.0
     t = np.arange(T) / fps
     com = np.stack([0.05 * np.sin(4 * np.pi * t), 0.1 * np.sin(2 * np.pi * t), np.full(T, 0.7)], axis=1)
-    sole = np.zeros((T, 2, 3))
-    sole[:, 0, 1], sole[:, 1, 1] = 0.1, -0.1
-    rot = np.tile(np.eye(3), (T, 2, 1, 1))
+    sole, rot, half = _two_soles(T)
     contacts = np.ones((T, 2), dtype=bool)
     contacts[10:14] = False                                     # a 4-frame gap in the label
-    half = np.array([[0.1, 0.04], [0.1, 0.04]])
     kwargs = dict(zmp_weight=10.0, zmp_fraction=0.5, horizon_frames=30)
     vel0 = np.gradient(com, 1.0 / fps, axis=0)[0]
     for ballistic in (False, True):
@@ -343,12 +342,9 @@ def test_balance_plan_uses_the_robots_stance_foot():
 
     T, fps = 40, 30.0
     com = np.tile([0.0, -0.1, 0.7], (T, 1))                     # the reference stands over its right sole
-    sole = np.zeros((T, 2, 3))
-    sole[:, 0, 1], sole[:, 1, 1] = 0.1, -0.1
-    rot = np.tile(np.eye(3), (T, 2, 1, 1))
+    sole, rot, half = _two_soles(T)
     contacts = np.zeros((T, 2), dtype=bool)
     contacts[:, 1] = True
-    half = np.array([[0.1, 0.04], [0.1, 0.04]])
     planner = BalancePlanner(com, contacts, sole, rot, half, fps, 1.0, horizon_frames=20)
     landed = {1: (np.array([0.0, -0.2, 0.0]), np.eye(3))}       # the robot's right foot landed 10 cm further out
     start, vel = np.array([0.0, -0.1, 0.7]), np.zeros(3)
