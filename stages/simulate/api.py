@@ -28,7 +28,7 @@ from core.records.robot_motion import RobotMotion
 from core.records.verdict import Reason
 from core.robot import Robot, robot_motion_from_trajectory
 from stages.simulate.balance import BalancePlanner
-from stages.simulate.controller import Command, Controller
+from stages.simulate.controller import Controller, JointImpedance, as_slice
 from stages.simulate.mjcf import SimModel, build_sim_model
 from stages.simulate.reference import Reference, build_reference, corner_contacts, fill_support_gaps, lowest_sole_corner, unloading_limit
 from stages.simulate.settings import Settings
@@ -345,6 +345,10 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     interval = substeps * dt
     momentum0 = np.zeros(6)
     com_sum = np.zeros(3)
+    # views into ``d`` (MuJoCo writes them in place) and index slices: the same numbers, fewer Python calls
+    d_qpos, d_qvel, d_ctrl, subtree_com_root = d.qpos, d.qvel, d.ctrl, d.subtree_com[root]
+    dq_fast, dv_fast = as_slice(dq_adr), as_slice(dv_adr)
+    impedance = JointImpedance(cs.low_level_kp, cs.low_level_kd, ctrl.tau_max, dv_fast)
     for t in range(T):
         _update_kinematics(m, d)
         if t > 0:    # the floor's mean wrench over the last frame: momentum change minus gravity's impulse
@@ -381,29 +385,21 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             stance = ctrl.stance_feet(sim.sole_offsets) if cs.balance_actual_stance else None
             _replan(planner, ref, t, d.subtree_com[root].copy(), d.subtree_linvel[root].copy(), stance)
             last_plan = t
-        cmd: Command | None = None
-        q0 = qd0 = None
         since = 0.0
         acc = np.zeros(D)
         for sub in range(substeps):
             mujoco.mj_step1(m, d)
-            com_sum += d.subtree_com[root]
+            com_sum += subtree_com_root
             if sub % cs.control_every == 0:
                 cmd = ctrl.solve(d, ref, t, sub / substeps)
                 qp_failures += int(not cmd.ok)
-                q0 = d.qpos[dq_adr].copy()
-                qd0 = d.qvel[dv_adr].copy()
+                impedance.start(cmd, d_qpos[dq_fast], d_qvel[dv_fast])
                 since = 0.0
                 tau = cmd.torque
             else:
-                assert cmd is not None and q0 is not None and qd0 is not None
-                qdd = cmd.qacc[dv_adr]
-                q_plan = q0 + qd0 * since + 0.5 * qdd * since * since
-                qd_plan = qd0 + qdd * since
-                tau = cmd.torque + cmd.joint_inertia * (cs.low_level_kp * (q_plan - d.qpos[dq_adr])
-                                                        + cs.low_level_kd * (qd_plan - d.qvel[dv_adr]))
-            d.ctrl[:] = tau
-            acc += np.clip(tau, -ctrl.tau_max, ctrl.tau_max)
+                tau = impedance.torque(since, d_qpos[dq_fast], d_qvel[dv_fast])
+            d_ctrl[:] = tau
+            acc += impedance.clip(tau)
             mujoco.mj_step2(m, d)
             if fine is not None and fine_fz is not None:
                 fine[t * substeps + sub + 1] = d.qpos

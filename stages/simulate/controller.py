@@ -76,6 +76,63 @@ class Command:
     joint_inertia: np.ndarray
 
 
+def as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """``index`` as a slice when it is a contiguous increasing run (a view instead of a copy: same values)."""
+    index = np.asarray(index)
+    if index.ndim == 1 and len(index) > 0 and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        return slice(int(index[0]), int(index[0]) + len(index))
+    return index
+
+
+class JointImpedance:
+    """Joint torques between two QP solves: the solve's torque plus a joint impedance on its plan.
+
+    ``tau = tau_qp + diag(M) (kp (q_plan - q) + kd (q̇_plan - q̇))`` with the plan ``q0 + q̇0 s + q̈ s² / 2``
+    from the state at the solve (``s``: seconds since it). The same arithmetic, operation by operation, as
+    the expression written out (the rollout is chaotic: a different rounding changes the trajectory), in
+    preallocated buffers.
+    """
+
+    def __init__(self, kp: float, kd: float, tau_max: np.ndarray, dof_qvel: slice | np.ndarray):
+        self.kp, self.kd = float(kp), float(kd)
+        self.tau_max = np.asarray(tau_max, dtype=np.float64)
+        self._tau_min = -self.tau_max
+        self._dv = dof_qvel
+        n = len(self.tau_max)
+        self._a, self._b, self._out, self._clipped = (np.empty(n) for _ in range(4))
+        self._q0 = self._qd0 = self._qdd = self._half_qdd = self._tau = self._inertia = np.zeros(n)
+
+    def start(self, cmd: Command, q: np.ndarray, qd: np.ndarray) -> None:
+        """A new solve: its command and the joint state (D,) at the solve (copied)."""
+        self._tau, self._inertia = cmd.torque, cmd.joint_inertia
+        self._q0, self._qd0 = q.copy(), qd.copy()
+        self._qdd = cmd.qacc[self._dv]
+        self._half_qdd = 0.5 * self._qdd
+
+    def torque(self, since: float, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
+        """(D,) torque ``since`` s after the solve at joint state ``q``, ``qd`` (a buffer: copy to keep)."""
+        a, b = self._a, self._b
+        np.multiply(self._qd0, since, out=a)           # q_plan = q0 + qd0 * since + 0.5 * qdd * since * since
+        np.add(self._q0, a, out=a)
+        np.multiply(self._half_qdd, since, out=b)
+        np.multiply(b, since, out=b)
+        np.add(a, b, out=a)
+        np.multiply(self._qdd, since, out=b)           # qd_plan = qd0 + qdd * since
+        np.add(self._qd0, b, out=b)
+        np.subtract(a, q, out=a)                       # kp * (q_plan - q) + kd * (qd_plan - qd)
+        np.multiply(a, self.kp, out=a)
+        np.subtract(b, qd, out=b)
+        np.multiply(b, self.kd, out=b)
+        np.add(a, b, out=a)
+        np.multiply(self._inertia, a, out=a)           # tau_qp + inertia * (...)
+        return np.add(self._tau, a, out=self._out)
+
+    def clip(self, tau: np.ndarray) -> np.ndarray:
+        """(D,) ``np.clip(tau, -tau_max, tau_max)`` (a buffer)."""
+        np.maximum(tau, self._tau_min, out=self._clipped)
+        return np.minimum(self._clipped, self.tau_max, out=self._clipped)
+
+
 class Controller:
     """Task-space inverse dynamics controller of one simulated robot (state: work buffers only)."""
 
