@@ -30,6 +30,7 @@ conventions); the QP is solved with daqp (dense active-set, ~50 variables).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import daqp
@@ -43,6 +44,8 @@ from stages.simulate.settings import ControllerSettings, TaskGains
 
 _INF = 1e20
 _MU_SCALE = 1.0 / np.sqrt(2.0)   # friction pyramid inscribed in the cone
+_SKEW_PLUS = np.array([7, 2, 3])     # flat indices of e[2, 1], e[0, 2], e[1, 0] in a 3 x 3 matrix
+_SKEW_MINUS = np.array([5, 6, 1])    # ... and of e[1, 2], e[2, 0], e[0, 1]
 
 
 def rotation_error(r_target: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -51,8 +54,8 @@ def rotation_error(r_target: np.ndarray, r: np.ndarray) -> np.ndarray:
     The vee of the skew part of ``r_target rᵀ``: exact direction, magnitude ``sin`` of the angle (cheaper
     than the logarithm and enough for a PD task below 90°).
     """
-    e = r_target @ r.T
-    return 0.5 * np.array([e[2, 1] - e[1, 2], e[0, 2] - e[2, 0], e[1, 0] - e[0, 1]])
+    e = (r_target @ r.T).ravel()
+    return 0.5 * (e[_SKEW_PLUS] - e[_SKEW_MINUS])      # [e21 - e12, e02 - e20, e10 - e01]
 
 
 @dataclass
@@ -82,6 +85,65 @@ def as_slice(index: np.ndarray) -> slice | np.ndarray:
     if index.ndim == 1 and len(index) > 0 and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
         return slice(int(index[0]), int(index[0]) + len(index))
     return index
+
+
+class FrameInterpolator:
+    """``lerp(x) = (1 - alpha) x[frame] + alpha x[frame + 1]`` of a reference's per-frame arrays, packed.
+
+    The two rows (``frame``, ``frame + 1``) of every array in ``FIELDS`` are gathered once per frame into one
+    (2, K) array, so a solve interpolates them all in three numpy operations and ``lerp(ref.com)`` is a
+    read-only view of that row: element by element the same arithmetic as interpolating each array alone.
+    Any other array (a view such as ``ref.sole_pos[:, k]``, or a field added later) is interpolated directly.
+    The gathered rows are those of the frame's first solve: a caller that changes the reference's rows
+    ``frame`` or ``frame + 1`` between solves of one frame calls :meth:`forget` (``Controller.reset`` does).
+    """
+
+    FIELDS: tuple[str, ...] = ("qpos", "qvel", "dof_acc", "com", "com_vel", "com_acc", "ang_mom_rate", "ang_mom",
+                               "pelvis_omega", "torso_omega", "sole_pos", "sole_vel", "sole_acc", "foot_omega")
+
+    def __init__(self) -> None:
+        self._ref: Reference | None = None
+        self._rows: tuple[int, int] = (-1, -1)
+        self._pack = np.zeros((2, 0))
+        self._layout: dict[int, tuple[np.ndarray, int, int, tuple[int, ...]]] = {}
+
+    def forget(self) -> None:
+        """Drop the gathered rows (the next call gathers them again)."""
+        self._ref = None
+
+    def _gather(self, ref: Reference, frame: int, i1: int) -> None:
+        layout: dict[int, tuple[np.ndarray, int, int, tuple[int, ...]]] = {}
+        parts = []
+        col = 0
+        for name in self.FIELDS:
+            x = getattr(ref, name, None)
+            if not isinstance(x, np.ndarray) or x.ndim < 1 or x.shape[0] != ref.num_frames:
+                continue
+            width = int(np.prod(x.shape[1:], dtype=np.int64))
+            parts.append(x[[frame, i1]].reshape(2, width))
+            layout[id(x)] = (x, col, col + width, x.shape[1:])
+            col += width
+        self._pack = np.concatenate(parts, axis=1) if parts else np.zeros((2, 0))
+        self._layout = layout
+        self._ref, self._rows = ref, (frame, i1)        # holds ``ref`` (and so its arrays' ids) while cached
+
+    def lerp_at(self, ref: Reference, frame: int, alpha: float) -> Callable[[np.ndarray], np.ndarray]:
+        """The interpolation ``lerp(x)`` of ``ref``'s arrays at ``frame + alpha`` (``alpha`` in [0, 1))."""
+        i1 = min(frame + 1, ref.num_frames - 1)
+        if self._ref is not ref or self._rows != (frame, i1):
+            self._gather(ref, frame, i1)
+        pack = self._pack
+        row = (1.0 - alpha) * pack[0] + alpha * pack[1]
+        row.flags.writeable = False
+        layout = self._layout
+
+        def lerp(x: np.ndarray) -> np.ndarray:
+            hit = layout.get(id(x))
+            if hit is not None and hit[0] is x:
+                return row[hit[1]:hit[2]].reshape(hit[3])
+            return (1.0 - alpha) * x[frame] + alpha * x[i1]
+
+        return lerp
 
 
 class JointImpedance:
@@ -155,6 +217,7 @@ class Controller:
         self._anchor: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]   # stance foot (position, flat rotation)
         self._edge_anchor: list[np.ndarray | None] = [None, None]   # floor point of a foot on a sole edge
         self._loaded_steps = [0, 0]          # control steps each foot has been loaded for
+        self._interp = FrameInterpolator()
         names = [m.joint(m.dof_jntid[v]).name for v in self.act]
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
@@ -165,6 +228,7 @@ class Controller:
         self._anchor = [None, None]
         self._edge_anchor = [None, None]
         self._loaded_steps = [0, 0]
+        self._interp.forget()
 
     def stance_feet(self, sole_offsets: np.ndarray) -> dict:
         """The flat-loaded feet's anchors ``{k: (sole centre on the floor (3,), flat rotation (3, 3))}``."""
@@ -301,11 +365,7 @@ class Controller:
         s = self.settings
         m = self.sim.model
         nv, act = self.nv, self.act
-        i1 = min(frame + 1, ref.num_frames - 1)
-
-        def lerp(x: np.ndarray) -> np.ndarray:
-            return (1.0 - alpha) * x[frame] + alpha * x[i1]
-
+        lerp = self._interp.lerp_at(ref, frame, alpha)       # (1 - alpha) x[frame] + alpha x[frame + 1]
         dt_frame = alpha / ref.fps
         mujoco.mj_fullM(m, d, self._M)
         M = self._M
@@ -348,8 +408,9 @@ class Controller:
 
         def add(rows: np.ndarray, target: np.ndarray, weight: float) -> None:
             # rows (r, nv) on qacc; |rows qacc - target|² × weight
-            H[:nv, :nv] += weight * rows.T @ rows
-            g[:nv] -= weight * rows.T @ target
+            weighted = weight * rows.T                 # (weight * rows.T) @ ...: the same products, formed once
+            H[:nv, :nv] += weighted @ rows
+            g[:nv] -= weighted @ target
 
         # posture
         q_ref = lerp(ref.qpos)[self.sim.dof_qpos]
