@@ -218,6 +218,9 @@ class Controller:
         self._edge_anchor: list[np.ndarray | None] = [None, None]   # floor point of a foot on a sole edge
         self._loaded_steps = [0, 0]          # control steps each foot has been loaded for
         self._interp = FrameInterpolator()
+        self._cone_parts: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._point_cone_parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._eye: dict[tuple[int, float], np.ndarray] = {}     # weight × identity of each size
         names = [m.joint(m.dof_jntid[v]).name for v in self.act]
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
@@ -234,6 +237,14 @@ class Controller:
         """The flat-loaded feet's anchors ``{k: (sole centre on the floor (3,), flat rotation (3, 3))}``."""
         return {k: a for k, a in enumerate(self._anchor) if a is not None}
 
+    def _scaled_eye(self, n: int, weight: float) -> np.ndarray:
+        """``weight * np.eye(n)``, built once per size and weight (read-only)."""
+        out = self._eye.get((n, weight))
+        if out is None:
+            out = self._eye[(n, weight)] = weight * np.eye(n)
+            out.flags.writeable = False
+        return out
+
     # --- task helpers -------------------------------------------------------------------------------
     @staticmethod
     def _pd(g: TaskGains, err: np.ndarray, verr: np.ndarray, acc_ref: np.ndarray) -> np.ndarray:
@@ -245,10 +256,12 @@ class Controller:
         body = self.sim.foot_bodies[k]
         rot = d.xmat[body].reshape(3, 3)
         point = d.xpos[body] + rot @ self.sim.sole_offsets[k]
-        mujoco.mj_jac(m, d, self._jp, self._jr, point, body)
+        jac = np.empty((6, m.nv))
+        mujoco.mj_jac(m, d, jac[:3], jac[3:], point, body)
         mujoco.mj_jacDot(m, d, self._jdp, self._jdr, point, body)
-        jac = np.vstack([self._jp, self._jr])
-        bias = np.concatenate([self._jdp @ d.qvel, self._jdr @ d.qvel])
+        bias = np.empty(6)
+        np.matmul(self._jdp, d.qvel, out=bias[:3])
+        np.matmul(self._jdr, d.qvel, out=bias[3:])
         return jac, bias, point, rot.copy()
 
     def _com_bias(self, d: mujoco.MjData) -> np.ndarray:
@@ -308,31 +321,41 @@ class Controller:
 
     def _point_cone(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (5, 3), lower and upper bounds of the friction pyramid of a point force on the floor (world)."""
-        mu = self.mu
-        rows = np.array([[0, 0, 1], [1, 0, -mu], [1, 0, mu], [0, 1, -mu], [0, 1, mu]], dtype=np.float64)
-        lo = np.array([self.settings.min_normal_force_n, -_INF, 0, -_INF, 0])
-        hi = np.array([_INF, 0, _INF, 0, _INF])
-        return rows, lo, hi
+        if self._point_cone_parts is None:
+            mu = self.mu
+            rows = np.array([[0, 0, 1], [1, 0, -mu], [1, 0, mu], [0, 1, -mu], [0, 1, mu]], dtype=np.float64)
+            lo = np.array([self.settings.min_normal_force_n, -_INF, 0, -_INF, 0])
+            hi = np.array([_INF, 0, _INF, 0, _INF])
+            self._point_cone_parts = (rows, lo, hi)
+        rows, lo, hi = self._point_cone_parts
+        return rows.copy(), lo.copy(), hi.copy()
 
     def _cone(self, rot: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (11, 6), lower and upper bounds of the linearised wrench cone of a sole (world wrench)."""
-        s = self.settings
-        mu = self.mu
-        hx, hy = s.cop_fraction * float(half[0]), s.cop_fraction * float(half[1])
-        mu_yaw = mu * min(hx, hy)
-        local = np.array([
-            [0, 0, 1, 0, 0, 0],
-            [1, 0, -mu, 0, 0, 0], [1, 0, mu, 0, 0, 0],
-            [0, 1, -mu, 0, 0, 0], [0, 1, mu, 0, 0, 0],
-            [0, 0, -hy, 1, 0, 0], [0, 0, hy, 1, 0, 0],
-            [0, 0, -hx, 0, 1, 0], [0, 0, hx, 0, 1, 0],
-            [0, 0, -mu_yaw, 0, 0, 1], [0, 0, mu_yaw, 0, 0, 1],
-        ], dtype=np.float64)
-        lo = np.array([s.min_normal_force_n, -_INF, 0, -_INF, 0, -_INF, 0, -_INF, 0, -_INF, 0])
-        hi = np.array([_INF, 0, _INF, 0, _INF, 0, _INF, 0, _INF, 0, _INF])
+        key = (float(half[0]), float(half[1]))
+        parts = self._cone_parts.get(key)
+        if parts is None:                 # the sole's constant rows and bounds, built once
+            s = self.settings
+            mu = self.mu
+            hx, hy = s.cop_fraction * float(half[0]), s.cop_fraction * float(half[1])
+            mu_yaw = mu * min(hx, hy)
+            local = np.array([
+                [0, 0, 1, 0, 0, 0],
+                [1, 0, -mu, 0, 0, 0], [1, 0, mu, 0, 0, 0],
+                [0, 1, -mu, 0, 0, 0], [0, 1, mu, 0, 0, 0],
+                [0, 0, -hy, 1, 0, 0], [0, 0, hy, 1, 0, 0],
+                [0, 0, -hx, 0, 1, 0], [0, 0, hx, 0, 1, 0],
+                [0, 0, -mu_yaw, 0, 0, 1], [0, 0, mu_yaw, 0, 0, 1],
+            ], dtype=np.float64)
+            lo = np.array([s.min_normal_force_n, -_INF, 0, -_INF, 0, -_INF, 0, -_INF, 0, -_INF, 0])
+            hi = np.array([_INF, 0, _INF, 0, _INF, 0, _INF, 0, _INF, 0, _INF])
+            parts = self._cone_parts[key] = (local, lo, hi)
+        local, lo, hi = parts
         # local wrench = blockdiag(Rᵀ, Rᵀ) world wrench
-        rows = np.hstack([local[:, :3] @ rot.T, local[:, 3:] @ rot.T])
-        return rows, lo, hi
+        rows = np.empty((local.shape[0], 6))
+        np.matmul(local[:, :3], rot.T, out=rows[:, :3])
+        np.matmul(local[:, 3:], rot.T, out=rows[:, 3:])
+        return rows, lo.copy(), hi.copy()
 
     def _dcm_command(self, com: np.ndarray, com_vel: np.ndarray, c_ref: np.ndarray, v_ref: np.ndarray,
                      a_ref: np.ndarray, feet: list, halves: list) -> np.ndarray:
@@ -488,9 +511,9 @@ class Controller:
                 add(jac, self._pd(g6, err, vref - v, aref) - bias, g6.weight)
         for _, jp in limbs:            # a limb on the floor does not slide (soft: it may roll as the reference does)
             add(jp, -s.contact_damping * (jp @ qvel), s.limb_contact_weight)
-        H[:nv, :nv] += s.acceleration_weight * np.eye(nv)
+        H[:nv, :nv] += self._scaled_eye(nv, s.acceleration_weight)
         if nw:
-            H[nv:, nv:] += s.force_weight * np.eye(nw)
+            H[nv:, nv:] += self._scaled_eye(nw, s.force_weight)
 
         # constraints: floating-base dynamics (equality), torque limits, wrench cones
         jc = (np.vstack([edges[k][1] if edge[k] else feet[k][0] for k in range(2) if loaded[k]]  # type: ignore[index]
