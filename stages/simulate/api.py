@@ -204,11 +204,21 @@ def _plan_offline(planner: BalancePlanner, ref: Reference, commit: int = 10) -> 
     ref.com_acc[:] = np.gradient(ref.com_vel, 1.0 / ref.fps, axis=0)
 
 
+def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross`` of two 3-vectors in Python floats (the same products and differences, without its overhead)."""
+    a0, a1, a2 = float(a[0]), float(a[1]), float(a[2])
+    b0, b1, b2 = float(b[0]), float(b[1]), float(b[2])
+    return np.array([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
+
+
 def _foot_contact_forces(sim: SimModel, d: mujoco.MjData, foot_geoms: tuple[int, int]) -> np.ndarray:
     """(2, 3) world force of the floor on each foot's sole, N."""
     out = np.zeros((2, 3))
     wrench = np.zeros(6)
-    for i in range(d.ncon):
+    if d.ncon == 0:
+        return out
+    geoms = np.stack([d.contact.geom1, d.contact.geom2])                 # (2, ncon): only the feet's contacts
+    for i in np.flatnonzero(np.isin(geoms, foot_geoms).any(axis=0)).tolist():
         con = d.contact[i]
         for k, geom in enumerate(foot_geoms):
             if con.geom1 == geom or con.geom2 == geom:
@@ -250,7 +260,7 @@ def _momentum_about_origin(d: mujoco.MjData, root: int, mass: float) -> np.ndarr
     Needs ``mj_subtreeVel`` of the current state (``subtree_angmom`` is about the CoM).
     """
     linear = mass * d.subtree_linvel[root]
-    return np.concatenate([linear, d.subtree_angmom[root] + np.cross(d.subtree_com[root], linear)])
+    return np.concatenate([linear, d.subtree_angmom[root] + _cross3(d.subtree_com[root], linear)])
 
 
 def centre_of_pressure(wrench: np.ndarray, min_normal_n: float) -> np.ndarray:
@@ -355,7 +365,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             momentum = _momentum_about_origin(d, root, mass)
             floor[t - 1, :3] = (momentum[:3] - momentum0[:3]) / interval - weight_vec
             floor[t - 1, 3:] = ((momentum[3:] - momentum0[3:]) / interval
-                                - np.cross(com_sum / substeps, weight_vec))
+                                - _cross3(com_sum / substeps, weight_vec))
         qpos[t] = d.qpos
         if fine is not None:
             fine[t * substeps] = d.qpos          # after a reset: the reset state

@@ -102,36 +102,48 @@ class FrameInterpolator:
                                "pelvis_omega", "torso_omega", "sole_pos", "sole_vel", "sole_acc", "foot_omega")
 
     def __init__(self) -> None:
-        self._ref: Reference | None = None
-        self._rows: tuple[int, int] = (-1, -1)
+        self._ref: Reference | None = None          # the reference of the layout (held: its arrays' ids stay valid)
+        self._rows: tuple[int, int] = (-1, -1)      # the frames gathered in ``_pack``
+        self._flat: list[np.ndarray] = []           # (T, width) views of the packed arrays
         self._pack = np.zeros((2, 0))
         self._layout: dict[int, tuple[np.ndarray, int, int, tuple[int, ...]]] = {}
 
     def forget(self) -> None:
         """Drop the gathered rows (the next call gathers them again)."""
-        self._ref = None
+        self._rows = (-1, -1)
 
-    def _gather(self, ref: Reference, frame: int, i1: int) -> None:
+    def _lay_out(self, ref: Reference) -> None:
+        """Which of ``ref``'s arrays are packed, and where (a view per array: the rows are read when gathered)."""
         layout: dict[int, tuple[np.ndarray, int, int, tuple[int, ...]]] = {}
-        parts = []
+        flat = []
         col = 0
+        T = ref.num_frames
         for name in self.FIELDS:
             x = getattr(ref, name, None)
-            if not isinstance(x, np.ndarray) or x.ndim < 1 or x.shape[0] != ref.num_frames:
+            if not isinstance(x, np.ndarray) or x.ndim < 1 or x.shape[0] != T or x.dtype != np.float64:
                 continue
             width = int(np.prod(x.shape[1:], dtype=np.int64))
-            parts.append(x[[frame, i1]].reshape(2, width))
+            view = x.reshape(T, width)
+            if not np.shares_memory(view, x):        # not contiguous: a copy would not see later changes
+                continue
+            flat.append(view)
             layout[id(x)] = (x, col, col + width, x.shape[1:])
             col += width
-        self._pack = np.concatenate(parts, axis=1) if parts else np.zeros((2, 0))
-        self._layout = layout
-        self._ref, self._rows = ref, (frame, i1)        # holds ``ref`` (and so its arrays' ids) while cached
+        self._ref, self._flat, self._layout, self._rows = ref, flat, layout, (-1, -1)
+
+    def _gather(self, frame: int, i1: int) -> None:
+        flat = self._flat
+        if flat:
+            self._pack = np.stack([np.concatenate([x[frame] for x in flat]), np.concatenate([x[i1] for x in flat])])
+        self._rows = (frame, i1)
 
     def lerp_at(self, ref: Reference, frame: int, alpha: float) -> Callable[[np.ndarray], np.ndarray]:
         """The interpolation ``lerp(x)`` of ``ref``'s arrays at ``frame + alpha`` (``alpha`` in [0, 1))."""
         i1 = min(frame + 1, ref.num_frames - 1)
-        if self._ref is not ref or self._rows != (frame, i1):
-            self._gather(ref, frame, i1)
+        if self._ref is not ref:
+            self._lay_out(ref)
+        if self._rows != (frame, i1):
+            self._gather(frame, i1)
         pack = self._pack
         row = (1.0 - alpha) * pack[0] + alpha * pack[1]
         row.flags.writeable = False
