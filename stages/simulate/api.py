@@ -217,8 +217,8 @@ def _foot_contact_forces(sim: SimModel, d: mujoco.MjData, foot_geoms: tuple[int,
     wrench = np.zeros(6)
     if d.ncon == 0:
         return out
-    geoms = np.stack([d.contact.geom1, d.contact.geom2])                 # (2, ncon): only the feet's contacts
-    for i in np.flatnonzero(np.isin(geoms, foot_geoms).any(axis=0)).tolist():
+    feet = set(foot_geoms)                                              # only the feet's contacts
+    for i in [i for i, pair in enumerate(zip(d.contact.geom1.tolist(), d.contact.geom2.tolist())) if feet & set(pair)]:
         con = d.contact[i]
         for k, geom in enumerate(foot_geoms):
             if con.geom1 == geom or con.geom2 == geom:
