@@ -87,6 +87,45 @@ def as_slice(index: np.ndarray) -> slice | np.ndarray:
     return index
 
 
+class ConstraintRows:
+    """The QP's constraints ``lo <= A x <= hi`` (``sense`` 5: equality, 0: inequality), block by block.
+
+    Each :meth:`add` is one group of rows given as column blocks (the rest of those rows is zero);
+    :meth:`build` writes them all into one zero ``A`` (the same numbers as stacking the padded rows).
+    """
+
+    EQUAL, INEQUAL = 5, 0
+
+    def __init__(self, n: int):
+        self.n = n
+        self.rows = 0
+        self._blocks: list[tuple[int, int, np.ndarray]] = []     # (first row, first column, block)
+        self._lo: list[np.ndarray] = []
+        self._hi: list[np.ndarray] = []
+        self._sense: list[tuple[int, int, int]] = []             # (first row, rows, sense)
+
+    def add(self, blocks: list[tuple[int, np.ndarray]], lo: np.ndarray, hi: np.ndarray, sense: int) -> None:
+        """Rows ``lo <= sum_b block_b x[col_b : col_b + width_b] <= hi``, ``blocks`` = ``[(col_b, block_b)]``."""
+        r = len(lo)
+        for col, block in blocks:
+            self._blocks.append((self.rows, col, block))
+        self._lo.append(lo)
+        self._hi.append(hi)
+        self._sense.append((self.rows, r, sense))
+        self.rows += r
+
+    def build(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``A`` (rows, n), ``hi``, ``lo`` (rows,) and ``sense`` (rows,) int (daqp's order: upper bound first)."""
+        A = np.zeros((self.rows, self.n))
+        for row, col, block in self._blocks:
+            A[row:row + block.shape[0], col:col + block.shape[1]] = block
+        sense = np.zeros(self.rows, dtype=np.intc)
+        for row, r, kind in self._sense:
+            if kind:
+                sense[row:row + r] = kind
+        return A, np.concatenate(self._hi), np.concatenate(self._lo), sense
+
+
 class FrameInterpolator:
     """``lerp(x) = (1 - alpha) x[frame] + alpha x[frame + 1]`` of a reference's per-frame arrays, packed.
 
@@ -531,31 +570,22 @@ class Controller:
         jc = (np.vstack([edges[k][1] if edge[k] else feet[k][0] for k in range(2) if loaded[k]]  # type: ignore[index]
                         + [jp for _, jp in limbs])
               if nw else np.zeros((0, nv)))
-        rows = [np.hstack([M[:6], -jc[:, :6].T])]
-        lo = [-h[:6]]
-        hi = [-h[:6]]
-        sense = [np.full(6, 5, dtype=np.intc)]
-        rows.append(np.hstack([M[act], -jc[:, act].T]))
-        lo.append(-self.tau_max - h[act])
-        hi.append(self.tau_max - h[act])
-        sense.append(np.zeros(len(act), dtype=np.intc))
+        cons = ConstraintRows(n)
+        M_act = M[act]
+        cons.add([(0, M[:6]), (nv, -jc[:, :6].T)], -h[:6], -h[:6], cons.EQUAL)
+        h_act = h[act]
+        cons.add([(0, M_act), (nv, -jc[:, act].T)], -self.tau_max - h_act, self.tau_max - h_act, cons.INEQUAL)
         for k in range(2):           # loaded feet do not accelerate (hard: the floor holds them)
             if edge[k]:
                 cpt, jpt, bpt = edges[k]  # type: ignore[misc]
                 target = s.contact_stiffness * (self._edge_anchor[k] - cpt) - s.contact_damping * (jpt @ qvel) - bpt
-                rows.append(np.hstack([jpt, np.zeros((3, nw))]))
-                lo.append(target)
-                hi.append(target)
-                sense.append(np.full(3, 5, dtype=np.intc))
+                cons.add([(0, jpt)], target, target, cons.EQUAL)
             elif loaded[k]:
                 jac, bias, _, _ = feet[k]
                 anchor_pos, anchor_rot = self._anchor[k]  # type: ignore[misc]
                 err = np.concatenate([anchor_pos - feet[k][2], rotation_error(anchor_rot, feet[k][3])])
                 target = s.contact_stiffness * err - s.contact_damping * (jac @ qvel) - bias
-                rows.append(np.hstack([jac, np.zeros((6, nw))]))
-                lo.append(target)
-                hi.append(target)
-                sense.append(np.full(6, 5, dtype=np.intc))
+                cons.add([(0, jac)], target, target, cons.EQUAL)
         col = nv
         for k in range(2):
             if not loaded[k]:
@@ -569,32 +599,21 @@ class Controller:
             if s.touchdown_ramp_steps > 0 and self._loaded_steps[k] < s.touchdown_ramp_steps:   # soft landing
                 ramp = 2.0 * 9.81 * self._mass * (self._loaded_steps[k] + 1) / (s.touchdown_ramp_steps + 1)
                 chi[0] = min(chi[0], max(ramp, s.min_normal_force_n + 1e-6))
-            block = np.zeros((cone.shape[0], n))
-            block[:, col:col + dims[k]] = cone
-            rows.append(block)
-            lo.append(clo)
-            hi.append(chi)
-            sense.append(np.zeros(cone.shape[0], dtype=np.intc))
+            cons.add([(col, cone)], clo, chi, cons.INEQUAL)
             col += dims[k]
         for _ in limbs:
             cone, clo, chi = self._point_cone()
-            block = np.zeros((cone.shape[0], n))
-            block[:, col:col + 3] = cone
-            rows.append(block)
-            lo.append(clo)
-            hi.append(chi)
-            sense.append(np.zeros(cone.shape[0], dtype=np.intc))
+            cons.add([(col, cone)], clo, chi, cons.INEQUAL)
             col += 3
-        A = np.vstack(rows)
-        x, _, flag, _ = daqp.solve(H, g, A, np.concatenate(hi), np.concatenate(lo), np.concatenate(sense))
+        A, hi_all, lo_all, sense_all = cons.build()
+        x, _, flag, _ = daqp.solve(H, g, A, hi_all, lo_all, sense_all.copy())
         wrench = np.zeros((2, 6))
         n_contact_rows = nw_feet          # the feet's motion rows (a limb's is a cost)
         if flag < 1 and n_contact_rows:
             # infeasible within the torque limits: the stance feet only as (heavily weighted) costs
             keep = np.ones(A.shape[0], dtype=bool)
             keep[6 + len(act):6 + len(act) + n_contact_rows] = False
-            A, hi_all, lo_all, sense_all = (A[keep], np.concatenate(hi)[keep], np.concatenate(lo)[keep],
-                                            np.concatenate(sense)[keep])
+            A, hi_all, lo_all, sense_all = (A[keep], hi_all[keep], lo_all[keep], sense_all[keep])
             x, _, flag, _ = daqp.solve(H, g, A, hi_all, lo_all, sense_all)
         if flag < 1:
             qacc = np.zeros(nv)
@@ -602,7 +621,7 @@ class Controller:
             return Command(torque, qacc, wrench, loaded, False, np.diag(M)[act].copy())
         qacc = x[:nv]
         w = x[nv:]
-        torque = M[act] @ qacc + h[act] - (jc[:, act].T @ w if nw else 0.0)
+        torque = M_act @ qacc + h_act - (jc[:, act].T @ w if nw else 0.0)
         col = 0
         for k in range(2):
             if edge[k]:               # a point force: its moment about the sole centre
