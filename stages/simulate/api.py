@@ -408,7 +408,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
                 tau = cmd.torque
             else:
                 tau = impedance.torque(since, d_qpos[dq_fast], d_qvel[dv_fast])
-            d_ctrl[:] = tau
+            np.copyto(d_ctrl, tau)
             acc += impedance.clip(tau)
             mujoco.mj_step2(m, d)
             if fine is not None and fine_fz is not None:

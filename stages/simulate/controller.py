@@ -212,6 +212,8 @@ class JointImpedance:
         self._tau_min = -self.tau_max
         self._dv = dof_qvel
         n = len(self.tau_max)
+        self._kp, self._kd = np.full(n, self.kp), np.full(n, self.kd)   # array operands: no scalar conversions
+        self._since = np.empty(n)
         self._a, self._b, self._out, self._clipped = (np.empty(n) for _ in range(4))
         self._q0 = self._qd0 = self._qdd = self._half_qdd = self._tau = self._inertia = np.zeros(n)
 
@@ -224,18 +226,19 @@ class JointImpedance:
 
     def torque(self, since: float, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
         """(D,) torque ``since`` s after the solve at joint state ``q``, ``qd`` (a buffer: copy to keep)."""
-        a, b = self._a, self._b
-        np.multiply(self._qd0, since, out=a)           # q_plan = q0 + qd0 * since + 0.5 * qdd * since * since
+        a, b, t = self._a, self._b, self._since
+        t.fill(since)
+        np.multiply(self._qd0, t, out=a)               # q_plan = q0 + qd0 * since + 0.5 * qdd * since * since
         np.add(self._q0, a, out=a)
-        np.multiply(self._half_qdd, since, out=b)
-        np.multiply(b, since, out=b)
+        np.multiply(self._half_qdd, t, out=b)
+        np.multiply(b, t, out=b)
         np.add(a, b, out=a)
-        np.multiply(self._qdd, since, out=b)           # qd_plan = qd0 + qdd * since
+        np.multiply(self._qdd, t, out=b)               # qd_plan = qd0 + qdd * since
         np.add(self._qd0, b, out=b)
         np.subtract(a, q, out=a)                       # kp * (q_plan - q) + kd * (qd_plan - qd)
-        np.multiply(a, self.kp, out=a)
+        np.multiply(a, self._kp, out=a)
         np.subtract(b, qd, out=b)
-        np.multiply(b, self.kd, out=b)
+        np.multiply(b, self._kd, out=b)
         np.add(a, b, out=a)
         np.multiply(self._inertia, a, out=a)           # tau_qp + inertia * (...)
         return np.add(self._tau, a, out=self._out)
