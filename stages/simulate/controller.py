@@ -275,6 +275,8 @@ class Controller:
         self._cone_parts: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._point_cone_parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._eye: dict[tuple[int, float], np.ndarray] = {}     # weight × identity of each size
+        self._gains: dict[tuple[float, float, tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = {}
+        self._neg_tau_max = -self.tau_max
         names = [m.joint(m.dof_jntid[v]).name for v in self.act]
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
@@ -291,6 +293,10 @@ class Controller:
         """The flat-loaded feet's anchors ``{k: (sole centre on the floor (3,), flat rotation (3, 3))}``."""
         return {k: a for k, a in enumerate(self._anchor) if a is not None}
 
+    def _clip_torque(self, torque: np.ndarray) -> np.ndarray:
+        """``np.clip(torque, -tau_max, tau_max)`` (the same numbers, without np.clip's overhead)."""
+        return np.minimum(np.maximum(torque, self._neg_tau_max), self.tau_max)
+
     def _scaled_eye(self, n: int, weight: float) -> np.ndarray:
         """``weight * np.eye(n)``, built once per size and weight (read-only)."""
         out = self._eye.get((n, weight))
@@ -300,9 +306,17 @@ class Controller:
         return out
 
     # --- task helpers -------------------------------------------------------------------------------
-    @staticmethod
-    def _pd(g: TaskGains, err: np.ndarray, verr: np.ndarray, acc_ref: np.ndarray) -> np.ndarray:
-        return acc_ref + g.kp * err + g.kd * verr
+    def _pd(self, g: TaskGains, err: np.ndarray, verr: np.ndarray, acc_ref: np.ndarray) -> np.ndarray:
+        kp, kd = self._gain_arrays(g, err.shape)
+        return acc_ref + kp * err + kd * verr          # = acc_ref + g.kp * err + g.kd * verr, element by element
+
+    def _gain_arrays(self, g: TaskGains, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """``g.kp`` and ``g.kd`` filled into arrays of ``shape`` (array operands: no scalar conversion per call)."""
+        key = (g.kp, g.kd, shape)
+        out = self._gains.get(key)
+        if out is None:
+            out = self._gains[key] = (np.full(shape, float(g.kp)), np.full(shape, float(g.kd)))
+        return out
 
     def _foot_jacobians(self, d: mujoco.MjData, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(6, nv) Jacobian of the sole centre (linear; angular), its bias J̇q̇ (6,), sole position, rotation."""
@@ -633,4 +647,4 @@ class Controller:
             elif loaded[k]:
                 wrench[k] = w[col:col + 6]
             col += dims[k]
-        return Command(np.clip(torque, -self.tau_max, self.tau_max), qacc, wrench, loaded, True, np.diag(M)[act].copy())
+        return Command(self._clip_torque(torque), qacc, wrench, loaded, True, M.diagonal()[act])
