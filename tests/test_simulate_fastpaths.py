@@ -208,6 +208,12 @@ def test_small_helpers_equal_numpy(robot):
             mujoco.mju_quat2Mat(r[k], q[k] / np.linalg.norm(q[k]))
         r_target, rot = r.reshape(2, 3, 3)
         assert np.array_equal(controller.rotation_error(r_target, rot), _naive_rotation_error(r_target, rot))
+    for r in (3, 6):                    # the solve's task products: np.dot gives @'s numbers (the same BLAS call)
+        rows, target, qvel = rng.normal(size=(r, 35)), rng.normal(size=r), rng.normal(size=35)
+        weighted = 3000.0 * rows.T
+        assert np.array_equal(np.dot(weighted, rows), weighted @ rows)
+        assert np.array_equal(np.dot(weighted, target), weighted @ target)
+        assert np.array_equal(np.dot(rows, qvel), rows @ qvel)
     sim = build_sim_model(robot, 30.0)
     ctrl = Controller(sim, robot.effort_limit, Settings().controller, 0.9)
     g = TaskGains(kp=200.0, kd=28.0, weight=1.0)

@@ -54,7 +54,7 @@ def rotation_error(r_target: np.ndarray, r: np.ndarray) -> np.ndarray:
     The vee of the skew part of ``r_target rᵀ``: exact direction, magnitude ``sin`` of the angle (cheaper
     than the logarithm and enough for a PD task below 90°).
     """
-    e = (r_target @ r.T).ravel()
+    e = np.dot(r_target, r.T).ravel()                  # np.dot: the same BLAS product as @, less overhead
     return 0.5 * (e[_SKEW_PLUS] - e[_SKEW_MINUS])      # [e21 - e12, e02 - e20, e10 - e01]
 
 
@@ -323,13 +323,13 @@ class Controller:
         m = self.sim.model
         body = self.sim.foot_bodies[k]
         rot = d.xmat[body].reshape(3, 3)
-        point = d.xpos[body] + rot @ self.sim.sole_offsets[k]
+        point = d.xpos[body] + np.dot(rot, self.sim.sole_offsets[k])
         jac = np.empty((6, m.nv))
         mujoco.mj_jac(m, d, jac[:3], jac[3:], point, body)
         mujoco.mj_jacDot(m, d, self._jdp, self._jdr, point, body)
         bias = np.empty(6)
-        np.matmul(self._jdp, d.qvel, out=bias[:3])
-        np.matmul(self._jdr, d.qvel, out=bias[3:])
+        np.dot(self._jdp, d.qvel, out=bias[:3])
+        np.dot(self._jdr, d.qvel, out=bias[3:])
         return jac, bias, point, rot.copy()
 
     def _com_bias(self, d: mujoco.MjData) -> np.ndarray:
@@ -496,12 +496,13 @@ class Controller:
         n = nv + nw
         H = np.zeros((n, n))
         g = np.zeros(n)
+        H_qq, g_q = H[:nv, :nv], g[:nv]                # views: the qacc block
 
         def add(rows: np.ndarray, target: np.ndarray, weight: float) -> None:
             # rows (r, nv) on qacc; |rows qacc - target|² × weight
             weighted = weight * rows.T                 # (weight * rows.T) @ ...: the same products, formed once
-            H[:nv, :nv] += weighted @ rows
-            g[:nv] -= weighted @ target
+            np.add(H_qq, np.dot(weighted, rows), out=H_qq)          # np.dot: the same BLAS products as @,
+            np.subtract(g_q, np.dot(weighted, target), out=g_q)     # less overhead
 
         # posture
         q_ref = lerp(ref.qpos)[self.sim.dof_qpos]
@@ -638,7 +639,7 @@ class Controller:
             return Command(torque, qacc, wrench, loaded, False, np.diag(M)[act].copy())
         qacc = x[:nv]
         w = x[nv:]
-        torque = M_act @ qacc + h_act - (jc[:, act].T @ w if nw else 0.0)
+        torque = np.dot(M_act, qacc) + h_act - (np.dot(jc[:, act].T, w) if nw else 0.0)
         col = 0
         for k in range(2):
             if edge[k]:               # a point force: its moment about the sole centre
