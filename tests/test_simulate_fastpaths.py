@@ -208,8 +208,8 @@ def test_small_helpers_equal_numpy(robot):
             mujoco.mju_quat2Mat(r[k], q[k] / np.linalg.norm(q[k]))
         r_target, rot = r.reshape(2, 3, 3)
         assert np.array_equal(controller.rotation_error(r_target, rot), _naive_rotation_error(r_target, rot))
-    for r in (3, 6):                    # the solve's task products: np.dot gives @'s numbers (the same BLAS call)
-        rows, target, qvel = rng.normal(size=(r, 35)), rng.normal(size=r), rng.normal(size=35)
+    for nrow in (3, 6):                 # the solve's task products: np.dot gives @'s numbers (the same BLAS call)
+        rows, target, qvel = rng.normal(size=(nrow, 35)), rng.normal(size=nrow), rng.normal(size=35)
         weighted = 3000.0 * rows.T
         assert np.array_equal(np.dot(weighted, rows), weighted @ rows)
         assert np.array_equal(np.dot(weighted, target), weighted @ target)
