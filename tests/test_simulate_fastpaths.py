@@ -15,7 +15,7 @@ import pytest
 
 from core.robot import load_robot, read_unitree_csv
 from stages.simulate import api, controller
-from stages.simulate.controller import Command, ConstraintRows, Controller, FrameInterpolator, JointImpedance, as_slice
+from stages.simulate.controller import Command, Controller, FrameInterpolator, JointImpedance, as_slice
 from stages.simulate.mjcf import build_sim_model
 from stages.simulate.reference import build_reference
 from stages.simulate.settings import Settings, TaskGains
@@ -36,7 +36,7 @@ def walk(robot):
     return dataclasses.replace(motion, **cut)
 
 
-def _naive_lerp_at(self, ref, frame, alpha):
+def _naive_lerp_at(self, ref, frame, alpha, i1=None):
     i1 = min(frame + 1, ref.num_frames - 1)
     return lambda x: (1.0 - alpha) * x[frame] + alpha * x[i1]
 
@@ -44,18 +44,6 @@ def _naive_lerp_at(self, ref, frame, alpha):
 def _naive_rotation_error(r_target, r):
     e = r_target @ r.T
     return 0.5 * np.array([e[2, 1] - e[1, 2], e[0, 2] - e[2, 0], e[1, 0] - e[0, 1]])
-
-
-def _naive_build(self):
-    rows = []
-    for (row, r, _), lo in zip(self._sense, self._lo):
-        padded = np.zeros((r, self.n))
-        for first, col, block in self._blocks:
-            if first == row:
-                padded[:, col:col + block.shape[1]] = block
-        rows.append(padded)
-    sense = np.concatenate([np.full(r, kind, dtype=np.intc) for _, r, kind in self._sense])
-    return np.vstack(rows), np.concatenate(self._hi), np.concatenate(self._lo), sense
 
 
 def _naive_pd(self, g, err, verr, acc_ref):
@@ -107,7 +95,6 @@ def test_rollout_with_fast_paths_equals_reference_computations(robot, walk, monk
     with monkeypatch.context() as patch:
         patch.setattr(FrameInterpolator, "lerp_at", _naive_lerp_at)
         patch.setattr(controller, "rotation_error", _naive_rotation_error)
-        patch.setattr(ConstraintRows, "build", _naive_build)
         patch.setattr(Controller, "_pd", _naive_pd)
         patch.setattr(Controller, "_clip_torque", _naive_clip)
         patch.setattr(JointImpedance, "torque", _naive_torque)
@@ -170,31 +157,6 @@ def test_joint_impedance_equals_expression():
         assert np.array_equal(imp.clip(got), np.clip(expected, -tau_max, tau_max))
     assert as_slice(np.arange(7, 36)) == slice(7, 36)
     assert isinstance(as_slice(np.array([1, 3, 4])), np.ndarray)
-
-
-def test_constraint_rows_equal_padded_stack():
-    rng = np.random.default_rng(5)
-    n = 12
-    cons = ConstraintRows(n)
-    parts = [([(0, rng.normal(size=(3, 8))), (8, rng.normal(size=(3, 4)))], cons.EQUAL),
-             ([(8, rng.normal(size=(5, 3)))], cons.INEQUAL),
-             ([(0, rng.normal(size=(2, 8)))], cons.EQUAL)]
-    rows, los, his, senses = [], [], [], []
-    for blocks, kind in parts:
-        r = blocks[0][1].shape[0]
-        lo, hi = rng.normal(size=r), rng.normal(size=r) + 5.0
-        cons.add(blocks, lo, hi, kind)
-        padded = np.zeros((r, n))
-        for col, block in blocks:
-            padded[:, col:col + block.shape[1]] = block
-        rows.append(padded)
-        los.append(lo)
-        his.append(hi)
-        senses.append(np.full(r, kind, dtype=np.intc))
-    A, hi_all, lo_all, sense = cons.build()
-    assert np.array_equal(A, np.vstack(rows))
-    assert np.array_equal(hi_all, np.concatenate(his)) and np.array_equal(lo_all, np.concatenate(los))
-    assert np.array_equal(sense, np.concatenate(senses)) and sense.dtype == np.intc
 
 
 def test_small_helpers_equal_numpy(robot):

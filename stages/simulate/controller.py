@@ -87,45 +87,6 @@ def as_slice(index: np.ndarray) -> slice | np.ndarray:
     return index
 
 
-class ConstraintRows:
-    """The QP's constraints ``lo <= A x <= hi`` (``sense`` 5: equality, 0: inequality), block by block.
-
-    Each :meth:`add` is one group of rows given as column blocks (the rest of those rows is zero);
-    :meth:`build` writes them all into one zero ``A`` (the same numbers as stacking the padded rows).
-    """
-
-    EQUAL, INEQUAL = 5, 0
-
-    def __init__(self, n: int):
-        self.n = n
-        self.rows = 0
-        self._blocks: list[tuple[int, int, np.ndarray]] = []     # (first row, first column, block)
-        self._lo: list[np.ndarray] = []
-        self._hi: list[np.ndarray] = []
-        self._sense: list[tuple[int, int, int]] = []             # (first row, rows, sense)
-
-    def add(self, blocks: list[tuple[int, np.ndarray]], lo: np.ndarray, hi: np.ndarray, sense: int) -> None:
-        """Rows ``lo <= sum_b block_b x[col_b : col_b + width_b] <= hi``, ``blocks`` = ``[(col_b, block_b)]``."""
-        r = len(lo)
-        for col, block in blocks:
-            self._blocks.append((self.rows, col, block))
-        self._lo.append(lo)
-        self._hi.append(hi)
-        self._sense.append((self.rows, r, sense))
-        self.rows += r
-
-    def build(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``A`` (rows, n), ``hi``, ``lo`` (rows,) and ``sense`` (rows,) int (daqp's order: upper bound first)."""
-        A = np.zeros((self.rows, self.n))
-        for row, col, block in self._blocks:
-            A[row:row + block.shape[0], col:col + block.shape[1]] = block
-        sense = np.zeros(self.rows, dtype=np.intc)
-        for row, r, kind in self._sense:
-            if kind:
-                sense[row:row + r] = kind
-        return A, np.concatenate(self._hi), np.concatenate(self._lo), sense
-
-
 class FrameInterpolator:
     """``lerp(x) = (1 - alpha) x[frame] + alpha x[frame + 1]`` of a reference's per-frame arrays, packed.
 
@@ -176,9 +137,11 @@ class FrameInterpolator:
             self._pack = np.stack([np.concatenate([x[frame] for x in flat]), np.concatenate([x[i1] for x in flat])])
         self._rows = (frame, i1)
 
-    def lerp_at(self, ref: Reference, frame: int, alpha: float) -> Callable[[np.ndarray], np.ndarray]:
-        """The interpolation ``lerp(x)`` of ``ref``'s arrays at ``frame + alpha`` (``alpha`` in [0, 1))."""
-        i1 = min(frame + 1, ref.num_frames - 1)
+    def lerp_at(self, ref: Reference, frame: int, alpha: float,
+                i1: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+        """The interpolation ``lerp(x)`` of ``ref``'s arrays at ``frame + alpha`` (``alpha`` in [0, 1)) toward
+        frame ``i1`` (default ``min(frame + 1, T - 1)``)."""
+        i1 = min(frame + 1, ref.num_frames - 1) if i1 is None else i1
         if self._ref is not ref:
             self._lay_out(ref)
         if self._rows != (frame, i1):
@@ -266,17 +229,17 @@ class Controller:
         self._jdp = np.zeros((3, m.nv))
         self._jdr = np.zeros((3, m.nv))
         self._jam = np.zeros((3, m.nv))
+        # fast-path caches (the same numbers as the computations they replace; tests/test_simulate_fastpaths.py)
+        self._interp = FrameInterpolator()
+        self._cone_parts: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._eye: dict[tuple[int, float], np.ndarray] = {}     # weight × identity of each size
+        self._gains: dict[tuple[float, float, tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = {}
+        self._neg_tau_max = -self.tau_max
         self._bodies = [b for b in range(1, m.nbody) if m.body_mass[b] > 0]
         self._mass = float(sum(m.body_mass[b] for b in self._bodies))
         self._anchor: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]   # stance foot (position, flat rotation)
         self._edge_anchor: list[np.ndarray | None] = [None, None]   # floor point of a foot on a sole edge
         self._loaded_steps = [0, 0]          # control steps each foot has been loaded for
-        self._interp = FrameInterpolator()
-        self._cone_parts: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._point_cone_parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._eye: dict[tuple[int, float], np.ndarray] = {}     # weight × identity of each size
-        self._gains: dict[tuple[float, float, tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = {}
-        self._neg_tau_max = -self.tau_max
         names = [m.joint(m.dof_jntid[v]).name for v in self.act]
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
@@ -284,10 +247,10 @@ class Controller:
 
     def reset(self) -> None:
         """Forget the stance-foot anchors (after a state reset)."""
+        self._interp.forget()
         self._anchor = [None, None]
         self._edge_anchor = [None, None]
         self._loaded_steps = [0, 0]
-        self._interp.forget()
 
     def stance_feet(self, sole_offsets: np.ndarray) -> dict:
         """The flat-loaded feet's anchors ``{k: (sole centre on the floor (3,), flat rotation (3, 3))}``."""
@@ -307,7 +270,7 @@ class Controller:
 
     # --- task helpers -------------------------------------------------------------------------------
     def _pd(self, g: TaskGains, err: np.ndarray, verr: np.ndarray, acc_ref: np.ndarray) -> np.ndarray:
-        kp, kd = self._gain_arrays(g, err.shape)
+        kp, kd = self._gain_arrays(g, np.shape(err))
         return acc_ref + kp * err + kd * verr          # = acc_ref + g.kp * err + g.kd * verr, element by element
 
     def _gain_arrays(self, g: TaskGains, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -389,14 +352,11 @@ class Controller:
 
     def _point_cone(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (5, 3), lower and upper bounds of the friction pyramid of a point force on the floor (world)."""
-        if self._point_cone_parts is None:
-            mu = self.mu
-            rows = np.array([[0, 0, 1], [1, 0, -mu], [1, 0, mu], [0, 1, -mu], [0, 1, mu]], dtype=np.float64)
-            lo = np.array([self.settings.min_normal_force_n, -_INF, 0, -_INF, 0])
-            hi = np.array([_INF, 0, _INF, 0, _INF])
-            self._point_cone_parts = (rows, lo, hi)
-        rows, lo, hi = self._point_cone_parts
-        return rows.copy(), lo.copy(), hi.copy()
+        mu = self.mu
+        rows = np.array([[0, 0, 1], [1, 0, -mu], [1, 0, mu], [0, 1, -mu], [0, 1, mu]], dtype=np.float64)
+        lo = np.array([self.settings.min_normal_force_n, -_INF, 0, -_INF, 0])
+        hi = np.array([_INF, 0, _INF, 0, _INF])
+        return rows, lo, hi
 
     def _cone(self, rot: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (11, 6), lower and upper bounds of the linearised wrench cone of a sole (world wrench)."""
@@ -456,7 +416,8 @@ class Controller:
         s = self.settings
         m = self.sim.model
         nv, act = self.nv, self.act
-        lerp = self._interp.lerp_at(ref, frame, alpha)       # (1 - alpha) x[frame] + alpha x[frame + 1]
+        i1 = min(frame + 1, ref.num_frames - 1)
+        lerp = self._interp.lerp_at(ref, frame, alpha, i1)   # (1 - alpha) x[frame] + alpha x[i1], packed per frame
         dt_frame = alpha / ref.fps
         mujoco.mj_fullM(m, d, self._M)
         M = self._M
@@ -588,22 +549,31 @@ class Controller:
         jc = (np.vstack([edges[k][1] if edge[k] else feet[k][0] for k in range(2) if loaded[k]]  # type: ignore[index]
                         + [jp for _, jp in limbs])
               if nw else np.zeros((0, nv)))
-        cons = ConstraintRows(n)
-        M_act = M[act]
-        cons.add([(0, M[:6]), (nv, -jc[:, :6].T)], -h[:6], -h[:6], cons.EQUAL)
-        h_act = h[act]
-        cons.add([(0, M_act), (nv, -jc[:, act].T)], -self.tau_max - h_act, self.tau_max - h_act, cons.INEQUAL)
+        rows = [np.hstack([M[:6], -jc[:, :6].T])]
+        lo = [-h[:6]]
+        hi = [-h[:6]]
+        sense = [np.full(6, 5, dtype=np.intc)]
+        rows.append(np.hstack([M[act], -jc[:, act].T]))
+        lo.append(-self.tau_max - h[act])
+        hi.append(self.tau_max - h[act])
+        sense.append(np.zeros(len(act), dtype=np.intc))
         for k in range(2):           # loaded feet do not accelerate (hard: the floor holds them)
             if edge[k]:
                 cpt, jpt, bpt = edges[k]  # type: ignore[misc]
                 target = s.contact_stiffness * (self._edge_anchor[k] - cpt) - s.contact_damping * (jpt @ qvel) - bpt
-                cons.add([(0, jpt)], target, target, cons.EQUAL)
+                rows.append(np.hstack([jpt, np.zeros((3, nw))]))
+                lo.append(target)
+                hi.append(target)
+                sense.append(np.full(3, 5, dtype=np.intc))
             elif loaded[k]:
                 jac, bias, _, _ = feet[k]
                 anchor_pos, anchor_rot = self._anchor[k]  # type: ignore[misc]
                 err = np.concatenate([anchor_pos - feet[k][2], rotation_error(anchor_rot, feet[k][3])])
                 target = s.contact_stiffness * err - s.contact_damping * (jac @ qvel) - bias
-                cons.add([(0, jac)], target, target, cons.EQUAL)
+                rows.append(np.hstack([jac, np.zeros((6, nw))]))
+                lo.append(target)
+                hi.append(target)
+                sense.append(np.full(6, 5, dtype=np.intc))
         col = nv
         for k in range(2):
             if not loaded[k]:
@@ -617,21 +587,32 @@ class Controller:
             if s.touchdown_ramp_steps > 0 and self._loaded_steps[k] < s.touchdown_ramp_steps:   # soft landing
                 ramp = 2.0 * 9.81 * self._mass * (self._loaded_steps[k] + 1) / (s.touchdown_ramp_steps + 1)
                 chi[0] = min(chi[0], max(ramp, s.min_normal_force_n + 1e-6))
-            cons.add([(col, cone)], clo, chi, cons.INEQUAL)
+            block = np.zeros((cone.shape[0], n))
+            block[:, col:col + dims[k]] = cone
+            rows.append(block)
+            lo.append(clo)
+            hi.append(chi)
+            sense.append(np.zeros(cone.shape[0], dtype=np.intc))
             col += dims[k]
         for _ in limbs:
             cone, clo, chi = self._point_cone()
-            cons.add([(col, cone)], clo, chi, cons.INEQUAL)
+            block = np.zeros((cone.shape[0], n))
+            block[:, col:col + 3] = cone
+            rows.append(block)
+            lo.append(clo)
+            hi.append(chi)
+            sense.append(np.zeros(cone.shape[0], dtype=np.intc))
             col += 3
-        A, hi_all, lo_all, sense_all = cons.build()
-        x, _, flag, _ = daqp.solve(H, g, A, hi_all, lo_all, sense_all.copy())
+        A = np.vstack(rows)
+        x, _, flag, _ = daqp.solve(H, g, A, np.concatenate(hi), np.concatenate(lo), np.concatenate(sense))
         wrench = np.zeros((2, 6))
         n_contact_rows = nw_feet          # the feet's motion rows (a limb's is a cost)
         if flag < 1 and n_contact_rows:
             # infeasible within the torque limits: the stance feet only as (heavily weighted) costs
             keep = np.ones(A.shape[0], dtype=bool)
             keep[6 + len(act):6 + len(act) + n_contact_rows] = False
-            A, hi_all, lo_all, sense_all = (A[keep], hi_all[keep], lo_all[keep], sense_all[keep])
+            A, hi_all, lo_all, sense_all = (A[keep], np.concatenate(hi)[keep], np.concatenate(lo)[keep],
+                                            np.concatenate(sense)[keep])
             x, _, flag, _ = daqp.solve(H, g, A, hi_all, lo_all, sense_all)
         if flag < 1:
             qacc = np.zeros(nv)
@@ -639,7 +620,7 @@ class Controller:
             return Command(torque, qacc, wrench, loaded, False, np.diag(M)[act].copy())
         qacc = x[:nv]
         w = x[nv:]
-        torque = np.dot(M_act, qacc) + h_act - (np.dot(jc[:, act].T, w) if nw else 0.0)
+        torque = np.dot(M[act], qacc) + h[act] - (np.dot(jc[:, act].T, w) if nw else 0.0)   # np.dot: @'s BLAS call
         col = 0
         for k in range(2):
             if edge[k]:               # a point force: its moment about the sole centre
