@@ -18,6 +18,9 @@ reference itself is from dynamic feasibility on the simulator's contact
 schedule. ``realtime_factor`` is simulated seconds per CPU second of the
 process (one core; the wall-clock figure is kept too; the re-check
 needs a copy of the state per physics step, its RobotMotion is built after the timing).
+``speed``: the rollout alone (no per-step recording) of walk1's first 1,800 frames (quick: 600), CPU-time
+realtime factor and CPU seconds as the median of 5 runs (quick: 3), with the setup's share (reference,
+balance plan) before the first physics step.
 """
 
 from __future__ import annotations
@@ -170,6 +173,23 @@ def reference_zmp_outside(motion, robot) -> dict:
             "single_support_fraction": round(float(single.mean()), 4)}
 
 
+def speed(robot, frames: int, runs: int) -> dict | None:
+    """CPU-time speed of the rollout alone on walk1's first ``frames`` frames: medians of ``runs`` runs."""
+    from core.robot import read_unitree_csv
+    from stages.simulate.api import simulate_motion
+
+    path = SHARED / "lafan1_g1_unitree_extra" / "walk1_subject2.csv"
+    if not path.exists():
+        return None
+    motion = _head(read_unitree_csv(path, robot), frames)
+    summaries = [simulate_motion(motion, robot).summary for _ in range(runs)]
+    rtf = [s["realtime_factor"] for s in summaries]
+    return {"clip": "walk1_subject2", "frames": motion.num_frames, "runs": runs,
+            "realtime_factor_median": round(float(np.median(rtf)), 2), "realtime_factors": rtf,
+            "cpu_s_median": round(float(np.median([s["cpu_s"] for s in summaries])), 3),
+            "setup_cpu_s_median": round(float(np.median([s["cpu_setup_s"] for s in summaries])), 3)}
+
+
 def run(quick: bool = False) -> dict:
     from core.records.robot_motion import RobotMotion
     from core.robot import load_robot, read_unitree_csv
@@ -218,4 +238,5 @@ def run(quick: bool = False) -> dict:
                                             "zmp_outside_fraction_sim": zmp_outside_fraction(sim, robot),
                                             "reference_zmp_outside": reference_zmp_outside(motion, robot)}
     out["realtime_factor_median"] = round(float(np.median(rtf)), 2) if rtf else None
+    out["speed"] = speed(robot, 600 if quick else 1800, 3 if quick else 5)
     return out

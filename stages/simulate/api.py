@@ -37,7 +37,7 @@ FALL_CODE = "sim_fall"
 """Reason code of the frames a simulated rollout spent falling (from the tracking loss to the reset)."""
 
 #: wall-clock keys of the summary (never stored in the artifact: same inputs give identical bytes)
-TIMING_KEYS: tuple[str, ...] = ("realtime_factor", "realtime_factor_wall", "cpu_s", "wall_s")
+TIMING_KEYS: tuple[str, ...] = ("realtime_factor", "realtime_factor_wall", "cpu_s", "wall_s", "cpu_setup_s")
 
 
 @dataclass
@@ -64,7 +64,8 @@ class Simulation:
             the normal force is below 5 % of the robot's weight).
         summary: falls, falls_per_min, tracked_fraction, mean_body_error_m, max_torque_ratio,
             realtime_factor (simulated seconds per CPU second of this process: one core, robust to a
-            shared machine), realtime_factor_wall, cpu_s, wall_s, qp_failures, balance_plans_infeasible,
+            shared machine), realtime_factor_wall, cpu_s, wall_s, cpu_setup_s (of cpu_s, before the first
+            physics step: model, reference, balance plan), qp_failures, balance_plans_infeasible,
             reasons (Verdict reason format, code ``sim_fall``).
     """
 
@@ -359,6 +360,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     d_qpos, d_qvel, d_ctrl, subtree_com_root = d.qpos, d.qvel, d.ctrl, d.subtree_com[root]
     dq_fast, dv_fast = as_slice(dq_adr), as_slice(dv_adr)
     impedance = JointImpedance(cs.low_level_kp, cs.low_level_kd, ctrl.tau_max, dv_fast)
+    cpu_setup = time.process_time() - cpu_start
     for t in range(T):
         _update_kinematics(m, d)
         if t > 0:    # the floor's mean wrench over the last frame: momentum change minus gravity's impulse
@@ -459,6 +461,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
         "realtime_factor_wall": round(duration_s / max(wall, 1e-9), 3),
         "cpu_s": round(cpu, 4),
         "wall_s": round(wall, 4),
+        "cpu_setup_s": round(cpu_setup, 4),
     }
     return Simulation(motion=simulated, fallen=fallen, key_body_error_m=error, joint_torque=torque,
                       contact_force=force, floor_wrench=floor, cop=cop, summary=summary,
