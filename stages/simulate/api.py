@@ -346,7 +346,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     spans: list[tuple[int, int]] = []
     qp_failures = 0
     loss_start: int | None = None
-    key_sites = list(sim.key_sites)
+    key_sites = np.asarray(sim.key_sites, dtype=np.intp)      # an index array (a list is converted every frame)
     root = sim.root_body
     dq_adr, dv_adr = sim.dof_qpos, sim.dof_qvel
     _reset(sim, d, ref, 0, settings.controller.reset_clear_limbs)
