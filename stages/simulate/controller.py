@@ -130,11 +130,13 @@ class FrameInterpolator:
             layout[id(x)] = (x, col, col + width, x.shape[1:])
             col += width
         self._ref, self._flat, self._layout, self._rows = ref, flat, layout, (-1, -1)
+        self._pack = np.zeros((2, col))                 # rows ``frame`` and ``i1`` of every packed array
 
     def _gather(self, frame: int, i1: int) -> None:
         flat = self._flat
         if flat:
-            self._pack = np.stack([np.concatenate([x[frame] for x in flat]), np.concatenate([x[i1] for x in flat])])
+            np.concatenate([x[frame] for x in flat], out=self._pack[0])
+            np.concatenate([x[i1] for x in flat], out=self._pack[1])
         self._rows = (frame, i1)
 
     def lerp_at(self, ref: Reference, frame: int, alpha: float,
