@@ -12,7 +12,9 @@ quoted). The simulated recording of each clip is re-checked by the filter's
 ZMP check (``zmp_outside_fraction_sim``): the share of its supported frames
 whose ZMP lies outside the support polygon (no tolerance margin), on the
 tracked frames (falls and their resets excluded) and on all, at the clip's
-frame rate and at the physics rate, and the recorded true centre of pressure
+frame rate and at the physics rate (there on the steps the filter judges and
+MuJoCo's contacts load, differenced as MuJoCo integrated them; the target's
+figure is ``physics_rate.over_1mm``), and the recorded true centre of pressure
 against the same polygons; ``reference_zmp_outside`` says how far the
 reference itself is from dynamic feasibility on the simulator's contact
 schedule. ``realtime_factor`` is simulated seconds per CPU second of the

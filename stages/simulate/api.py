@@ -373,7 +373,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
                                 - np.cross(com_sum / substeps, weight_vec))
         qpos[t] = d.qpos
         if fine is not None:
-            fine[t * substeps] = d.qpos          # after a reset: the reset state
+            fine[t * substeps] = d.qpos          # before a reset at t (as qpos[t]); the next step starts from the reset state
         err = float(np.linalg.norm(d.site_xpos[key_sites] - ref.key_pos[t], axis=1).mean())
         error[t] = err
         if err > fall.tracked_error_m:
