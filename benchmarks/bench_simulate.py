@@ -170,7 +170,7 @@ def zmp_outside_fraction(sim, robot, guard_frames: int = 5) -> dict:
         cop_out = np.full(len(exact), np.nan)
         for t in np.flatnonzero(supported):
             cop_out[t] = signed_distance_to_polygon(true_cop[t], convex_hull(fpoints[t, ftouching[t], :2]))
-        tracked_judged = judged_fine & ~guard
+        tracked_judged = np.isfinite(central) & ~guard
         out["physics_rate"] = {
             "fps": round(float(sim.fine_motion.fps), 3), "supported_steps": int(supported.sum()),
             "over_1mm": share(exact, supported, 0.001), "tracked_over_1mm": share(exact, supported & ~guard, 0.001),
