@@ -110,10 +110,13 @@ def zmp_outside_fraction(sim, robot, guard_frames: int = 5) -> dict:
     (``dynamics.differences = "semi_implicit"``, no smoothing, so no 0.13 s flight guard either): its
     floor wrench is then MuJoCo's contact wrench (``zmp_true_cop_mm``: p50/p99 distance from the
     recorded true centre of pressure), so what is left outside is where the simulator's contact lies
-    outside the filter's support polygon. ``over_1mm``: share of the supported steps (all but the steps
-    whose differences reach across a reset or the recording's ends) more than 1 mm outside;
-    ``tracked_over_1mm`` of those outside the fallen guard too; ``over_1cm`` more than 1 cm outside;
-    ``unloaded_judged``: share of the judged steps the floor does not load (not counted).
+    outside the filter's support polygon. ``over_1mm`` (the target's figure): share of the supported steps
+    outside the fallen spans and ``guard_frames`` around them (as ``tracked`` above) more than 1 mm
+    outside; ``over_1cm`` more than 1 cm; ``true_cop_over_1mm``: the recorded true centre of pressure
+    against the same polygons (equal to ``over_1mm`` when ``zmp_true_cop_mm`` is 0); ``all_over_1mm``: of
+    every supported step, falls included (all but the steps whose differences reach across a reset or
+    the recording's ends); ``unloaded_judged``: share of the judged steps the floor does not load (not
+    counted).
     ``central_differences``: the filter's default differencing (central, 9-frame Savitzky-Golay: for
     30 fps motion capture) on the same recording: ``over_1mm`` on the supported steps it judges (its guard
     next to flights is 4 clip frames), ``judged_over_1mm``
@@ -159,22 +162,23 @@ def zmp_outside_fraction(sim, robot, guard_frames: int = 5) -> dict:
         weight = robot.total_mass * 9.81
         judged_fine = np.isfinite(exact)
         loaded = sim.fine_normal_force >= MIN_NORMAL_FRACTION * weight
-        supported = judged_fine & loaded & ~_reset_steps(sim, scale)
-        guard = _fallen_guard(sim, guard_frames, scale)
+        every = judged_fine & loaded & ~_reset_steps(sim, scale)          # falls included
+        supported = every & ~_fallen_guard(sim, guard_frames, scale)     # the tracked ones: the target's
         com, _, _ = fstate.centroidal
         force, moment = fstate.contact_wrench
         p = zmp(com, force, moment, MIN_NORMAL_FRACTION * weight)
         true_cop = centre_of_pressure(sim.fine_contact_wrench, MIN_NORMAL_FRACTION * weight)
-        gap = np.linalg.norm(p - true_cop, axis=1)[supported]
+        gap = np.linalg.norm(p - true_cop, axis=1)[every]
         fpoints, _, ftouching = fstate.contact_points
         cop_out = np.full(len(exact), np.nan)
         for t in np.flatnonzero(supported):
             cop_out[t] = signed_distance_to_polygon(true_cop[t], convex_hull(fpoints[t, ftouching[t], :2]))
-        tracked_judged = np.isfinite(central) & ~guard
+        tracked_judged = np.isfinite(central) & ~_fallen_guard(sim, guard_frames, scale)
         out["physics_rate"] = {
             "fps": round(float(sim.fine_motion.fps), 3), "supported_steps": int(supported.sum()),
-            "over_1mm": share(exact, supported, 0.001), "tracked_over_1mm": share(exact, supported & ~guard, 0.001),
-            "over_1cm": share(exact, supported, 0.01), "true_cop_over_1mm": share(cop_out, supported, 0.001),
+            "over_1mm": share(exact, supported, 0.001), "over_1cm": share(exact, supported, 0.01),
+            "true_cop_over_1mm": share(cop_out, supported, 0.001),
+            "all_supported_steps": int(every.sum()), "all_over_1mm": share(exact, every, 0.001),
             "zmp_true_cop_mm": [round(float(np.percentile(gap, q)) * 1e3, 4) for q in (50, 99)] if gap.size else None,
             "unloaded_judged": share(~loaded, judged_fine & ~_reset_steps(sim, scale)),
             "central_differences": {"over_1mm": share(central, supported & np.isfinite(central), 0.001),
