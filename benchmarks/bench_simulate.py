@@ -12,7 +12,9 @@ quoted). The simulated recording of each clip is re-checked by the filter's
 ZMP check (``zmp_outside_fraction_sim``): the share of its supported frames
 whose ZMP lies outside the support polygon (no tolerance margin), on the
 tracked frames (falls and their resets excluded) and on all, at the clip's
-frame rate and at the physics rate, and the recorded true centre of pressure
+frame rate and at the physics rate (there on the steps the filter judges and
+MuJoCo's contacts load, differenced as MuJoCo integrated them; the target's
+figure is ``physics_rate.over_1mm``), and the recorded true centre of pressure
 against the same polygons; ``reference_zmp_outside`` says how far the
 reference itself is from dynamic feasibility on the simulator's contact
 schedule. ``realtime_factor`` is simulated seconds per CPU second of the
@@ -70,14 +72,31 @@ def _fallen_guard(sim, frames: int, scale: int = 1) -> np.ndarray:
     return near
 
 
-def zmp_outside_fraction(sim, robot, guard_frames: int = 5, steady_error_m: float = 0.1) -> dict:
+def _reset_steps(sim, scale: int, pad: int = 2) -> np.ndarray:
+    """(len(fine_motion),) bool: physics steps whose differences reach across a reset or the clip's ends.
+
+    A reset after a fall at clip frame ``t`` jumps between fine states ``t * scale`` (the state before the
+    reset, as the clip-rate recording keeps it) and ``t * scale + 1`` (the first step from the reset state);
+    the steps within ``pad`` of it and of either end of the recording are not physics to re-check.
+    """
+    n = sim.fine_motion.num_frames
+    near = np.zeros(n, dtype=bool)
+    near[:pad] = near[n - pad:] = True
+    for reason in sim.summary["reasons"]:
+        for _, b in reason["spans"]:
+            r = (b - 1) * scale
+            near[max(0, r - pad + 1):r + pad + 1] = True
+    return near
+
+
+def zmp_outside_fraction(sim, robot, guard_frames: int = 5) -> dict:
     """Share of supported, judged frames of a simulated recording whose ZMP is outside the support polygon.
 
     The filter's ZMP check (``stages.filter.checks``, margin 0, no tolerated runs) on
 
     - ``clip_rate``: the recording at the clip's fps (``sim.motion``), as the pipeline stores it;
-    - ``physics_rate``: the same rollout at every physics step (``sim.fine_motion``; the filter's
-      smoothing window of 9 frames then spans 18 ms instead of 0.3 s), with the share beyond 1 mm too;
+    - ``physics_rate``: the same rollout at every physics step (``sim.fine_motion``, needs
+      ``record_every_step``), the target's figure (see below);
     - ``true_cop``: the recorded true centre of pressure (``sim.cop``, MuJoCo's contact forces) against the
       same support polygons at the clip's fps (checks the recorder alone).
 
@@ -85,26 +104,43 @@ def zmp_outside_fraction(sim, robot, guard_frames: int = 5, steady_error_m: floa
     a jump in the recording, not physics); ``all``: every judged frame; ``over_2cm``: tracked frames more
     than 2 cm outside.
 
-    The filter judges a frame supported when a sole corner is within ``contact.height_m`` (5 cm) of the
-    floor, kinematically; at the physics rate the recording also says which steps the floor really loads
-    (``sim.fine_normal_force``, MuJoCo's contact forces): ``unloaded_judged`` is the share of the tracked
-    judged steps with less than the ZMP's own clamp (10 % of the weight: jogging flights with a foot low,
-    where the ZMP of a near-zero force is meaningless), ``supported_over_1mm`` the share beyond 1 mm of
-    the really loaded ones, ``steady_supported_over_1mm`` of those whose clip frame's key-body error is at
-    most ``steady_error_m`` (not in the tipping that precedes a fall; the protocol counts a fall only from
-    the tracking loss at 0.25 m).
+    At the physics rate a step is **supported** when the filter judges it (a sole corner or other body
+    within ``contact.height_m``, 5 cm, of the floor, not within one step of a flight: the reach of its
+    differences) and MuJoCo's contacts carry at least ``MIN_NORMAL_FRACTION`` (10 %) of the robot's weight
+    in that step (``sim.fine_normal_force``; the ZMP's own clamp: below it the check's ZMP is not a centre
+    of pressure). Nothing of the controller enters: the recorded states, MuJoCo's contact forces and the
+    filter's check. The check differences the states as MuJoCo integrated them
+    (``dynamics.differences = "semi_implicit"``, no smoothing, so no 0.13 s flight guard either): its
+    floor wrench is then MuJoCo's contact wrench (``zmp_true_cop_mm``: p50/p99 distance from the
+    recorded true centre of pressure), so what is left outside is where the simulator's contact lies
+    outside the filter's support polygon. ``over_1mm`` (the target's figure): share of the supported steps
+    outside the fallen spans and ``guard_frames`` around them (as ``tracked`` above) more than 1 mm
+    outside; ``over_1cm`` more than 1 cm; ``true_cop_over_1mm``: the recorded true centre of pressure
+    against the same polygons (equal to ``over_1mm`` when ``zmp_true_cop_mm`` is 0); ``all_over_1mm``: of
+    every supported step, falls included (all but the steps whose differences reach across a reset or
+    the recording's ends); ``unloaded_judged``: share of the judged steps the floor does not load (not
+    counted).
+    ``central_differences``: the filter's default differencing (central, 9-frame Savitzky-Golay: for
+    30 fps motion capture) on the same recording: ``over_1mm`` on the supported steps it judges (its guard
+    next to flights is 4 clip frames), ``judged_over_1mm``
+    on every tracked judged step (the measure before supported steps were defined). On a semi-implicit
+    Euler trajectory central differences are off by O(dt) (at 510 Hz, smoothed: median 8 N and 2.3 N·m on a
+    walk; unsmoothed 2.6 N and 0.75 N·m), 5-8 mm of ZMP on the steps they put outside, where the true
+    centre of pressure lies on a sole edge (the controller's QP saturates there).
     """
     from stages.filter.body import body_of
     from stages.filter.checks import CHECKS
-    from stages.filter.checks.dynamics import MIN_NORMAL_FRACTION, convex_hull, signed_distance_to_polygon
-    from stages.filter.settings import Settings, ZmpSettings
+    from stages.filter.checks.dynamics import MIN_NORMAL_FRACTION, convex_hull, signed_distance_to_polygon, zmp
+    from stages.filter.settings import DynamicsSettings, Settings, ZmpSettings
     from stages.filter.state import ClipState
+    from stages.simulate.api import centre_of_pressure
 
     body = body_of(robot)
 
-    def distances(motion, scale: int):
-        zs = ZmpSettings(margin_m=0.0, allow_frames=0, guard_frames=ZmpSettings().guard_frames * scale)
-        state = ClipState(motion, body, Settings(zmp_outside_support=zs))
+    def distances(motion, scale: int, dynamics: DynamicsSettings | None = None, guard: int | None = None):
+        zs = ZmpSettings(margin_m=0.0, allow_frames=0,
+                         guard_frames=ZmpSettings().guard_frames * scale if guard is None else guard)
+        state = ClipState(motion, body, Settings(zmp_outside_support=zs, dynamics=dynamics or DynamicsSettings()))
         return np.asarray(CHECKS["zmp_outside_support"](state, zs).value, dtype=np.float64), state
 
     def share(value, mask, limit=0.0):
@@ -121,21 +157,36 @@ def zmp_outside_fraction(sim, robot, guard_frames: int = 5, steady_error_m: floa
         cop[t] = signed_distance_to_polygon(sim.cop[t], convex_hull(points[t, touching[t], :2]))
     ok = np.isfinite(cop)
     out["true_cop"] = {"tracked": share(cop, ok), "over_1cm": share(cop, ok, 0.01)}
-    if sim.fine_motion is not None:
+    if sim.fine_motion is not None and sim.fine_normal_force is not None and sim.fine_contact_wrench is not None:
         scale = (sim.fine_motion.num_frames - 1) // max(sim.motion.num_frames - 1, 1)
-        fine, _ = distances(sim.fine_motion, scale)
-        mask = np.isfinite(fine) & ~_fallen_guard(sim, guard_frames, scale)
-        out["physics_rate"] = {"fps": round(float(sim.fine_motion.fps), 3), "tracked": share(fine, mask),
-                               "over_1mm": share(fine, mask, 0.001), "over_2cm": share(fine, mask, 0.02)}
-        if sim.fine_normal_force is not None:
-            weight = robot.total_mass * 9.81
-            loaded = sim.fine_normal_force >= MIN_NORMAL_FRACTION * weight
-            steady = np.repeat(sim.key_body_error_m <= steady_error_m, scale)[:len(fine)]
-            out["physics_rate"].update({
-                "unloaded_judged": share(~loaded, mask),
-                "supported_over_1mm": share(fine, mask & loaded, 0.001),
-                "steady_supported_over_1mm": share(fine, mask & loaded & steady, 0.001),
-                "steady_supported_frames": int((mask & loaded & steady).sum())})
+        exact, fstate = distances(sim.fine_motion, scale, DynamicsSettings(smooth_window_frames=1,
+                                                                           differences="semi_implicit"), guard=1)
+        central, _ = distances(sim.fine_motion, scale)
+        weight = robot.total_mass * 9.81
+        judged_fine = np.isfinite(exact)
+        loaded = sim.fine_normal_force >= MIN_NORMAL_FRACTION * weight
+        every = judged_fine & loaded & ~_reset_steps(sim, scale)          # falls included
+        supported = every & ~_fallen_guard(sim, guard_frames, scale)     # the tracked ones: the target's
+        com, _, _ = fstate.centroidal
+        force, moment = fstate.contact_wrench
+        p = zmp(com, force, moment, MIN_NORMAL_FRACTION * weight)
+        true_cop = centre_of_pressure(sim.fine_contact_wrench, MIN_NORMAL_FRACTION * weight)
+        gap = np.linalg.norm(p - true_cop, axis=1)[every]
+        fpoints, _, ftouching = fstate.contact_points
+        cop_out = np.full(len(exact), np.nan)
+        for t in np.flatnonzero(supported):
+            cop_out[t] = signed_distance_to_polygon(true_cop[t], convex_hull(fpoints[t, ftouching[t], :2]))
+        tracked_judged = np.isfinite(central) & ~_fallen_guard(sim, guard_frames, scale)
+        out["physics_rate"] = {
+            "fps": round(float(sim.fine_motion.fps), 3), "supported_steps": int(supported.sum()),
+            "over_1mm": share(exact, supported, 0.001), "over_1cm": share(exact, supported, 0.01),
+            "true_cop_over_1mm": share(cop_out, supported, 0.001),
+            "all_supported_steps": int(every.sum()), "all_over_1mm": share(exact, every, 0.001),
+            "zmp_true_cop_mm": [round(float(np.percentile(gap, q)) * 1e3, 4) for q in (50, 99)] if gap.size else None,
+            "unloaded_judged": share(~loaded, judged_fine & ~_reset_steps(sim, scale)),
+            "central_differences": {"over_1mm": share(central, supported & np.isfinite(central), 0.001),
+                                    "judged_over_1mm": share(central, tracked_judged, 0.001),
+                                    "over_2cm": share(central, tracked_judged, 0.02)}}
     return out
 
 

@@ -14,6 +14,7 @@ transition); longer runs, and short ones that keep coming back, fail.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 #: every reason code a check can report (the names of the per-check sections below)
 CODES: tuple[str, ...] = (
@@ -220,10 +221,20 @@ class ContactSettings:
 
 @dataclass(frozen=True)
 class DynamicsSettings:
-    """How velocities and accelerations are estimated from the poses."""
+    """How velocities and accelerations are estimated from the poses.
+
+    ``differences``: ``central`` (the default: motion capture and retargets) differences the smoothed
+    poses centrally; ``semi_implicit`` is the exact inverse of a semi-implicit Euler step (MuJoCo's
+    integrators), for a simulator's recording at its physics step with no smoothing: a frame's velocity is
+    the backward difference from the frame before (the root's linear velocity in world axes, its angular
+    velocity about its own axes), its acceleration the forward difference of those velocities. On such a
+    recording the floor wrench the dynamic checks use equals the simulator's contact forces
+    (``tests/test_simulate.py``).
+    """
 
     smooth_window_frames: int = 9        # odd, Savitzky-Golay window on q before differencing (<= 2: none)
     smooth_order: int = 2                # polynomial order of the smoothing
+    differences: Literal["central", "semi_implicit"] = "central"   # see the class docstring
 
 
 @dataclass(frozen=True)

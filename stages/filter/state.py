@@ -184,7 +184,7 @@ class ClipState:
         Root part in the root frame (pinocchio free-flyer twist), joints in rad/s
         and rad/s²; central differences.
         """
-        return _velocity_acceleration(self.q_smooth, self.dt)
+        return _velocity_acceleration(self.q_smooth, self.dt, self.settings.dynamics.differences)
 
     def centroidal_rate_raw(self, frames: np.ndarray) -> np.ndarray:
         """dh/dt (len(frames), 6) at ``frames`` from the unsmoothed clip (N, N·m; see ``centroidal``)."""
@@ -192,7 +192,7 @@ class ClipState:
         out = np.empty((len(frames), 6))
         if len(frames) == 0:
             return out
-        v, a = _velocity_acceleration(self.q, self.dt)
+        v, a = _velocity_acceleration(self.q, self.dt, self.settings.dynamics.differences)
         model = self.body.model
         data = model.createData()
         for n, t in enumerate(frames):
@@ -314,13 +314,53 @@ def _lowest_outside_spheres_full(a: np.ndarray, b: np.ndarray, radius: np.ndarra
     return low
 
 
-def _velocity_acceleration(q: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """Free-flyer v (T, nv) and a = dv/dt (T, nv) of configurations q (T, nq), central differences."""
+def _velocity_acceleration(q: np.ndarray, dt: float, differences: str = "central") -> tuple[np.ndarray, np.ndarray]:
+    """Free-flyer v (T, nv) and a = dv/dt (T, nv) of configurations q (T, nq), central differences
+    (``differences="semi_implicit"``: :func:`_semi_implicit_velocity_acceleration`)."""
+    if differences == "semi_implicit":
+        return _semi_implicit_velocity_acceleration(q, dt)
     rot = Rotation.from_quat(q[:, 3:7])
     lin_local = rot.inv().apply(_gradient(q[:, :3], dt))
     ang_local = _local_angular_velocity(rot, dt)
     v = np.concatenate([lin_local, ang_local, _gradient(q[:, 7:], dt)], axis=1)
     return v, _gradient(v, dt)
+
+
+def _semi_implicit_velocity_acceleration(q: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Free-flyer v (T, nv) and a = dv/dt (T, nv) that a semi-implicit Euler step integrated into q (T, nq).
+
+    The step from frame t to t + 1 moves the root by ``dt`` times the new world linear velocity, turns it
+    by ``exp(dt ω)`` about its own axes and moves the joints by ``dt`` times their new rates (MuJoCo's free
+    joint), so the velocity at frame t is the backward difference ``v_t = (q_t ⊖ q_{t-1}) / dt`` and the
+    acceleration the step used is ``(v_{t+1} - v_t) / dt``. Pinocchio's root twist is in the root frame:
+    linear ``R_tᵀ ṗ``, and its derivative ``R_tᵀ p̈ - ω × R_tᵀ ṗ``. The first velocity and the last
+    acceleration repeat their neighbours'.
+    """
+    T = q.shape[0]
+    nv = q.shape[1] - 1
+    if T < 2:
+        return np.zeros((T, nv)), np.zeros((T, nv))
+    rot = Rotation.from_quat(q[:, 3:7])
+    lin_world = np.empty((T, 3))
+    lin_world[1:] = np.diff(q[:, :3], axis=0) / dt
+    ang = np.empty((T, 3))
+    ang[1:] = (rot[:-1].inv() * rot[1:]).as_rotvec() / dt
+    joints = np.empty((T, q.shape[1] - 7))
+    joints[1:] = np.diff(q[:, 7:], axis=0) / dt
+    for x in (lin_world, ang, joints):
+        x[0] = x[1]
+    acc_world = np.empty((T, 3))
+    acc_world[:-1] = np.diff(lin_world, axis=0) / dt
+    ang_acc = np.empty((T, 3))
+    ang_acc[:-1] = np.diff(ang, axis=0) / dt
+    joint_acc = np.empty_like(joints)
+    joint_acc[:-1] = np.diff(joints, axis=0) / dt
+    for x in (acc_world, ang_acc, joint_acc):
+        x[-1] = x[-2]
+    lin = rot.inv().apply(lin_world)
+    lin_acc = rot.inv().apply(acc_world) - np.cross(ang, lin)
+    return (np.concatenate([lin, ang, joints], axis=1),
+            np.concatenate([lin_acc, ang_acc, joint_acc], axis=1))
 
 
 def _configuration(root_pos: np.ndarray, quat: np.ndarray, dof: np.ndarray) -> np.ndarray:

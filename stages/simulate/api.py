@@ -60,6 +60,12 @@ class Simulation:
         fine_normal_force: only with ``record_every_step``: (len(fine_motion),) total vertical floor contact
             force on the robot (N, MuJoCo's contact forces) during the physics step from each fine state (the
             last repeats the one before): which fine frames the floor really supports.
+        fine_contact_wrench: only with ``record_every_step``: (len(fine_motion), 6) the floor's net contact
+            wrench on the robot in that physics step from MuJoCo's contact forces (each at its contact point):
+            force (N) then moment about the world origin (N·m), world axes; :func:`centre_of_pressure` of it is
+            the step's true centre of pressure.
+        fine_normal_force_by_part: only with ``record_every_step``: (len(fine_motion), 3) the vertical part
+            of that force on the left sole, the right sole and every other geom (knees, hands, ...), N.
         cop: (T, 2) the true centre of pressure on the floor from ``floor_wrench``, world xy, m (NaN where
             the normal force is below 5 % of the robot's weight).
         summary: falls, falls_per_min, tracked_fraction, mean_body_error_m, max_torque_ratio,
@@ -79,6 +85,8 @@ class Simulation:
     summary: dict[str, Any]
     fine_motion: RobotMotion | None = None
     fine_normal_force: np.ndarray | None = None
+    fine_contact_wrench: np.ndarray | None = None
+    fine_normal_force_by_part: np.ndarray | None = None
 
     def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The artifact: the simulated :class:`RobotMotion` arrays plus ``sim_*`` arrays, and its meta."""
@@ -229,18 +237,29 @@ def _foot_contact_forces(sim: SimModel, d: mujoco.MjData, foot_geoms: tuple[int,
     return out
 
 
-def _floor_normal_force(m: mujoco.MjModel, d: mujoco.MjData, floor: int) -> float:
-    """Total vertical force (N) of the floor on the robot in the contacts of the last step (after ``mj_step2``)."""
-    total = 0.0
+def _floor_contact_wrench(m: mujoco.MjModel, d: mujoco.MjData, floor: int, soles: tuple[int, int],
+                          out: np.ndarray) -> None:
+    """The floor's contact forces on the robot in the last step (after ``mj_step2``), from MuJoCo's contacts.
+
+    Writes ``out`` (9,): the net force (N, world) and moment about the world origin (N·m) of every floor
+    contact (each force at its contact point, plus the torsional moment about the normal), then the
+    vertical force on the left sole, the right sole and every other geom (a knee, hand, ...), N.
+    """
+    out[:] = 0.0
     wrench = np.zeros(6)
     for i in range(d.ncon):
         con = d.contact[i]
         if floor not in (con.geom1, con.geom2):
             continue
         mujoco.mj_contactForce(m, d, i, wrench)
-        fz = float((con.frame.reshape(3, 3).T @ wrench[:3])[2])      # contact frame -> world, on geom2
-        total += fz if con.geom1 == floor else -fz
-    return total
+        frame = con.frame.reshape(3, 3)
+        force = frame.T @ wrench[:3]                  # contact frame -> world, on geom2
+        moment = np.cross(con.pos, force) + frame[0] * wrench[3]
+        sign, other = (1.0, con.geom2) if con.geom1 == floor else (-1.0, con.geom1)
+        out[:3] += sign * force
+        out[3:6] += sign * moment
+        slot = 6 + (soles.index(other) if other in soles else 2)
+        out[slot] += sign * force[2]
 
 
 def floor_wrench_about_origin(m: mujoco.MjModel, d: mujoco.MjData, root: int) -> np.ndarray:
@@ -342,7 +361,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     force = np.zeros((T, 2, 3))
     floor = np.zeros((T, 6))
     fine = np.empty(((T - 1) * substeps + 1, m.nq)) if record_every_step else None
-    fine_fz = np.zeros((T - 1) * substeps + 1) if record_every_step else None
+    fine_contact = np.zeros(((T - 1) * substeps + 1, 9)) if record_every_step else None
     spans: list[tuple[int, int]] = []
     qp_failures = 0
     loss_start: int | None = None
@@ -370,7 +389,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
                                 - _cross3(com_sum / substeps, weight_vec))
         qpos[t] = d.qpos
         if fine is not None:
-            fine[t * substeps] = d.qpos          # after a reset: the reset state
+            fine[t * substeps] = d.qpos          # before a reset at t (as qpos[t]); the next step starts from the reset state
         err = float(np.linalg.norm(d.site_xpos[key_sites] - ref.key_pos[t], axis=1).mean())
         error[t] = err
         if err > fall.tracked_error_m:
@@ -413,9 +432,9 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             np.copyto(d_ctrl, tau)
             acc += impedance.clip(tau)
             mujoco.mj_step2(m, d)
-            if fine is not None and fine_fz is not None:
+            if fine is not None and fine_contact is not None:
                 fine[t * substeps + sub + 1] = d.qpos
-                fine_fz[t * substeps + sub] = _floor_normal_force(m, d, floor_geom)
+                _floor_contact_wrench(m, d, floor_geom, foot_geoms, fine_contact[t * substeps + sub])
             since += dt
         torque[t] = acc / substeps
         force[t + 1] = _foot_contact_forces(sim, d, foot_geoms)
@@ -434,8 +453,8 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     simulated = robot_motion_from_trajectory(robot, float(motion.fps), root_pos, root_rot, qpos[:, dq_adr],
                                              contacts=contacts, provenance=provenance)
     fine_motion = None
-    if fine_fz is not None and len(fine_fz) > 1:
-        fine_fz[-1] = fine_fz[-2]
+    if fine_contact is not None and len(fine_contact) > 1:
+        fine_contact[-1] = fine_contact[-2]
     if fine is not None:
         fine_rot = np.concatenate([fine[:, 4:7], fine[:, 3:4]], axis=1)
         fine_motion = robot_motion_from_trajectory(robot, float(motion.fps) * substeps, fine[:, 0:3], fine_rot,
@@ -465,4 +484,7 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     }
     return Simulation(motion=simulated, fallen=fallen, key_body_error_m=error, joint_torque=torque,
                       contact_force=force, floor_wrench=floor, cop=cop, summary=summary,
-                      fine_motion=fine_motion, fine_normal_force=fine_fz)
+                      fine_motion=fine_motion,
+                      fine_normal_force=None if fine_contact is None else fine_contact[:, 2].copy(),
+                      fine_contact_wrench=None if fine_contact is None else fine_contact[:, :6].copy(),
+                      fine_normal_force_by_part=None if fine_contact is None else fine_contact[:, 6:].copy())
