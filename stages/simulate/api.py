@@ -246,16 +246,19 @@ def _floor_contact_wrench(m: mujoco.MjModel, d: mujoco.MjData, floor: int, soles
     vertical force on the left sole, the right sole and every other geom (a knee, hand, ...), N.
     """
     out[:] = 0.0
+    if d.ncon == 0:
+        return
     wrench = np.zeros(6)
-    for i in range(d.ncon):
-        con = d.contact[i]
-        if floor not in (con.geom1, con.geom2):
+    contact = d.contact
+    frames, points = contact.frame, contact.pos
+    for i, (g1, g2) in enumerate(zip(contact.geom1.tolist(), contact.geom2.tolist())):
+        if floor != g1 and floor != g2:
             continue
         mujoco.mj_contactForce(m, d, i, wrench)
-        frame = con.frame.reshape(3, 3)
+        frame = frames[i].reshape(3, 3)
         force = frame.T @ wrench[:3]                  # contact frame -> world, on geom2
-        moment = np.cross(con.pos, force) + frame[0] * wrench[3]
-        sign, other = (1.0, con.geom2) if con.geom1 == floor else (-1.0, con.geom1)
+        moment = _cross3(points[i], force) + frame[0] * wrench[3]
+        sign, other = (1.0, g2) if g1 == floor else (-1.0, g1)
         out[:3] += sign * force
         out[3:6] += sign * moment
         slot = 6 + (soles.index(other) if other in soles else 2)
