@@ -299,7 +299,9 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     sim = build_sim_model(robot, float(motion.fps), settings.model)
     ref = build_reference(sim, motion)
     if settings.controller.ground_reference:      # its stance soles onto the floor (judged against it as given)
-        ref = lowered(ref, stance_float_height(ref.sole_pos, ref.foot_rot, ref.contacts) * on_feet_share(sim, ref))
+        lift = stance_float_height(ref.sole_pos, ref.foot_rot, ref.contacts)
+        if abs(lift) >= settings.controller.ground_reference_min_m:
+            ref = lowered(ref, lift * on_feet_share(sim, ref))
     if settings.controller.gap_contact_height_m > 0:
         lowest = lowest_sole_corner(ref.sole_pos, ref.foot_rot, sim.sole_half_extents)
         speed = (lowest_corner_speed(ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps)
