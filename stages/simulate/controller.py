@@ -98,19 +98,16 @@ class Controller:
         self._anchor: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]   # stance foot (position, flat rotation)
         self._edge_anchor: list[np.ndarray | None] = [None, None]   # floor point of a foot on a sole edge
         self._loaded_steps = [0, 0]          # control steps each foot has been loaded for
-        self._stance_offset = np.zeros(3)    # filtered (robot - reference) offset of the flat stance feet, m
         names = [m.joint(m.dof_jntid[v]).name for v in self.act]
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
         self._floor = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "floor")
-        self._joint_range = np.array([m.jnt_range[m.dof_jntid[v]] for v in self.act])   # (D, 2) rad
 
     def reset(self) -> None:
         """Forget the stance-foot anchors (after a state reset)."""
         self._anchor = [None, None]
         self._edge_anchor = [None, None]
         self._loaded_steps = [0, 0]
-        self._stance_offset = np.zeros(3)
 
     def stance_feet(self, sole_offsets: np.ndarray) -> dict:
         """The flat-loaded feet's anchors ``{k: (sole centre on the floor (3,), flat rotation (3, 3))}``."""
@@ -241,44 +238,6 @@ class Controller:
         p = project_into_polygon(p, np.vstack(corners))
         return omega2 * (com[:2] - p)
 
-    def _update_stance_offset(self, ref: Reference, lerp, flat: np.ndarray) -> None:
-        """Move the CoM target's offset toward the mean horizontal offset of the flat stance feet from the reference.
-
-        A stance foot is held where it landed, which is on average 2 cm (p90 5-6 cm, before falls 12 cm) off
-        the reference's footstep; the CoM plan's ZMP is feasible over the reference's footsteps, so the CoM
-        target is shifted with the feet (``com_stance_relative`` of the offset, first-order filter with
-        ``com_stance_offset_tau_s``); without a flat stance foot the offset is held. The swing foot still
-        lands on the reference's footstep, so the offset returns to zero step by step.
-        """
-        s = self.settings
-        if not flat.any():
-            return
-        target = np.zeros(3)
-        for k in np.flatnonzero(flat):
-            anchor_pos, _ = self._anchor[k]  # type: ignore[misc]
-            target[:2] += anchor_pos[:2] - lerp(ref.sole_pos[:, k])[:2]
-        target *= s.com_stance_relative / int(flat.sum())
-        rate = s.control_every * self.sim.model.opt.timestep / max(s.com_stance_offset_tau_s, 1e-6)
-        self._stance_offset += min(1.0, rate) * (target - self._stance_offset)
-
-    def _joint_limit_bounds(self, d: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
-        """(D,) lower and upper joint-acceleration bounds (rad/s²) that stop each joint at its range.
-
-        Constant acceleration over ``joint_limit_horizon_s`` from the current position and rate must not
-        pass the range shrunk by ``joint_limit_margin_rad``: ``2 (q_lim - q - q̇ Δ) / Δ²``, capped at
-        ``± joint_limit_max_acc``. Without them the QP plans a waist roll or ankle roll past its stop
-        (the joint halts there, the planned momentum never comes: 88-90 % of the frames before a fall on
-        the Unitree walks have a joint at its limit, 28-38 % of the tracked ones).
-        """
-        s = self.settings
-        q = d.qpos[self.sim.dof_qpos]
-        qd = d.qvel[self.act]
-        h = s.joint_limit_horizon_s
-        cap = s.joint_limit_max_acc
-        lo = np.clip(2.0 * (self._joint_range[:, 0] + s.joint_limit_margin_rad - q - qd * h) / (h * h), -cap, cap)
-        hi = np.clip(2.0 * (self._joint_range[:, 1] - s.joint_limit_margin_rad - q - qd * h) / (h * h), -cap, cap)
-        return np.minimum(lo, hi), np.maximum(lo, hi)
-
     # --- the control step ------------------------------------------------------------------------------
     def solve(self, d: mujoco.MjData, ref: Reference, frame: int, alpha: float) -> Command:
         """Torques for the state in ``d`` (after ``mj_step1``) tracking ``ref`` at frame ``frame + alpha``."""
@@ -322,8 +281,6 @@ class Controller:
                 flat = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
                 self._anchor[k] = (np.array([point[0], point[1], 0.0]), flat)
         dims = [0 if not loaded[k] else 3 if edge[k] else 6 for k in range(2)]
-        if s.com_stance_relative > 0:
-            self._update_stance_offset(ref, lerp, loaded & ~edge)
         limbs = self._limb_contacts(d, ref, frame) if s.limb_support_height_m > 0 else []
         nw_feet = sum(dims)
         nw = nw_feet + 3 * len(limbs)
@@ -351,10 +308,9 @@ class Controller:
         com = d.subtree_com[self.sim.root_body]
         com_bias = self._com_bias(d) if s.velocity_bias else np.zeros(3)
         com_vel = jcom @ qvel
-        com_target = lerp(ref.com) + self._stance_offset
-        a_com = self._pd(s.com, com_target - com, lerp(ref.com_vel) - com_vel, lerp(ref.com_acc))
+        a_com = self._pd(s.com, lerp(ref.com) - com, lerp(ref.com_vel) - com_vel, lerp(ref.com_acc))
         if s.com_feedback == "dcm" and loaded.any():
-            a_com[:2] = self._dcm_command(com, com_vel, com_target, lerp(ref.com_vel), lerp(ref.com_acc),
+            a_com[:2] = self._dcm_command(com, com_vel, lerp(ref.com), lerp(ref.com_vel), lerp(ref.com_acc),
                                           [feet[k] for k in range(2) if loaded[k]],
                                           [self.sim.sole_half_extents[k] for k in range(2) if loaded[k]])
         horizontal = float(np.linalg.norm(a_com[:2]))
@@ -476,20 +432,8 @@ class Controller:
             hi.append(chi)
             sense.append(np.zeros(cone.shape[0], dtype=np.intc))
             col += 3
-        if s.joint_limit_horizon_s > 0:      # last: the fallbacks below index the rows before them
-            jlo, jhi = self._joint_limit_bounds(d)
-            block = np.zeros((len(act), n))
-            block[np.arange(len(act)), act] = 1.0
-            rows.append(block)
-            lo.append(jlo)
-            hi.append(jhi)
-            sense.append(np.zeros(len(act), dtype=np.intc))
         A = np.vstack(rows)
         x, _, flag, _ = daqp.solve(H, g, A, np.concatenate(hi), np.concatenate(lo), np.concatenate(sense))
-        if flag < 1 and s.joint_limit_horizon_s > 0:   # the limits conflict with the contacts: drop them first
-            rows, lo, hi, sense = rows[:-1], lo[:-1], hi[:-1], sense[:-1]
-            A = A[:-len(act)]
-            x, _, flag, _ = daqp.solve(H, g, A, np.concatenate(hi), np.concatenate(lo), np.concatenate(sense))
         wrench = np.zeros((2, 6))
         n_contact_rows = nw_feet          # the feet's motion rows (a limb's is a cost)
         if flag < 1 and n_contact_rows:

@@ -181,26 +181,8 @@ def on_feet_share(sim: SimModel, ref: Reference, height_m: float = 0.05, window:
                        mode="valid")
 
 
-def lowest_corner_speed(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents: np.ndarray, fps: float) -> np.ndarray:
-    """(T, 2) horizontal speed (m/s, central differences) of each sole's corner that is lowest at that frame.
-
-    A foot rolling on its toe or heel pivots about that corner (near 0 m/s, while the sole centre moves); a
-    foot skimming the floor moves it at swing speed.
-    """
-    T = sole_pos.shape[0]
-    out = np.zeros((T, 2))
-    signs = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
-    for k in range(2):
-        offsets = np.concatenate([signs * half_extents[k], np.zeros((4, 1))], axis=1)        # (4, 3) foot frame
-        corners = sole_pos[:, k, None, :] + np.einsum("tij,cj->tci", foot_rot[:, k], offsets)  # (T, 4, 3)
-        speed = np.linalg.norm(_rate(corners[..., :2], fps), axis=-1)                          # (T, 4)
-        out[:, k] = speed[np.arange(T), np.argmin(corners[..., 2], axis=1)]
-    return out
-
-
 def fill_support_gaps(contacts: np.ndarray, lowest_corner: np.ndarray, com_acc_z: np.ndarray, height_m: float,
-                      ballistic_fraction: float = 0.5, corner_speed: np.ndarray | None = None,
-                      speed_m_s: float = np.inf) -> np.ndarray:
+                      ballistic_fraction: float = 0.5) -> np.ndarray:
     """(T, 2) bool contacts where the frames a label calls flight but that are not are given their support.
 
     A contact label from the sole centre's height and speed (``core.contacts.foot_contacts``) sees
@@ -209,17 +191,11 @@ def fill_support_gaps(contacts: np.ndarray, lowest_corner: np.ndarray, com_acc_z
     speed limit, while a sole corner of each is on the floor. A real flight is ballistic: the CoM falls
     at ``g``. On a frame with no labelled contact whose CoM vertical acceleration is above
     ``-ballistic_fraction × g`` (m/s², world z) each foot whose lowest sole corner is below ``height_m``
-    (m) is in contact. Frames with a labelled contact and true flights are kept. With ``corner_speed``
-    ((T, 2) m/s, :func:`lowest_corner_speed`) a foot whose lowest corner moves faster than ``speed_m_s``
-    is not (a swing foot skimming the floor: Unitree's jogging retargets move a foot at 1-2 m/s within
-    1 cm of the floor; a held contact there pins the foot the reference swings).
+    (m) is in contact. Frames with a labelled contact and true flights are kept.
     """
     out = np.asarray(contacts, dtype=bool).copy()
     gap = ~out.any(axis=1) & (np.asarray(com_acc_z) > -ballistic_fraction * 9.81)
-    low = np.asarray(lowest_corner) < height_m
-    if corner_speed is not None:
-        low &= np.asarray(corner_speed) < speed_m_s
-    out |= gap[:, None] & low
+    out |= gap[:, None] & (np.asarray(lowest_corner) < height_m)
     return out
 
 

@@ -50,7 +50,6 @@ class ControllerSettings:
                                          # 0.897/0.898 -> 0.918/0.918 on walks 2/3, walk1 0.926 -> 0.938)
     ground_reference_min_m: float = 0.002  # m, only a float height at least this large is removed (this project's
                                          # retargets float 0.3 mm: left exactly as they are)
-    gap_contact_speed_m_s: float = float("inf")  # m/s: ... and its lowest corner moves slower than this (inf: any)
     corner_contact_height_m: float = 0.0    # m, > 0: a reference foot is also in stance while a sole corner is this low ...
     corner_contact_speed_m_s: float = 0.5   # m/s, ... and that slow (toe-off: reference.corner_contacts; measured: no gain)
     balance_com: bool = True             # track a CoM plan whose ZMP stays in the support (balance.py), not the raw CoM
@@ -89,9 +88,6 @@ class ControllerSettings:
     pelvis_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=10.0))
     torso_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=2.0))
     swing_foot: TaskGains = field(default_factory=lambda: TaskGains(kp=400.0, kd=40.0, weight=100.0))
-    com_stance_relative: float = 0.0     # share of the stance feet's offset from the reference footsteps that shifts
-                                         # the CoM target (0: the plan in world; 1: the plan moves with the feet)
-    com_stance_offset_tau_s: float = 0.1  # s, time constant of that offset's filter
     com_feedback: Literal["pd", "dcm"] = "pd"    # horizontal CoM command: PD on the CoM ("pd") or divergent-
                                          # component-of-motion feedback with the commanded CoP kept in the support
     dcm_gain: float = 2.0                # 1/s, DCM error decay rate on top of the pendulum's own (dcm feedback)
@@ -113,10 +109,6 @@ class ControllerSettings:
                                          # (measured on walk3's get-down / crawl / get-up stretch, frames 5350-6800:
                                          # 0.05 gave 29 falls, 0.688 tracked vs 30, 0.734 off)
     limb_contact_weight: float = 100.0   # weight of such a limb point's no-slide task
-    joint_limit_horizon_s: float = 0.0   # s, > 0: the QP's joint accelerations keep each joint inside its range over
-                                         # this look-ahead (hard rows, dropped first when infeasible; 0: off)
-    joint_limit_margin_rad: float = 0.01  # rad, the range shrunk by this
-    joint_limit_max_acc: float = 500.0   # rad/s², cap of those bounds (a joint already past its margin)
     min_normal_force_n: float = 0.0      # N, least normal force of a loaded foot
     force_weight: float = 1e-5           # regularisation of contact wrenches (1/N²)
     acceleration_weight: float = 1e-5    # regularisation of joint accelerations
