@@ -314,6 +314,29 @@ def test_support_gaps_filled_only_where_not_ballistic():
     got = fill_support_gaps(contacts, lowest, com_acc_z, height_m=0.02)
     np.testing.assert_array_equal(got, [[1, 0], [1, 0], [0, 1], [0, 1], [0, 0], [0, 0]])
     # frames 1, 2: not ballistic, a low corner -> that foot; 4: free fall stays flight; 5: both feet high
+    fast = np.zeros((6, 2))
+    fast[2, 1] = 1.5                     # frame 2: the right foot's low corner skims the floor at 1.5 m/s (a swing)
+    got = fill_support_gaps(contacts, lowest, com_acc_z, height_m=0.02, corner_speed=fast, speed_m_s=0.5)
+    np.testing.assert_array_equal(got, [[1, 0], [1, 0], [0, 0], [0, 1], [0, 0], [0, 0]])
+
+
+def test_lowest_corner_speed_pivot_and_skim():
+    """A foot rolling on its toe pivots about that corner (about 0 m/s while the sole centre moves); a flat foot
+    sliding at 1 m/s moves its lowest corner at 1 m/s."""
+    from stages.simulate.reference import lowest_corner_speed
+
+    T, fps = 9, 30.0
+    half = np.array([[0.1, 0.04], [0.1, 0.04]])
+    angle = np.linspace(0.0, 0.8, T)                    # the left heel rises: pitch about the toe edge (x = +0.1)
+    rot = np.tile(np.eye(3), (T, 2, 1, 1))
+    rot[:, 0, 0, 0], rot[:, 0, 0, 2], rot[:, 0, 2, 0], rot[:, 0, 2, 2] = np.cos(angle), np.sin(angle), -np.sin(angle), np.cos(angle)
+    sole = np.zeros((T, 2, 3))
+    sole[:, 0, 0] = 0.1 - 0.1 * np.cos(angle)           # the toe edge stays at x = 0.1, z = 0
+    sole[:, 0, 2] = 0.1 * np.sin(angle)
+    sole[:, 1, 0] = np.arange(T) / fps                  # the right foot slides flat at 1 m/s
+    speed = lowest_corner_speed(sole, rot, half, fps)
+    assert np.all(speed[:, 0] < 0.05) and np.linalg.norm(np.gradient(sole[:, 0, :2], 1 / fps, axis=0), axis=1)[-1] > 0.15
+    np.testing.assert_allclose(speed[:, 1], 1.0, atol=1e-9)
 
 
 def test_balance_plan_ballistic_without_support():

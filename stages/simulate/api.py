@@ -36,6 +36,7 @@ from stages.simulate.reference import (
     corner_contacts,
     fill_support_gaps,
     lowered,
+    lowest_corner_speed,
     lowest_sole_corner,
     on_feet_share,
     stance_float_height,
@@ -303,7 +304,10 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
             ref = lowered(ref, lift * on_feet_share(sim, ref))
     if settings.controller.gap_contact_height_m > 0:
         lowest = lowest_sole_corner(ref.sole_pos, ref.foot_rot, sim.sole_half_extents)
-        filled = fill_support_gaps(ref.contacts, lowest, ref.com_acc[:, 2], settings.controller.gap_contact_height_m)
+        speed = (lowest_corner_speed(ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps)
+                 if np.isfinite(settings.controller.gap_contact_speed_m_s) else None)
+        filled = fill_support_gaps(ref.contacts, lowest, ref.com_acc[:, 2], settings.controller.gap_contact_height_m,
+                                   corner_speed=speed, speed_m_s=settings.controller.gap_contact_speed_m_s)
         ref = dataclasses.replace(ref, contacts=filled, edge_contacts=filled & ~ref.contacts)
     if settings.controller.corner_contact_height_m > 0:
         corners = corner_contacts(ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,

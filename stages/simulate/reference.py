@@ -181,8 +181,26 @@ def on_feet_share(sim: SimModel, ref: Reference, height_m: float = 0.05, window:
                        mode="valid")
 
 
+def lowest_corner_speed(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents: np.ndarray, fps: float) -> np.ndarray:
+    """(T, 2) horizontal speed (m/s, central differences) of each sole's corner that is lowest at that frame.
+
+    A foot rolling on its toe or heel pivots about that corner (near 0 m/s while the sole centre moves); a
+    foot skimming the floor moves it at swing speed.
+    """
+    T = sole_pos.shape[0]
+    out = np.zeros((T, 2))
+    signs = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
+    for k in range(2):
+        offsets = np.concatenate([signs * half_extents[k], np.zeros((4, 1))], axis=1)        # (4, 3) foot frame
+        corners = sole_pos[:, k, None, :] + np.einsum("tij,cj->tci", foot_rot[:, k], offsets)  # (T, 4, 3)
+        speed = np.linalg.norm(_rate(corners[..., :2], fps), axis=-1)                          # (T, 4)
+        out[:, k] = speed[np.arange(T), np.argmin(corners[..., 2], axis=1)]
+    return out
+
+
 def fill_support_gaps(contacts: np.ndarray, lowest_corner: np.ndarray, com_acc_z: np.ndarray, height_m: float,
-                      ballistic_fraction: float = 0.5) -> np.ndarray:
+                      ballistic_fraction: float = 0.5, corner_speed: np.ndarray | None = None,
+                      speed_m_s: float = np.inf) -> np.ndarray:
     """(T, 2) bool contacts where the frames a label calls flight but that are not are given their support.
 
     A contact label from the sole centre's height and speed (``core.contacts.foot_contacts``) sees
@@ -195,7 +213,10 @@ def fill_support_gaps(contacts: np.ndarray, lowest_corner: np.ndarray, com_acc_z
     """
     out = np.asarray(contacts, dtype=bool).copy()
     gap = ~out.any(axis=1) & (np.asarray(com_acc_z) > -ballistic_fraction * 9.81)
-    out |= gap[:, None] & (np.asarray(lowest_corner) < height_m)
+    low = np.asarray(lowest_corner) < height_m
+    if corner_speed is not None:
+        low &= np.asarray(corner_speed) < speed_m_s
+    out |= gap[:, None] & low
     return out
 
 
