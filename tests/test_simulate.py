@@ -340,6 +340,29 @@ def test_support_gaps_filled_only_where_not_ballistic():
     got = fill_support_gaps(contacts, lowest, com_acc_z, height_m=0.02)
     np.testing.assert_array_equal(got, [[1, 0], [1, 0], [0, 1], [0, 1], [0, 0], [0, 0]])
     # frames 1, 2: not ballistic, a low corner -> that foot; 4: free fall stays flight; 5: both feet high
+    fast = np.zeros((6, 2))
+    fast[2, 1] = 1.5                     # frame 2: the right foot's low corner skims the floor at 1.5 m/s (a swing)
+    got = fill_support_gaps(contacts, lowest, com_acc_z, height_m=0.02, corner_speed=fast, speed_m_s=0.5)
+    np.testing.assert_array_equal(got, [[1, 0], [1, 0], [0, 0], [0, 1], [0, 0], [0, 0]])
+
+
+def test_lowest_corner_speed_pivot_and_skim():
+    """A foot rolling on its toe pivots about that corner (about 0 m/s while the sole centre moves); a flat foot
+    sliding at 1 m/s moves its lowest corner at 1 m/s."""
+    from stages.simulate.reference import lowest_corner_speed
+
+    T, fps = 9, 30.0
+    half = np.array([[0.1, 0.04], [0.1, 0.04]])
+    angle = np.linspace(0.0, 0.8, T)                    # the left heel rises: pitch about the toe edge (x = +0.1)
+    rot = np.tile(np.eye(3), (T, 2, 1, 1))
+    rot[:, 0, 0, 0], rot[:, 0, 0, 2], rot[:, 0, 2, 0], rot[:, 0, 2, 2] = np.cos(angle), np.sin(angle), -np.sin(angle), np.cos(angle)
+    sole = np.zeros((T, 2, 3))
+    sole[:, 0, 0] = 0.1 - 0.1 * np.cos(angle)           # the toe edge stays at x = 0.1, z = 0
+    sole[:, 0, 2] = 0.1 * np.sin(angle)
+    sole[:, 1, 0] = np.arange(T) / fps                  # the right foot slides flat at 1 m/s
+    speed = lowest_corner_speed(sole, rot, half, fps)
+    assert np.all(speed[:, 0] < 0.05) and np.linalg.norm(np.gradient(sole[:, 0, :2], 1 / fps, axis=0), axis=1)[-1] > 0.15
+    np.testing.assert_allclose(speed[:, 1], 1.0, atol=1e-9)
 
 
 def test_balance_plan_ballistic_without_support():
@@ -429,3 +452,53 @@ def test_reset_lifts_a_reference_with_limbs_below_the_floor(robot):
     assert d.qpos[2] == pytest.approx(low_ref.qpos[0, 2])
     _reset(sim, d, low_ref, 0, clear_limbs=True)
     assert d.qpos[2] == pytest.approx(low_ref.qpos[0, 2] - low_ref.limb_low[0].min())
+
+
+def test_ground_reference_keeps_the_knees_of_a_floating_reference(robot):
+    """A standing reference whose soles float 1 cm above the floor (as Unitree's CSVs hold theirs, 7-11 mm): tracked
+    as given, the robot straightens its knees by about 0.18 rad to reach the reference's height; lowered onto the
+    floor (``ground_reference``, the default) it keeps the reference's knees, and is still judged against the
+    reference as given (its key bodies 1 cm above the rollout's)."""
+    from stages.simulate.settings import Settings
+
+    base = standing(robot, 60)
+    floating = robot_motion_from_trajectory(robot, 30.0, base.root_pos + np.array([0.0, 0.0, 0.01]), base.root_rot,
+                                            base.dof_pos, contacts=base.contacts)
+    knees = [list(robot.dof_names).index(f"{side}_knee_joint") for side in ("left", "right")]
+    deviation = {}
+    for on in (False, True):
+        settings = Settings()
+        settings = dataclasses.replace(settings, controller=dataclasses.replace(settings.controller, ground_reference=on))
+        sim = simulate_motion(floating, robot, settings)
+        assert sim.summary["falls"] == 0
+        deviation[on] = float(np.abs(sim.motion.dof_pos[30:, knees] - floating.dof_pos[30:, knees]).mean())
+        if on:
+            assert sim.summary["mean_body_error_m"] >= 0.009      # judged against the floating reference
+    assert deviation[False] > 0.1 and deviation[True] < 0.02, deviation
+
+
+def test_unitree_reference_lowered_only_where_it_stands_on_its_feet(robot):
+    """Unitree's walk3 floats its flat stance soles about a centimetre; a project reference standing on the floor
+    does not (left exactly as it is); the lowering fades out where a hand or the trunk is on the floor (walk3's
+    get-down and crawl from frame 5400), and the key bodies the rollout is judged against are kept."""
+    from stages.simulate.reference import build_reference, lowered, on_feet_share, stance_float_height
+
+    path = require_shared("lafan1_g1_unitree_extra", "walk3_subject1.csv")
+    motion = read_unitree_csv(path, robot)
+    cut = {name: getattr(motion, name)[5000:6200] for name in
+           ("root_pos", "root_rot", "dof_pos", "dof_vel", "link_pos", "link_rot", "contacts")}
+    sim_model = build_sim_model(robot, 30.0)
+    ref = build_reference(sim_model, dataclasses.replace(motion, **cut))
+    lift = stance_float_height(ref.sole_pos, ref.foot_rot, ref.contacts)
+    assert 0.005 < lift < 0.015
+    share = on_feet_share(sim_model, ref)
+    assert np.all(share[:300] > 0.999)                 # frames 5000-5300: walking
+    assert np.mean(share[400:1200] < 0.001) > 0.2       # hands on the floor
+    low = lowered(ref, lift * share)
+    np.testing.assert_allclose(ref.com[:, 2] - low.com[:, 2], lift * share, atol=1e-12)
+    np.testing.assert_allclose(ref.qpos[:, 2] - low.qpos[:, 2], lift * share, atol=1e-12)
+    np.testing.assert_allclose(ref.sole_pos[:, :, 2] - low.sole_pos[:, :, 2], np.repeat((lift * share)[:, None], 2, axis=1),
+                               atol=1e-12)
+    np.testing.assert_array_equal(low.key_pos, ref.key_pos)
+    standing_ref = build_reference(sim_model, standing(robot, 10))
+    assert abs(stance_float_height(standing_ref.sole_pos, standing_ref.foot_rot, standing_ref.contacts)) < 0.002

@@ -30,7 +30,18 @@ from core.robot import Robot, robot_motion_from_trajectory
 from stages.simulate.balance import BalancePlanner
 from stages.simulate.controller import Controller, JointImpedance, as_slice
 from stages.simulate.mjcf import SimModel, build_sim_model
-from stages.simulate.reference import Reference, build_reference, corner_contacts, fill_support_gaps, lowest_sole_corner, unloading_limit
+from stages.simulate.reference import (
+    Reference,
+    build_reference,
+    corner_contacts,
+    fill_support_gaps,
+    lowered,
+    lowest_corner_speed,
+    lowest_sole_corner,
+    on_feet_share,
+    stance_float_height,
+    unloading_limit,
+)
 from stages.simulate.settings import Settings
 
 FALL_CODE = "sim_fall"
@@ -320,9 +331,16 @@ def simulate_motion(motion: RobotMotion, robot: Robot, settings: Settings | None
     cpu_start = time.process_time()
     sim = build_sim_model(robot, float(motion.fps), settings.model)
     ref = build_reference(sim, motion)
+    if settings.controller.ground_reference:      # its stance soles onto the floor (judged against it as given)
+        lift = stance_float_height(ref.sole_pos, ref.foot_rot, ref.contacts)
+        if abs(lift) >= settings.controller.ground_reference_min_m:
+            ref = lowered(ref, lift * on_feet_share(sim, ref))
     if settings.controller.gap_contact_height_m > 0:
         lowest = lowest_sole_corner(ref.sole_pos, ref.foot_rot, sim.sole_half_extents)
-        filled = fill_support_gaps(ref.contacts, lowest, ref.com_acc[:, 2], settings.controller.gap_contact_height_m)
+        speed = (lowest_corner_speed(ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps)
+                 if np.isfinite(settings.controller.gap_contact_speed_m_s) else None)
+        filled = fill_support_gaps(ref.contacts, lowest, ref.com_acc[:, 2], settings.controller.gap_contact_height_m,
+                                   corner_speed=speed, speed_m_s=settings.controller.gap_contact_speed_m_s)
         ref = dataclasses.replace(ref, contacts=filled, edge_contacts=filled & ~ref.contacts)
     if settings.controller.corner_contact_height_m > 0:
         corners = corner_contacts(ref.sole_pos, ref.foot_rot, sim.sole_half_extents, ref.fps,

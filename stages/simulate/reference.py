@@ -10,6 +10,7 @@ clip's frame rate.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import mujoco
@@ -140,8 +141,66 @@ def lowest_sole_corner(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents:
                      - np.abs(foot_rot[:, k, 2, 1]) * half_extents[k, 1] for k in range(2)], axis=1)
 
 
+def stance_float_height(sole_pos: np.ndarray, foot_rot: np.ndarray, contacts: np.ndarray, flat_cos: float = 0.995) -> float:
+    """Median height (m) of the reference's sole centres above the floor on labelled stance frames with the sole flat.
+
+    Unitree's G1 retargets hold their stance soles 7-11 mm above the floor (this project's retargets 0.3 mm);
+    the simulated soles stand on it, so a reference tracked as it is asks every stance leg to reach about
+    a centimetre further (knees straighter than the reference's). 0 when no frame qualifies.
+    """
+    flat = np.asarray(contacts, dtype=bool) & (np.abs(foot_rot[:, :, 2, 2]) > flat_cos)
+    return float(np.median(sole_pos[:, :, 2][flat])) if flat.any() else 0.0
+
+
+def lowered(ref: Reference, dz: np.ndarray | float) -> Reference:
+    """The reference moved down by ``dz`` metres (a float or per frame (T,)): every position target; rates,
+    rotations and ``key_pos`` kept (the rollout is still judged against the reference as given)."""
+    dz = np.broadcast_to(np.asarray(dz, dtype=np.float64), (ref.num_frames,))
+    qpos = ref.qpos.copy()
+    qpos[:, 2] -= dz
+    shift = np.zeros((ref.num_frames, 3))
+    shift[:, 2] = dz
+    return dataclasses.replace(ref, qpos=qpos, com=ref.com - shift, sole_pos=ref.sole_pos - shift[:, None],
+                               limb_low=None if ref.limb_low is None else ref.limb_low - dz[:, None])
+
+
+def on_feet_share(sim: SimModel, ref: Reference, height_m: float = 0.05, window: int = 31) -> np.ndarray:
+    """(T,) share in [0, 1] of the ``window`` frames around each frame on which no limb but the feet is on the floor.
+
+    A limb is on the floor where the reference's lowest point of one of its collision primitives other
+    than the shanks' and ankles' (whose capsules reach the floor in every step) is below ``height_m`` (a
+    hand, hip or trunk: crawling, getting down)."""
+    T = ref.num_frames
+    if ref.limb_low is None or ref.limb_geoms is None or not len(ref.limb_geoms):
+        return np.ones(T)
+    names = [mujoco.mj_id2name(sim.model, mujoco.mjtObj.mjOBJ_GEOM, int(g)) or "" for g in ref.limb_geoms]
+    cols = [i for i, n in enumerate(names) if "ankle" not in n and "knee" not in n]
+    feet_only = ~(ref.limb_low[:, cols] < height_m).any(axis=1) if cols else np.ones(T, dtype=bool)
+    w = max(1, min(int(window), T))
+    return np.convolve(np.pad(feet_only.astype(np.float64), (w // 2, w - 1 - w // 2), mode="edge"), np.ones(w) / w,
+                       mode="valid")
+
+
+def lowest_corner_speed(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents: np.ndarray, fps: float) -> np.ndarray:
+    """(T, 2) horizontal speed (m/s, central differences) of each sole's corner that is lowest at that frame.
+
+    A foot rolling on its toe or heel pivots about that corner (near 0 m/s while the sole centre moves); a
+    foot skimming the floor moves it at swing speed.
+    """
+    T = sole_pos.shape[0]
+    out = np.zeros((T, 2))
+    signs = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
+    for k in range(2):
+        offsets = np.concatenate([signs * half_extents[k], np.zeros((4, 1))], axis=1)        # (4, 3) foot frame
+        corners = sole_pos[:, k, None, :] + np.einsum("tij,cj->tci", foot_rot[:, k], offsets)  # (T, 4, 3)
+        speed = np.linalg.norm(_rate(corners[..., :2], fps), axis=-1)                          # (T, 4)
+        out[:, k] = speed[np.arange(T), np.argmin(corners[..., 2], axis=1)]
+    return out
+
+
 def fill_support_gaps(contacts: np.ndarray, lowest_corner: np.ndarray, com_acc_z: np.ndarray, height_m: float,
-                      ballistic_fraction: float = 0.5) -> np.ndarray:
+                      ballistic_fraction: float = 0.5, corner_speed: np.ndarray | None = None,
+                      speed_m_s: float = np.inf) -> np.ndarray:
     """(T, 2) bool contacts where the frames a label calls flight but that are not are given their support.
 
     A contact label from the sole centre's height and speed (``core.contacts.foot_contacts``) sees
@@ -154,7 +213,10 @@ def fill_support_gaps(contacts: np.ndarray, lowest_corner: np.ndarray, com_acc_z
     """
     out = np.asarray(contacts, dtype=bool).copy()
     gap = ~out.any(axis=1) & (np.asarray(com_acc_z) > -ballistic_fraction * 9.81)
-    out |= gap[:, None] & (np.asarray(lowest_corner) < height_m)
+    low = np.asarray(lowest_corner) < height_m
+    if corner_speed is not None:
+        low &= np.asarray(corner_speed) < speed_m_s
+    out |= gap[:, None] & low
     return out
 
 

@@ -43,6 +43,19 @@ class ControllerSettings:
 
     gap_contact_height_m: float = 0.02      # m, > 0: on a labelled flight frame that is not ballistic a foot with a
                                             # sole corner this low is in stance (reference.fill_support_gaps)
+    ground_reference: bool = True        # lower the reference by the median height of its flat stance soles above the
+                                         # floor (Unitree's CSVs: 7-11 mm) so the robot's stance legs reach as far as its
+                                         # (not where a hand or the trunk is on the floor: reference.on_feet_share;
+                                         # Unitree walks 1/2/3, mean of 3 perturbed rollouts each: tracked
+                                         # 0.897/0.898 -> 0.918/0.918 on walks 2/3, walk1 0.926 -> 0.938)
+    ground_reference_min_m: float = 0.002  # m, only a float height at least this large is removed (this project's
+                                         # retargets float 0.3 mm: left exactly as they are)
+    gap_contact_speed_m_s: float = float("inf")  # m/s, ... and its lowest corner moves slower than this (a rolling
+                                         # foot pivots on it; Unitree's jogs skim a swing foot 1 cm over the floor at
+                                         # 1-2 m/s, which a gap contact pins; inf: any speed). Measured at 0.5, mean of 3
+                                         # perturbed rollouts: walk2 tracked 0.918 -> 0.926 (falls 66 -> 60), walks 1/3
+                                         # same, demo and walk4 identical; but walk1 frames 3300-3600 0.922 -> 0.905 (3
+                                         # rollouts, 0.88 in the default one): left off
     corner_contact_height_m: float = 0.0    # m, > 0: a reference foot is also in stance while a sole corner is this low ...
     corner_contact_speed_m_s: float = 0.5   # m/s, ... and that slow (toe-off: reference.corner_contacts; measured: no gain)
     balance_com: bool = True             # track a CoM plan whose ZMP stays in the support (balance.py), not the raw CoM
