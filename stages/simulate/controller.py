@@ -102,6 +102,10 @@ class Controller:
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
         self._floor = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "floor")
+        joints = m.dof_jntid[self.act]
+        limited = m.jnt_limited[joints].astype(bool)
+        self._q_lo = np.where(limited, m.jnt_range[joints, 0], -np.inf)    # (D,) rad, joint ranges
+        self._q_hi = np.where(limited, m.jnt_range[joints, 1], np.inf)
 
     def reset(self) -> None:
         """Forget the stance-foot anchors (after a state reset)."""
@@ -184,6 +188,22 @@ class Controller:
             mujoco.mj_jac(m, d, jp, None, point, int(m.geom_bodyid[geom]))
             out.append((point, jp))
         return out
+
+    def _braking_bounds(self, q: np.ndarray, qd: np.ndarray, horizon: float,
+                        deceleration: float) -> tuple[np.ndarray, np.ndarray]:
+        """(D,) lower and upper joint-acceleration bounds (rad/s²) that keep each joint able to stop at its limits.
+
+        The speed toward a limit at distance ``d`` may be at most ``sqrt(2 a d)`` (what deceleration ``a`` stops
+        in ``d``); the bound asks for that speed within ``horizon`` seconds. A joint past a limit (MuJoCo's limits
+        are soft) is asked back at the speed its overshoot gives.
+        """
+        d_lo = q - self._q_lo                  # >= 0 inside the range
+        d_hi = self._q_hi - q
+        v_lo = -np.sign(d_lo) * np.sqrt(2.0 * deceleration * np.abs(np.where(np.isfinite(d_lo), d_lo, 0.0)))
+        v_hi = np.sign(d_hi) * np.sqrt(2.0 * deceleration * np.abs(np.where(np.isfinite(d_hi), d_hi, 0.0)))
+        lo_b = np.where(np.isfinite(d_lo), (v_lo - qd) / horizon, -_INF)
+        hi_b = np.where(np.isfinite(d_hi), (v_hi - qd) / horizon, _INF)
+        return np.minimum(lo_b, hi_b), np.maximum(hi_b, lo_b)
 
     def _point_cone(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (5, 3), lower and upper bounds of the friction pyramid of a point force on the floor (world)."""
@@ -403,6 +423,20 @@ class Controller:
                 lo.append(target)
                 hi.append(target)
                 sense.append(np.full(6, 5, dtype=np.intc))
+        if s.joint_limit_horizon_s > 0:      # joints stay inside their ranges (the QP otherwise pushes a joint
+            hz = s.joint_limit_horizon_s     # into its limit and plans with accelerations MuJoCo's limit stops)
+            lim_rows = np.zeros((len(act), n))
+            lim_rows[np.arange(len(act)), act] = 1.0
+            rows.append(lim_rows)
+            if s.joint_limit_deceleration > 0:
+                lo_b, hi_b = self._braking_bounds(q, qvel[act], hz, s.joint_limit_deceleration)
+            else:
+                q_next = q + hz * qvel[act]
+                lo_b = 2.0 * (self._q_lo - q_next) / hz ** 2
+                hi_b = 2.0 * (self._q_hi - q_next) / hz ** 2
+            lo.append(np.maximum(lo_b, -_INF))
+            hi.append(np.minimum(hi_b, _INF))
+            sense.append(np.zeros(len(act), dtype=np.intc))
         col = nv
         for k in range(2):
             if not loaded[k]:

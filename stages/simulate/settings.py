@@ -67,6 +67,10 @@ class ControllerSettings:
                                          # (measured: no gain at 15 or 30)
     touchdown_ramp_steps: int = 0        # control steps over which a landing foot's normal-force bound ramps up
                                          # (soft landing; measured: no gain at 3 or 6)
+    joint_limit_horizon_s: float = 0.0   # s, > 0: the QP keeps every actuated joint inside its range over this
+                                         # horizon (qdd bounds 2 (limit - q - q̇ h) / h²); 0: MuJoCo's limit alone
+    joint_limit_deceleration: float = 0.0   # rad/s², > 0: instead, a joint's speed toward a limit stays within what
+                                         # this deceleration stops before it (v <= sqrt(2 a d), reached over the horizon)
     velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
     control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
     posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=0.2))
