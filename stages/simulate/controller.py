@@ -100,6 +100,7 @@ class Controller:
         self._loaded_steps = [0, 0]          # control steps each foot has been loaded for
         self._stance_offset = np.zeros(3)    # m, low-passed offset of the stance feet from the reference's (xy)
         self._flight_landing = [False, False]   # each stance foot landed on a frame the reference had no support
+        self._touchdown = [False, False]     # each foot touched down during the reference's current flight
         names = [m.joint(m.dof_jntid[v]).name for v in self.act]
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
@@ -118,6 +119,7 @@ class Controller:
         self._loaded_steps = [0, 0]
         self._stance_offset = np.zeros(3)
         self._flight_landing = [False, False]
+        self._touchdown = [False, False]
 
     def stance_feet(self, sole_offsets: np.ndarray) -> dict:
         """The flat-loaded feet's anchors ``{k: (sole centre on the floor (3,), flat rotation (3, 3))}``."""
@@ -221,22 +223,6 @@ class Controller:
                 out[k] |= geom == self._sole_geoms[k]
         return out
 
-    def _braking_bounds(self, q: np.ndarray, qd: np.ndarray, horizon: float,
-                        deceleration: float) -> tuple[np.ndarray, np.ndarray]:
-        """(D,) lower and upper joint-acceleration bounds (rad/s²) that keep each joint able to stop at its limits.
-
-        The speed toward a limit at distance ``d`` may be at most ``sqrt(2 a d)`` (what deceleration ``a`` stops
-        in ``d``); the bound asks for that speed within ``horizon`` seconds. A joint past a limit (MuJoCo's limits
-        are soft) is asked back at the speed its overshoot gives.
-        """
-        d_lo = q - self._q_lo                  # >= 0 inside the range
-        d_hi = self._q_hi - q
-        v_lo = -np.sign(d_lo) * np.sqrt(2.0 * deceleration * np.abs(np.where(np.isfinite(d_lo), d_lo, 0.0)))
-        v_hi = np.sign(d_hi) * np.sqrt(2.0 * deceleration * np.abs(np.where(np.isfinite(d_hi), d_hi, 0.0)))
-        lo_b = np.where(np.isfinite(d_lo), (v_lo - qd) / horizon, -_INF)
-        hi_b = np.where(np.isfinite(d_hi), (v_hi - qd) / horizon, _INF)
-        return np.minimum(lo_b, hi_b), np.maximum(hi_b, lo_b)
-
     def _point_cone(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (5, 3), lower and upper bounds of the friction pyramid of a point force on the floor (world)."""
         mu = self.mu
@@ -313,8 +299,13 @@ class Controller:
         edge = np.zeros(2, dtype=bool)           # loaded on a sole edge only: a point contact, free to pivot
         edges: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None, None]
         support = ref.contacts[frame].copy()
-        if s.flight_touchdown and not support.any():
-            support = self._soles_on_floor(d)
+        if s.flight_touchdown:
+            if support.any():
+                self._touchdown = [False, False]
+            else:                        # a foot that touched down in the reference's flight stays down until it lands
+                on_floor = self._soles_on_floor(d)
+                self._touchdown = [self._touchdown[k] or bool(on_floor[k]) for k in range(2)]
+                support = np.array(self._touchdown)
         for k in range(2):
             jac, bias, point, rot = self._foot_jacobians(d, k)
             low = point[2] - (abs(rot[2, 0]) * self.sim.sole_half_extents[k, 0]
@@ -432,7 +423,7 @@ class Controller:
                 add(jac, s.contact_stiffness * err - s.contact_damping * v - bias, s.contact_weight)
             else:
                 g6 = s.swing_foot
-                err = np.concatenate([lerp(ref.sole_pos[:, k]) + step_offset + s.stance_offset_swing * com_shift - point,
+                err = np.concatenate([lerp(ref.sole_pos[:, k]) + step_offset - point,
                                       rotation_error(ref.foot_rot[frame, k], rot) + dt_frame * ref.foot_omega[frame, k]])
                 vref = np.concatenate([lerp(ref.sole_vel[:, k]), lerp(ref.foot_omega[:, k])])
                 aref = np.concatenate([lerp(ref.sole_acc[:, k]), np.zeros(3)])
@@ -477,14 +468,9 @@ class Controller:
             lim_rows = np.zeros((len(act), n))
             lim_rows[np.arange(len(act)), act] = 1.0
             rows.append(lim_rows)
-            if s.joint_limit_deceleration > 0:
-                lo_b, hi_b = self._braking_bounds(q, qvel[act], hz, s.joint_limit_deceleration)
-            else:
-                q_next = q + hz * qvel[act]
-                lo_b = 2.0 * (self._q_lo - q_next) / hz ** 2
-                hi_b = 2.0 * (self._q_hi - q_next) / hz ** 2
-            lo.append(np.maximum(lo_b, -_INF))
-            hi.append(np.minimum(hi_b, _INF))
+            q_next = q + hz * qvel[act]
+            lo.append(np.maximum(2.0 * (self._q_lo - q_next) / hz ** 2, -_INF))
+            hi.append(np.minimum(2.0 * (self._q_hi - q_next) / hz ** 2, _INF))
             sense.append(np.zeros(len(act), dtype=np.intc))
         col = nv
         for k in range(2):
