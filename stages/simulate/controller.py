@@ -22,6 +22,16 @@ strike or toe-off on a frame the label calls flight) is a point contact: a
 foot free to roll as the reference rolls it. The torques follow from the
 solution by the actuated rows of the equations of motion.
 
+The pelvis height follows the reference's (the CoM keeps a small vertical
+weight: tracking the CoM height with a swing leg lower than the reference's
+lifted the pelvis and straightened the stance knee to its limit), and every
+joint's planned acceleration keeps it inside its range over a short horizon
+(the QP otherwise planned knee extension into MuJoCo's limit through a whole
+swing). On a frame the reference has no foot down, a sole MuJoCo has on the
+floor is in stance until the reference lands (a jump whose reference flies
+slower than gravity lands early), and the CoM target moves with where such
+feet landed relative to the reference's feet.
+
 Dynamics quantities come from MuJoCo itself (``qM`` via ``mj_fullM``,
 ``qfrc_bias - qfrc_passive``, ``mj_jac*``, ``mj_jacDot``) so the controller's
 model is exactly the simulated one (no conversion of free-joint velocity
