@@ -119,6 +119,10 @@ class Controller:
                             mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "right_sole"))
         joints = m.dof_jntid[self.act]
         limited = m.jnt_limited[joints].astype(bool)
+        ankle = np.array(["ankle" in n for n in names])
+        self._limit_horizon = np.where(ankle, settings.joint_limit_ankle_horizon_s, settings.joint_limit_horizon_s)
+        limited &= self._limit_horizon > 0
+        self._limit_horizon = np.where(limited, self._limit_horizon, 1.0)   # (D,) s
         self._q_lo = np.where(limited, m.jnt_range[joints, 0], -np.inf)    # (D,) rad, joint ranges
         self._q_hi = np.where(limited, m.jnt_range[joints, 1], np.inf)
 
@@ -474,7 +478,7 @@ class Controller:
                 hi.append(target)
                 sense.append(np.full(6, 5, dtype=np.intc))
         if s.joint_limit_horizon_s > 0:      # joints stay inside their ranges (the QP otherwise pushes a joint
-            hz = s.joint_limit_horizon_s     # into its limit and plans with accelerations MuJoCo's limit stops)
+            hz = self._limit_horizon         # into its limit and plans with accelerations MuJoCo's limit stops)
             lim_rows = np.zeros((len(act), n))
             lim_rows[np.arange(len(act)), act] = 1.0
             rows.append(lim_rows)

@@ -72,6 +72,10 @@ class ControllerSettings:
                                          # QP then planned knee extension into the limit through a whole swing; demo
                                          # walks/turns/jumps over 3 rollouts each: 0.05 s 16 falls, 0.1 s 12, 0.2 s 26,
                                          # off 27; with the pelvis-height task 0.05 s was worse again)
+    joint_limit_ankle_horizon_s: float = 0.1   # s, that horizon for the ankles (0: left to MuJoCo's limit alone).
+                                         # A trade-off measured: walk1 frames 2400-5600 (fast walking) 0.1 s: 39 falls,
+                                         # 0.885 tracked; 0.05: 30, 0.907; 0.03: 33, 0.888; 0: 20, 0.947 (main 33,
+                                         # 0.907); the demo walk_straight over 5 rollouts: 0.1 s 2 falls, 0: 7
     flight_touchdown: bool = True        # on a frame the reference has no foot on the floor, a foot that MuJoCo has on
                                          # the floor is in stance until the reference lands (the robot landed early or
                                          # has not taken off: the demo jumps' references fly at -7 m/s², not -g)
