@@ -22,6 +22,16 @@ strike or toe-off on a frame the label calls flight) is a point contact: a
 foot free to roll as the reference rolls it. The torques follow from the
 solution by the actuated rows of the equations of motion.
 
+The pelvis height follows the reference's (the CoM keeps a small vertical
+weight: tracking the CoM height with a swing leg lower than the reference's
+lifted the pelvis and straightened the stance knee to its limit), and every
+joint's planned acceleration keeps it inside its range over a short horizon
+(the QP otherwise planned knee extension into MuJoCo's limit through a whole
+swing). On a frame the reference has no foot down, a sole MuJoCo has on the
+floor is in stance until the reference lands (a jump whose reference flies
+slower than gravity lands early), and the CoM target moves with where such
+feet landed relative to the reference's feet.
+
 Dynamics quantities come from MuJoCo itself (``qM`` via ``mj_fullM``,
 ``qfrc_bias - qfrc_passive``, ``mj_jac*``, ``mj_jacDot``) so the controller's
 model is exactly the simulated one (no conversion of free-joint velocity
@@ -242,10 +252,23 @@ class Controller:
         self._anchor: list[tuple[np.ndarray, np.ndarray] | None] = [None, None]   # stance foot (position, flat rotation)
         self._edge_anchor: list[np.ndarray | None] = [None, None]   # floor point of a foot on a sole edge
         self._loaded_steps = [0, 0]          # control steps each foot has been loaded for
+        self._stance_offset = np.zeros(3)    # m, low-passed offset of the stance feet from the reference's (xy)
+        self._flight_landing = [False, False]   # each stance foot landed on a frame the reference had no support
+        self._touchdown = [False, False]     # each foot touched down during the reference's current flight
         names = [m.joint(m.dof_jntid[v]).name for v in self.act]
         arm = np.array([any(p in n for p in ("shoulder", "elbow", "wrist")) for n in names])
         self._posture_weight = np.where(arm, settings.arm_posture_weight, settings.posture.weight)   # (D,)
         self._floor = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "floor")
+        self._sole_geoms = (mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "left_sole"),
+                            mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "right_sole"))
+        joints = m.dof_jntid[self.act]
+        limited = m.jnt_limited[joints].astype(bool)
+        ankle = np.array(["ankle" in n for n in names])
+        self._limit_horizon = np.where(ankle, settings.joint_limit_ankle_horizon_s, settings.joint_limit_horizon_s)
+        limited &= self._limit_horizon > 0
+        self._limit_horizon = np.where(limited, self._limit_horizon, 1.0)   # (D,) s
+        self._q_lo = np.where(limited, m.jnt_range[joints, 0], -np.inf)    # (D,) rad, joint ranges
+        self._q_hi = np.where(limited, m.jnt_range[joints, 1], np.inf)
 
     def reset(self) -> None:
         """Forget the stance-foot anchors (after a state reset)."""
@@ -253,6 +276,9 @@ class Controller:
         self._anchor = [None, None]
         self._edge_anchor = [None, None]
         self._loaded_steps = [0, 0]
+        self._stance_offset = np.zeros(3)
+        self._flight_landing = [False, False]
+        self._touchdown = [False, False]
 
     def stance_feet(self, sole_offsets: np.ndarray) -> dict:
         """The flat-loaded feet's anchors ``{k: (sole centre on the floor (3,), flat rotation (3, 3))}``."""
@@ -352,6 +378,32 @@ class Controller:
             out.append((point, jp))
         return out
 
+    def _update_stance_offset(self, ref: Reference, frame: int, flat: np.ndarray) -> np.ndarray:
+        """(3,) CoM target shift, m: ``stance_offset_gain`` × the low-passed mean horizontal offset of the
+        flat-loaded feet's anchors from the reference's soles at ``frame`` (held while no foot is flat)."""
+        s = self.settings
+        feet = [k for k in range(2) if flat[k] and self._anchor[k] is not None]
+        if feet:
+            target = np.zeros(3)
+            for k in feet:
+                if s.stance_offset_feet == "all" or self._flight_landing[k]:
+                    target[:2] += (self._anchor[k][0][:2] - ref.sole_pos[frame, k, :2]) / len(feet)  # type: ignore[index]
+            step = s.control_every * self.sim.model.opt.timestep
+            self._stance_offset += min(1.0, step / max(s.stance_offset_time_s, 1e-9)) * (target - self._stance_offset)
+        return s.stance_offset_gain * self._stance_offset
+
+    def _soles_on_floor(self, d: mujoco.MjData) -> np.ndarray:
+        """(2,) bool: MuJoCo has each sole box touching the floor (a contact of penetration <= 0)."""
+        out = np.zeros(2, dtype=bool)
+        for i in range(d.ncon):
+            con = d.contact[i]
+            if con.dist > 0 or self._floor not in (con.geom1, con.geom2):
+                continue
+            geom = con.geom2 if con.geom1 == self._floor else con.geom1
+            for k in range(2):
+                out[k] |= geom == self._sole_geoms[k]
+        return out
+
     def _point_cone(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows (5, 3), lower and upper bounds of the friction pyramid of a point force on the floor (world)."""
         mu = self.mu
@@ -431,11 +483,19 @@ class Controller:
         loaded = np.zeros(2, dtype=bool)
         edge = np.zeros(2, dtype=bool)           # loaded on a sole edge only: a point contact, free to pivot
         edges: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None, None]
+        support = ref.contacts[frame].copy()
+        if s.flight_touchdown:
+            if support.any():
+                self._touchdown = [False, False]
+            else:                        # a foot that touched down in the reference's flight stays down until it lands
+                on_floor = self._soles_on_floor(d)
+                self._touchdown = [self._touchdown[k] or bool(on_floor[k]) for k in range(2)]
+                support = np.array(self._touchdown)
         for k in range(2):
             jac, bias, point, rot = self._foot_jacobians(d, k)
             low = point[2] - (abs(rot[2, 0]) * self.sim.sole_half_extents[k, 0]
                               + abs(rot[2, 1]) * self.sim.sole_half_extents[k, 1])   # lowest sole corner
-            loaded[k] = bool(ref.contacts[frame, k]) and low < s.contact_height_m
+            loaded[k] = bool(support[k]) and low < s.contact_height_m
             feet.append((jac, bias, point, rot))
             edge[k] = loaded[k] and ref.edge_contacts is not None and bool(ref.edge_contacts[frame, k])
             if edge[k]:
@@ -451,6 +511,7 @@ class Controller:
                 yaw = np.arctan2(rot[1, 0], rot[0, 0])
                 flat = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
                 self._anchor[k] = (np.array([point[0], point[1], 0.0]), flat)
+                self._flight_landing[k] = not bool(ref.contacts[frame].any())
         dims = [0 if not loaded[k] else 3 if edge[k] else 6 for k in range(2)]
         limbs = self._limb_contacts(d, ref, frame) if s.limb_support_height_m > 0 else []
         nw_feet = sum(dims)
@@ -476,12 +537,13 @@ class Controller:
         H[act, act] += self._posture_weight
         g[act] -= self._posture_weight * a_post
         # centre of mass
+        com_shift = self._update_stance_offset(ref, frame, loaded & ~edge) if s.stance_offset_gain > 0 else 0.0
         mujoco.mj_jacSubtreeCom(m, d, self._jp, self.sim.root_body)
         jcom = self._jp.copy()
         com = d.subtree_com[self.sim.root_body]
         com_bias = self._com_bias(d) if s.velocity_bias else np.zeros(3)
         com_vel = jcom @ qvel
-        a_com = self._pd(s.com, lerp(ref.com) - com, lerp(ref.com_vel) - com_vel, lerp(ref.com_acc))
+        a_com = self._pd(s.com, lerp(ref.com) + com_shift - com, lerp(ref.com_vel) - com_vel, lerp(ref.com_acc))
         if s.com_feedback == "dcm" and loaded.any():
             a_com[:2] = self._dcm_command(com, com_vel, lerp(ref.com), lerp(ref.com_vel), lerp(ref.com_acc),
                                           [feet[k] for k in range(2) if loaded[k]],
@@ -489,7 +551,19 @@ class Controller:
         horizontal = float(np.linalg.norm(a_com[:2]))
         if horizontal > s.com_max_acceleration:       # a reference the robot lags far behind: do not chase it
             a_com[:2] *= s.com_max_acceleration / horizontal
-        add(jcom, a_com - (com_bias if s.velocity_bias else 0.0), s.com.weight)
+        a_com = a_com - (com_bias if s.velocity_bias else 0.0)
+        if s.com_vertical_weight == 1.0:
+            add(jcom, a_com, s.com.weight)
+        else:
+            add(jcom[:2], a_com[:2], s.com.weight)
+            add(jcom[2:], a_com[2:], s.com.weight * s.com_vertical_weight)
+        if s.pelvis_height.weight > 0:     # the pelvis height of the reference (the stance legs bend as its do)
+            mujoco.mj_jacBody(m, d, self._jp, None, self.sim.root_body)
+            jz = self._jp[2:].copy()
+            z_acc = (ref.qvel[i1, 2] - ref.qvel[frame, 2]) * ref.fps
+            a_z = self._pd(s.pelvis_height, lerp(ref.qpos[:, 2]) - d.xpos[self.sim.root_body, 2],
+                           lerp(ref.qvel[:, 2]) - jz @ qvel, z_acc)
+            add(jz, np.atleast_1d(a_z), s.pelvis_height.weight)
         # centroidal angular momentum about the CoM: its rate follows the reference's, with damping of the
         # momentum error (the QP otherwise swings the trunk and arms to move the CoM once the CoP is at an edge)
         if s.angular_momentum_weight > 0 and ref.ang_mom is not None:
@@ -576,6 +650,15 @@ class Controller:
                 lo.append(target)
                 hi.append(target)
                 sense.append(np.full(6, 5, dtype=np.intc))
+        if s.joint_limit_horizon_s > 0:      # joints stay inside their ranges (the QP otherwise pushes a joint
+            hz = self._limit_horizon         # into its limit and plans with accelerations MuJoCo's limit stops)
+            lim_rows = np.zeros((len(act), n))
+            lim_rows[np.arange(len(act)), act] = 1.0
+            rows.append(lim_rows)
+            q_next = q + hz * qvel[act]
+            lo.append(np.maximum(2.0 * (self._q_lo - q_next) / hz ** 2, -_INF))
+            hi.append(np.minimum(2.0 * (self._q_hi - q_next) / hz ** 2, _INF))
+            sense.append(np.zeros(len(act), dtype=np.intc))
         col = nv
         for k in range(2):
             if not loaded[k]:

@@ -80,6 +80,28 @@ class ControllerSettings:
                                          # (measured: no gain at 15 or 30)
     touchdown_ramp_steps: int = 0        # control steps over which a landing foot's normal-force bound ramps up
                                          # (soft landing; measured: no gain at 3 or 6)
+    joint_limit_horizon_s: float = 0.1   # s, > 0: the QP keeps every actuated joint inside its range over this
+                                         # horizon (qdd bounds 2 (limit - q - q̇ h) / h²); 0: MuJoCo's limit alone (the
+                                         # QP then planned knee extension into the limit through a whole swing; demo
+                                         # walks/turns/jumps over 3 rollouts each: 0.05 s 16 falls, 0.1 s 12, 0.2 s 26,
+                                         # off 27; with the pelvis-height task 0.05 s was worse again)
+    joint_limit_ankle_horizon_s: float = 0.1   # s, that horizon for the ankles (0: left to MuJoCo's limit alone).
+                                         # A trade-off measured: walk1 frames 2400-5600 (fast walking) 0.1 s: 39 falls,
+                                         # 0.885 tracked; 0.05: 30, 0.907; 0.03: 33, 0.888; 0: 20, 0.947 (main 33,
+                                         # 0.907); the demo walk_straight over 5 rollouts: 0.1 s 2 falls, 0: 7
+    flight_touchdown: bool = True        # on a frame the reference has no foot on the floor, a foot that MuJoCo has on
+                                         # the floor is in stance until the reference lands (the robot landed early or
+                                         # has not taken off: the demo jumps' references fly at -7 m/s², not -g)
+    stance_offset_gain: float = 1.0      # share of the stance feet's offset from the reference's (where they landed minus
+                                         # where the reference has them, horizontal) added to the CoM target: the plan's
+                                         # ZMP was feasible over the reference's feet, the robot stands on its own (demo
+                                         # jump_forward over 3 rollouts: 3 falls at 0, 0 at 1; also shifting the swing
+                                         # foot's target by it: no gain)
+    stance_offset_feet: Literal["flight", "all"] = "flight"   # whose offset counts: only feet that landed on a frame
+                                         # the reference had no support (a flight's landing: where a jump lands is
+                                         # ballistics, no step corrects it), or every stance foot (walking: measured worse,
+                                         # the CoM then lags the next step)
+    stance_offset_time_s: float = 0.1    # s, time constant over which that offset follows a change of stance
     velocity_bias: bool = False          # include J̇q̇ of the CoM and trunk-orientation tasks (measured: no better, slower)
     control_every: int = 6               # physics steps per QP solve (control rate = 1 / (control_every * dt))
     posture: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=0.2))
@@ -91,6 +113,13 @@ class ControllerSettings:
     angular_momentum_damping: float = 10.0  # 1/s, its momentum-error feedback
     com: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=3000.0))   # weight 100:
                                          # the joint posture won over the CoM (a kick's single support tipped)
+    com_vertical_weight: float = 0.003   # share of the CoM task's weight on its vertical axis (the horizontal CoM is the
+                                         # balance; tracking its height, with a swing leg lower than the reference's,
+                                         # lifted the pelvis, straightened the stance knee to its limit and left the
+                                         # landing foot in the air; 1.0 with the pelvis task off was the old controller)
+    pelvis_height: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=1000.0))   # the
+                                         # pelvis (root) height follows the reference's (weight 0: off; 300 and 3000
+                                         # fell more often on the demo walk than 1000)
     pelvis_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=200.0, kd=28.0, weight=10.0))
     torso_orientation: TaskGains = field(default_factory=lambda: TaskGains(kp=100.0, kd=20.0, weight=2.0))
     swing_foot: TaskGains = field(default_factory=lambda: TaskGains(kp=400.0, kd=40.0, weight=100.0))
