@@ -88,7 +88,10 @@ class ControllerSettings:
     joint_limit_ankle_horizon_s: float = 0.1   # s, that horizon for the ankles (0: left to MuJoCo's limit alone).
                                          # A trade-off measured: walk1 frames 2400-5600 (fast walking) 0.1 s: 39 falls,
                                          # 0.885 tracked; 0.05: 30, 0.907; 0.03: 33, 0.888; 0: 20, 0.947 (main 33,
-                                         # 0.907); the demo walk_straight over 5 rollouts: 0.1 s 2 falls, 0: 7
+                                         # 0.907); the demo walk_straight over 5 rollouts: 0.1 s 2 falls, 0: 7.
+                                         # With ground_reference, full Unitree walks 1/2/3: 0.1 s 0.927/0.901/0.907
+                                         # (damping ±0.0001: 0.924-0.932/0.899-0.906/0.903); 0.05 s -/0.896/0.883;
+                                         # 0 s 0.952/0.917/0.908 but demo walk_straight falls once
     flight_touchdown: bool = True        # on a frame the reference has no foot on the floor, a foot that MuJoCo has on
                                          # the floor is in stance until the reference lands (the robot landed early or
                                          # has not taken off: the demo jumps' references fly at -7 m/s², not -g)
