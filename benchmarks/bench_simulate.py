@@ -22,7 +22,10 @@ process (one core; the wall-clock figure is kept too; the re-check
 needs a copy of the state per physics step, its RobotMotion is built after the timing).
 ``speed``: the rollout alone (no per-step recording) of walk1's first 1,800 frames (quick: 600), CPU-time
 realtime factor and CPU seconds as the median of 5 runs (quick: 3), with the setup's share (reference,
-balance plan) before the first physics step.
+balance plan) before the first physics step. ``perturbed``: a rollout is chaotic (one rounding moves a
+walk's outcome), so each Unitree walk is rolled out again with the joint damping moved by
+``PERTURBED_DAMPING`` (N m s/rad, ±0.0001 of 0.05): ``tracked_fraction`` and ``falls`` of the
+three rollouts, their mean and range (not in quick mode).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MOTION_SHARED_DATA", REPO.parent / "shared" / "data"))
 WALKS = ("walk1_subject2", "walk2_subject1", "walk3_subject1")
+PERTURBED_DAMPING = (0.0501, 0.0499)
 KEYS = ("frames", "falls", "falls_per_min", "tracked_fraction", "mean_body_error_m", "max_torque_ratio",
         "realtime_factor", "realtime_factor_wall")
 
@@ -241,6 +245,23 @@ def speed(robot, frames: int, runs: int) -> dict | None:
             "setup_cpu_s_median": round(float(np.median([s["cpu_setup_s"] for s in summaries])), 3)}
 
 
+def perturbed(motion, robot, base: dict) -> dict:
+    """The clip rolled out with the joint damping at each of ``PERTURBED_DAMPING`` beside ``base`` (the default
+    rollout's summary): tracked fractions and falls, their mean and range."""
+    from stages.simulate.api import simulate_motion
+    from stages.simulate.settings import Settings
+
+    tracked, falls = [base["tracked_fraction"]], [base["falls"]]
+    for damping in PERTURBED_DAMPING:
+        settings = Settings(model=dataclasses.replace(Settings().model, joint_damping=damping))
+        s = simulate_motion(motion, robot, settings).summary
+        tracked.append(s["tracked_fraction"])
+        falls.append(s["falls"])
+    return {"joint_damping": [Settings().model.joint_damping, *PERTURBED_DAMPING], "tracked_fraction": tracked,
+            "falls": falls, "tracked_mean": round(float(np.mean(tracked)), 4),
+            "tracked_min": float(min(tracked)), "tracked_max": float(max(tracked))}
+
+
 def run(quick: bool = False) -> dict:
     from core.records.robot_motion import RobotMotion
     from core.robot import load_robot, read_unitree_csv
@@ -263,6 +284,8 @@ def run(quick: bool = False) -> dict:
         out["walks"][name] = {k: s[k] for k in KEYS}
         out["walks"][name]["zmp_outside_fraction_sim"] = zmp_outside_fraction(sim, robot)
         out["walks"][name]["reference_zmp_outside"] = reference_zmp_outside(motion, robot)
+        if not quick:
+            out["walks"][name]["perturbed"] = perturbed(motion, robot, s)
     bvh = SHARED / "lafan1" / "walk4_subject1.bvh"
     if bvh.exists() and not quick:
         motion = _retargeted(bvh, robot)
