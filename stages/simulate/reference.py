@@ -251,16 +251,15 @@ def limb_geoms(sim: SimModel) -> np.ndarray:
                      and int(m.geom_type[g]) in kinds], dtype=np.int64)
 
 
-def _lowest_geom_points(m: mujoco.MjModel, d: mujoco.MjData, geoms: np.ndarray) -> np.ndarray:
-    """(G,) height (m) of the lowest surface point of each capsule or sphere geom in the current kinematics."""
-    out = np.empty(len(geoms))
-    for i, g in enumerate(geoms):
-        radius, half = m.geom_size[g, 0], m.geom_size[g, 1]
-        z = d.geom_xpos[g, 2]
-        if int(m.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
-            z = z - abs(d.geom_xmat[g, 8]) * half          # the axis is the geom's local z
-        out[i] = z - radius
-    return out
+def _lowest_geom_points(m: mujoco.MjModel, centre_z: np.ndarray, axis_z: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """(..., G) height (m) of the lowest surface point of each capsule or sphere geom.
+
+    ``centre_z`` (..., G): the geoms' centre heights (``geom_xpos[:, 2]``); ``axis_z`` (..., G): the z part of
+    their local z axis (``geom_xmat[:, 8]``: a capsule's axis), both from the same kinematics.
+    """
+    radius, half = m.geom_size[geoms, 0], m.geom_size[geoms, 1]
+    capsule = m.geom_type[geoms] == int(mujoco.mjtGeom.mjGEOM_CAPSULE)
+    return (centre_z - np.where(capsule, np.abs(axis_z) * half, 0.0)) - radius
 
 
 def mujoco_state(sim: SimModel, root_pos: np.ndarray, root_rot_xyzw: np.ndarray, dof_pos: np.ndarray,
@@ -303,7 +302,8 @@ def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
     ang_mom = np.empty((T, 3))
     torso_body = sim.torso_body if sim.torso_body is not None else sim.root_body
     limbs = limb_geoms(sim)
-    limb_low = np.empty((T, len(limbs)))
+    limb_z = np.empty((T, len(limbs)))          # centre heights and axis z of the limb geoms per frame
+    limb_axis_z = np.empty((T, len(limbs)))
     for t in range(T):
         d.qpos[:] = qpos[t]
         d.qvel[:] = qvel[t]
@@ -320,7 +320,8 @@ def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
         pelvis[t] = d.xmat[sim.root_body].reshape(3, 3)
         torso[t] = d.xmat[torso_body].reshape(3, 3)
         keys[t] = d.site_xpos[list(sim.key_sites)]
-        limb_low[t] = _lowest_geom_points(m, d, limbs)
+        limb_z[t] = d.geom_xpos[limbs, 2]
+        limb_axis_z[t] = d.geom_xmat[limbs, 8]
     com_vel = _rate(com, fps)
     sole_vel = _rate(sole, fps)
     foot_omega = np.stack([_world_angular_velocity(foot_rot[:, k], fps) for k in range(2)], axis=1)
@@ -334,5 +335,5 @@ def build_reference(sim: SimModel, motion: RobotMotion) -> Reference:
         torso_rot=torso, torso_omega=_world_angular_velocity(torso, fps),
         key_pos=keys, contacts=np.asarray(motion.contacts, dtype=bool),
         ang_mom_rate=_rate(_smooth(ang_mom, 7), fps), mass=float(np.sum(m.body_mass)), ang_mom=_smooth(ang_mom, 7),
-        limb_geoms=limbs, limb_low=limb_low,
+        limb_geoms=limbs, limb_low=_lowest_geom_points(m, limb_z, limb_axis_z, limbs),
     )
