@@ -60,12 +60,6 @@ def _retargeted(bvh: Path, robot):
     return motion
 
 
-def _head(motion, frames: int):
-    cut = {n: getattr(motion, n)[:frames] for n in
-           ("root_pos", "root_rot", "dof_pos", "dof_vel", "link_pos", "link_rot", "contacts")}
-    return dataclasses.replace(motion, **cut)
-
-
 def _fallen_guard(sim, frames: int, scale: int = 1) -> np.ndarray:
     """(T * scale - ...) bool: frames within ``guard_frames`` clip frames of a fallen span (a reset is a jump)."""
     n = (sim.motion.num_frames - 1) * scale + 1
@@ -236,7 +230,7 @@ def speed(robot, frames: int, runs: int) -> dict | None:
     path = SHARED / "lafan1_g1_unitree_extra" / "walk1_subject2.csv"
     if not path.exists():
         return None
-    motion = _head(read_unitree_csv(path, robot), frames)
+    motion = read_unitree_csv(path, robot).frames(0, frames)
     summaries = [simulate_motion(motion, robot).summary for _ in range(runs)]
     rtf = [s["realtime_factor"] for s in summaries]
     return {"clip": "walk1_subject2", "frames": motion.num_frames, "runs": runs,
@@ -277,7 +271,7 @@ def run(quick: bool = False) -> dict:
             continue
         motion = read_unitree_csv(path, robot)
         if quick:
-            motion = _head(motion, 600)
+            motion = motion.frames(0, 600)
         sim = simulate_motion(motion, robot, record_every_step=True)
         s = sim.summary
         rtf.append(s["realtime_factor"])

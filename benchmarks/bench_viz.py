@@ -49,9 +49,7 @@ def run(quick: bool = False) -> dict:
         if csv.is_file():
             motion = read_unitree_csv(csv, load_robot("g1"))
             if quick:
-                motion = type(motion)(**{**motion.__dict__, **{k: getattr(motion, k)[:600] for k in
-                                                              ("root_pos", "root_rot", "dof_pos", "dof_vel", "link_pos",
-                                                               "link_rot", "contacts")}})
+                motion = motion.frames(0, 600)
             r = render_preview(ClipMotions(csv.stem, None, {"raw": motion}), Path(tmp) / "dance.mp4")
             out["preview_unitree_dance1"] = {"frames": r.frames, "panels": 1,
                                              "frames_per_s_drawn": round(r.frames / r.render_s, 1),

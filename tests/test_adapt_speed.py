@@ -28,13 +28,9 @@ def robot():
 @pytest.fixture(scope="module")
 def dance(robot):
     """The first 20 s of Unitree's own G1 dance1 (self-contact, deep stances, fast arms)."""
-    from core.records.robot_motion import RobotMotion
 
     m = read_unitree_csv(require_shared("lafan1_g1_unitree", "dance1_subject1.csv"), robot)
-    n = 600
-    return RobotMotion(robot=m.robot, fps=m.fps, root_pos=m.root_pos[:n], root_rot=m.root_rot[:n],
-                       dof_pos=m.dof_pos[:n], dof_vel=m.dof_vel[:n], dof_names=m.dof_names, link_names=m.link_names,
-                       link_pos=m.link_pos[:n], link_rot=m.link_rot[:n], contacts=m.contacts[:n])
+    return m.frames(0, 600)
 
 
 def test_lowest_nonfoot_points_equal_the_candidate_search(robot, dance):

@@ -93,3 +93,14 @@ def test_missing_file(g1, tmp_path):
     with pytest.raises(InputError) as err:
         read_unitree_csv(tmp_path / "none.csv", g1)
     assert err.value.code == "unreadable"
+
+
+def test_frames_cuts_every_per_frame_array(walk):
+    import dataclasses
+
+    flagged = dataclasses.replace(walk, ik_infeasible=np.arange(walk.num_frames) % 7 == 0)
+    part = flagged.frames(100, 250)
+    assert part.num_frames == 150 and part.fps == walk.fps and part.dof_names == walk.dof_names
+    for name in ("root_pos", "root_rot", "dof_pos", "dof_vel", "link_pos", "link_rot", "contacts", "ik_infeasible"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(flagged, name)[100:250])
+    assert part.target_penetration is None and walk.frames(0, 10).num_frames == 10

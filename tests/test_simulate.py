@@ -33,12 +33,6 @@ def standing(robot, frames: int, lift: float = 0.0) -> RobotMotion:
     return robot_motion_from_trajectory(robot, 30.0, root, rot, dof, contacts=contacts)
 
 
-def head(motion: RobotMotion, frames: int) -> RobotMotion:
-    cut = {name: getattr(motion, name)[:frames] for name in
-           ("root_pos", "root_rot", "dof_pos", "dof_vel", "link_pos", "link_rot", "contacts")}
-    return dataclasses.replace(motion, **cut)
-
-
 def test_model_agrees_with_unitree_mjcf(robot):
     path = require_shared("robots", "g1_description", "g1_29dof_rev_1_0.xml")
     official = mujoco.MjModel.from_xml_path(str(path))
@@ -116,7 +110,7 @@ def test_real_walk_tracked_and_physical(robot):
     from stages.simulate.api import centre_of_pressure
 
     path = require_shared("lafan1_g1_unitree_extra", "walk1_subject2.csv")
-    sim = simulate_motion(head(read_unitree_csv(path, robot), 90), robot, record_every_step=True)
+    sim = simulate_motion(read_unitree_csv(path, robot).frames(0, 90), robot, record_every_step=True)
     # the first 3 s (stand, first steps) are tracked without a fall
     assert sim.summary["falls"] == 0
     assert sim.summary["tracked_fraction"] == 1.0
@@ -153,7 +147,7 @@ def test_real_walk_tracked_and_physical(robot):
 
 def test_real_walk_tracked_to_target(robot):
     path = require_shared("lafan1_g1_unitree_extra", "walk1_subject2.csv")
-    sim = simulate_motion(head(read_unitree_csv(path, robot), 240), robot)
+    sim = simulate_motion(read_unitree_csv(path, robot).frames(0, 240), robot)
     assert sim.summary["falls"] == 0 and sim.summary["tracked_fraction"] >= 0.9
 
 
@@ -163,9 +157,7 @@ def test_fast_walk_stretch_tracked(robot):
     (main before them: 5 falls, 0.83 tracked)."""
     path = require_shared("lafan1_g1_unitree_extra", "walk1_subject2.csv")
     motion = read_unitree_csv(path, robot)
-    cut = {name: getattr(motion, name)[3300:3600] for name in
-           ("root_pos", "root_rot", "dof_pos", "dof_vel", "link_pos", "link_rot", "contacts")}
-    sim = simulate_motion(dataclasses.replace(motion, **cut), robot)
+    sim = simulate_motion(motion.frames(3300, 3600), robot)
     assert sim.summary["falls"] <= 3 and sim.summary["tracked_fraction"] >= 0.9, sim.summary
 
 
@@ -564,10 +556,8 @@ def test_unitree_reference_lowered_only_where_it_stands_on_its_feet(robot):
 
     path = require_shared("lafan1_g1_unitree_extra", "walk3_subject1.csv")
     motion = read_unitree_csv(path, robot)
-    cut = {name: getattr(motion, name)[5000:6200] for name in
-           ("root_pos", "root_rot", "dof_pos", "dof_vel", "link_pos", "link_rot", "contacts")}
     sim_model = build_sim_model(robot, 30.0)
-    ref = build_reference(sim_model, dataclasses.replace(motion, **cut))
+    ref = build_reference(sim_model, motion.frames(5000, 6200))
     lift = stance_float_height(ref.sole_pos, ref.foot_rot, ref.contacts)
     assert 0.005 < lift < 0.015
     share = on_feet_share(sim_model, ref)

@@ -8,7 +8,7 @@ World frame: **Z-up, metres**, floor at z = 0. Quaternions **x y z w**.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,10 @@ from core.errors import InputError
 from core.npzio import load_npz, save_npz
 
 SCHEMA = "robot_motion/1"
+
+
+_PER_FRAME = ("root_pos", "root_rot", "dof_pos", "dof_vel", "link_pos", "link_rot", "contacts")
+_OPTIONAL_PER_FRAME = ("target_penetration", "demanded_speed", "ik_infeasible")
 
 
 @dataclass
@@ -72,6 +76,14 @@ class RobotMotion:
     @property
     def num_frames(self) -> int:
         return int(self.root_pos.shape[0])
+
+    def frames(self, start: int, stop: int) -> RobotMotion:
+        """The frames ``start .. stop - 1`` (Python slice semantics) of every per-frame array, optional ones
+        included; names, fps, metrics and provenance kept."""
+        cut = {name: getattr(self, name)[start:stop] for name in _PER_FRAME}
+        cut.update({name: getattr(self, name)[start:stop] for name in _OPTIONAL_PER_FRAME
+                    if getattr(self, name) is not None})
+        return replace(self, **cut)
 
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {
