@@ -181,6 +181,14 @@ def on_feet_share(sim: SimModel, ref: Reference, height_m: float = 0.05, window:
                        mode="valid")
 
 
+def sole_corner_positions(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents: np.ndarray, k: int) -> np.ndarray:
+    """(T, 4, 3) world positions (m) of foot ``k``'s sole rectangle corners (front-left, front-right, back-right,
+    back-left in the foot frame) from its sole centres (T, 2, 3), rotations (T, 2, 3, 3) and half-extents (2, 2)."""
+    signs = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
+    offsets = np.concatenate([signs * half_extents[k], np.zeros((4, 1))], axis=1)        # (4, 3) foot frame
+    return sole_pos[:, k, None, :] + np.einsum("tij,cj->tci", foot_rot[:, k], offsets)
+
+
 def lowest_corner_speed(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents: np.ndarray, fps: float) -> np.ndarray:
     """(T, 2) horizontal speed (m/s, central differences) of each sole's corner that is lowest at that frame.
 
@@ -189,10 +197,8 @@ def lowest_corner_speed(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents
     """
     T = sole_pos.shape[0]
     out = np.zeros((T, 2))
-    signs = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
     for k in range(2):
-        offsets = np.concatenate([signs * half_extents[k], np.zeros((4, 1))], axis=1)        # (4, 3) foot frame
-        corners = sole_pos[:, k, None, :] + np.einsum("tij,cj->tci", foot_rot[:, k], offsets)  # (T, 4, 3)
+        corners = sole_corner_positions(sole_pos, foot_rot, half_extents, k)
         speed = np.linalg.norm(_rate(corners[..., :2], fps), axis=-1)                          # (T, 4)
         out[:, k] = speed[np.arange(T), np.argmin(corners[..., 2], axis=1)]
     return out
@@ -233,10 +239,8 @@ def corner_contacts(sole_pos: np.ndarray, foot_rot: np.ndarray, half_extents: np
     """
     T = sole_pos.shape[0]
     out = np.zeros((T, 2), dtype=bool)
-    signs = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
     for k in range(2):
-        offsets = np.concatenate([signs * half_extents[k], np.zeros((4, 1))], axis=1)        # (4, 3) foot frame
-        corners = sole_pos[:, k, None, :] + np.einsum("tij,cj->tci", foot_rot[:, k], offsets)  # (T, 4, 3)
+        corners = sole_corner_positions(sole_pos, foot_rot, half_extents, k)
         speed = np.linalg.norm(_rate(corners, fps), axis=-1)
         out[:, k] = ((corners[..., 2] < height_m) & (speed < speed_m_s)).any(axis=1)
     return out
